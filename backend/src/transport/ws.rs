@@ -1,0 +1,159 @@
+//! The WebSocket transport: `GET /ws` upgrades, then a reader (this task) feeds
+//! frames to the session and a writer task drains the outbox onto the socket.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use parley_common::close;
+use tokio_util::sync::CancellationToken;
+
+use crate::AppState;
+use crate::outbox::{OUTBOX_CAPACITY, Outbox, OutboxReceiver};
+use crate::session::Session;
+
+/// Largest message a client may send. A 4,000-character body of 4-byte characters
+/// plus the JSON around it fits; anything bigger is not a valid Parley message.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+/// Small socket buffers keep an idle connection cheap (axum's default is 128 KiB
+/// each); they grow on demand for large frames.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+/// Frames written per flush: many small broadcasts become one syscall.
+const WRITE_BATCH: usize = 64;
+/// How long to wait for the peer's close frame after we sent ours.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_MESSAGE_BYTES * 8)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| {
+            let tracker = state.tracker.clone();
+            tracker.track_future(serve(socket, state))
+        })
+}
+
+async fn serve(socket: WebSocket, state: AppState) {
+    let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
+    let mut session = Session::new(state.hub.clone(), outbox);
+    let conn = session.id();
+    tracing::info!(%conn, "websocket connected");
+
+    let (sink, mut stream) = socket.split();
+    // Cancelled by the writer once it has sent a close frame or lost the socket.
+    let writer_done = CancellationToken::new();
+    let writer = tokio::spawn(write_loop(
+        sink,
+        rx,
+        state.shutdown.clone(),
+        writer_done.clone(),
+    ));
+
+    loop {
+        tokio::select! {
+            frame = stream.next() => match frame {
+                Some(Ok(Message::Text(text))) => session.handle_text(&text),
+                Some(Ok(Message::Binary(_))) => session.reject_binary(),
+                // tungstenite answers pings itself; a close frame is answered too,
+                // and the stream then ends.
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => {}
+                Some(Err(err)) => {
+                    tracing::debug!(%conn, %err, "websocket read failed");
+                    break;
+                }
+                None => break,
+            },
+            () = writer_done.cancelled() => {
+                // We are closing: keep reading (and ignoring) until the client's close
+                // frame ends the stream, so our close frame is not cut off.
+                let drain = async { while stream.next().await.is_some() {} };
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
+                break;
+            }
+        }
+    }
+    // Leave every room before the writer goes, so nothing new is queued.
+    drop(session);
+    writer_done.cancel();
+    if let Err(err) = writer.await {
+        tracing::error!(%conn, %err, "websocket writer task failed");
+    }
+    tracing::info!(%conn, "websocket disconnected");
+}
+
+/// Why the writer stopped.
+enum Stop {
+    /// The reader ended (client went away): finish the close handshake quietly.
+    ReaderDone,
+    /// We close the connection with this code and reason.
+    Close(u16, &'static str),
+    /// The socket failed; nothing more can be written.
+    Broken,
+}
+
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: OutboxReceiver,
+    shutdown: CancellationToken,
+    done: CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let stop = loop {
+        tokio::select! {
+            biased;
+            () = done.cancelled() => break Stop::ReaderDone,
+            () = rx.kicked.cancelled() => {
+                break Stop::Close(close::SLOW_CONSUMER, close::SLOW_CONSUMER_REASON)
+            }
+            () = shutdown.cancelled() => {
+                // Deliver what is already queued, then say goodbye.
+                while let Ok(frame) = rx.frames.try_recv() {
+                    batch.push(frame);
+                }
+                if write_batch(&mut sink, &mut batch).await.is_err() {
+                    break Stop::Broken;
+                }
+                break Stop::Close(close::GOING_AWAY, close::GOING_AWAY_REASON);
+            }
+            n = rx.frames.recv_many(&mut batch, WRITE_BATCH) => {
+                if n == 0 {
+                    break Stop::ReaderDone;
+                }
+                if write_batch(&mut sink, &mut batch).await.is_err() {
+                    break Stop::Broken;
+                }
+            }
+        }
+    };
+    match stop {
+        Stop::Close(code, reason) => {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ =
+                tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+        }
+        Stop::ReaderDone => {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+        }
+        Stop::Broken => {}
+    }
+    done.cancel();
+}
+
+async fn write_batch(
+    sink: &mut SplitSink<WebSocket, Message>,
+    batch: &mut Vec<Utf8Bytes>,
+) -> Result<(), axum::Error> {
+    for frame in batch.drain(..) {
+        sink.feed(Message::Text(frame)).await?;
+    }
+    sink.flush().await
+}

@@ -1,0 +1,262 @@
+//! Validated text newtypes: the only way to build one is `parse`, used by both ends.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a piece of user input was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidationError {
+    /// Empty, or only whitespace.
+    Empty,
+    /// Longer than `max` characters (Unicode scalar values, not bytes).
+    TooLong { max: usize },
+    /// Contains a control character (for message bodies: other than newline or tab).
+    ControlCharacter,
+    /// Contains a character this kind of text does not allow.
+    InvalidCharacter(char),
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("must not be empty"),
+            Self::TooLong { max } => write!(f, "must be at most {max} characters"),
+            Self::ControlCharacter => f.write_str("must not contain control characters"),
+            Self::InvalidCharacter(c) => write!(f, "must not contain {c:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// Checks the length in characters, counting without allocating.
+fn check_len(s: &str, max: usize) -> Result<(), ValidationError> {
+    if s.is_empty() {
+        return Err(ValidationError::Empty);
+    }
+    if s.chars().nth(max).is_some() {
+        return Err(ValidationError::TooLong { max });
+    }
+    Ok(())
+}
+
+/// Defines a `String` newtype that serializes as a plain JSON string and can only be
+/// built (or deserialized) through its `parse` function.
+macro_rules! validated_string {
+    ($(#[$meta:meta])* $name:ident, $parse:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `input` and wraps it.
+            pub fn parse(input: &str) -> Result<Self, ValidationError> {
+                let parse: fn(&str) -> Result<String, ValidationError> = $parse;
+                parse(input).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                Self::parse(&raw).map_err(|e| {
+                    serde::de::Error::custom(format_args!("{}: {e}", stringify!($name)))
+                })
+            }
+        }
+    };
+}
+
+validated_string!(
+    /// A display name: 1–32 characters after trimming, no control characters.
+    Username,
+    |input| {
+        let s = input.trim();
+        check_len(s, Username::MAX_CHARS)?;
+        if s.chars().any(char::is_control) {
+            return Err(ValidationError::ControlCharacter);
+        }
+        Ok(s.to_owned())
+    }
+);
+
+impl Username {
+    pub const MAX_CHARS: usize = 32;
+}
+
+validated_string!(
+    /// A room name: 1–32 characters of `a-z`, `0-9`, `-` and `_`, starting with a
+    /// letter or digit. Input is trimmed and lower-cased, so "Lobby" names "lobby".
+    RoomName,
+    |input| {
+        let s = input.trim().to_lowercase();
+        check_len(&s, RoomName::MAX_CHARS)?;
+        for (i, c) in s.chars().enumerate() {
+            let ok = c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || (i > 0 && (c == '-' || c == '_'));
+            if !ok {
+                return Err(if c.is_control() {
+                    ValidationError::ControlCharacter
+                } else {
+                    ValidationError::InvalidCharacter(c)
+                });
+            }
+        }
+        Ok(s)
+    }
+);
+
+impl RoomName {
+    pub const MAX_CHARS: usize = 32;
+
+    /// The room every connection starts in.
+    pub fn lobby() -> Self {
+        Self(crate::LOBBY.to_owned())
+    }
+}
+
+validated_string!(
+    /// A chat message body: 1–4,000 characters, not only whitespace, no control
+    /// characters except newline and tab. Kept exactly as typed.
+    MessageBody,
+    |input| {
+        if input.trim().is_empty() {
+            return Err(ValidationError::Empty);
+        }
+        check_len(input, MessageBody::MAX_CHARS)?;
+        if input.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            return Err(ValidationError::ControlCharacter);
+        }
+        Ok(input.to_owned())
+    }
+);
+
+impl MessageBody {
+    pub const MAX_CHARS: usize = 4000;
+}
+
+validated_string!(
+    /// A client-generated message id: 1–64 characters of ASCII letters, digits, `-`
+    /// and `_`. Together with the sender it makes a send idempotent.
+    ClientMsgId,
+    |input| {
+        check_len(input, ClientMsgId::MAX_CHARS)?;
+        match input
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            Some(c) if c.is_control() => Err(ValidationError::ControlCharacter),
+            Some(c) => Err(ValidationError::InvalidCharacter(c)),
+            None => Ok(input.to_owned()),
+        }
+    }
+);
+
+impl ClientMsgId {
+    pub const MAX_CHARS: usize = 64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_is_trimmed_and_bounded() {
+        assert_eq!(Username::parse("  Alice ").unwrap().as_str(), "Alice");
+        assert_eq!(Username::parse("   "), Err(ValidationError::Empty));
+        assert_eq!(Username::parse(""), Err(ValidationError::Empty));
+        assert!(Username::parse(&"é".repeat(32)).is_ok());
+        assert_eq!(
+            Username::parse(&"é".repeat(33)),
+            Err(ValidationError::TooLong { max: 32 })
+        );
+        assert_eq!(
+            Username::parse("a\u{7}b"),
+            Err(ValidationError::ControlCharacter)
+        );
+        assert!(Username::parse("Zoë van Dijk").is_ok());
+    }
+
+    #[test]
+    fn room_name_is_normalised_and_restricted() {
+        assert_eq!(RoomName::parse(" Lobby ").unwrap(), RoomName::lobby());
+        assert!(RoomName::parse("rust-users_2").is_ok());
+        assert_eq!(
+            RoomName::parse("-x"),
+            Err(ValidationError::InvalidCharacter('-'))
+        );
+        assert_eq!(
+            RoomName::parse("a b"),
+            Err(ValidationError::InvalidCharacter(' '))
+        );
+        assert_eq!(
+            RoomName::parse(&"a".repeat(33)),
+            Err(ValidationError::TooLong { max: 32 })
+        );
+    }
+
+    #[test]
+    fn body_keeps_newlines_and_rejects_other_controls() {
+        let body = MessageBody::parse("line one\n\tline two ").unwrap();
+        assert_eq!(body.as_str(), "line one\n\tline two ");
+        assert_eq!(MessageBody::parse(" \n "), Err(ValidationError::Empty));
+        assert_eq!(
+            MessageBody::parse("a\u{0}b"),
+            Err(ValidationError::ControlCharacter)
+        );
+        assert!(MessageBody::parse(&"x".repeat(4000)).is_ok());
+        assert_eq!(
+            MessageBody::parse(&"x".repeat(4001)),
+            Err(ValidationError::TooLong { max: 4000 })
+        );
+    }
+
+    #[test]
+    fn client_msg_id_is_url_safe() {
+        assert!(ClientMsgId::parse("c-01HZX_9").is_ok());
+        assert_eq!(ClientMsgId::parse(""), Err(ValidationError::Empty));
+        assert_eq!(
+            ClientMsgId::parse("a/b"),
+            Err(ValidationError::InvalidCharacter('/'))
+        );
+        assert_eq!(
+            ClientMsgId::parse(&"a".repeat(65)),
+            Err(ValidationError::TooLong { max: 64 })
+        );
+    }
+
+    #[test]
+    fn deserializing_validates() {
+        let err = serde_json::from_str::<Username>("\"\"").unwrap_err();
+        assert!(
+            err.to_string().contains("Username: must not be empty"),
+            "{err}"
+        );
+        let ok: RoomName = serde_json::from_str("\"Lobby\"").unwrap();
+        assert_eq!(ok.as_str(), "lobby");
+    }
+}
