@@ -1,0 +1,1 @@
+//! Browser end-to-end tests live in `tests/`; see `tests/chat.rs`.

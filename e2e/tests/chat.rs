@@ -1,0 +1,179 @@
+//! Two people chat through the real SPA in headless Chromium, against the real server.
+//!
+//! Needs the release SPA in `PARLEY_DIST` and chromedriver (`CHROMEDRIVER`):
+//! `cargo xtask test` provides both. The DOM contract the selectors rely on is the
+//! frontend's: `#name-form`, `#composer`, `#messages li.message`, `#status`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use fantoccini::key::Key;
+use serde_json::Value;
+use support::{Browser, Harness, Report, TestResult};
+
+const ALICE_SAYS: &str = "hello from Alice";
+const BOB_SAYS: &str = "hi Alice, Bob here";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_see_each_others_messages() -> Result<(), Report> {
+    let harness = Harness::start().await?;
+    let mut browsers = Vec::new();
+    let outcome = async {
+        browsers.push(harness.browser("alice").await?);
+        browsers.push(harness.browser("bob").await?);
+        chat(&harness, &browsers[0], &browsers[1]).await
+    }
+    .await;
+    harness.finish(browsers, outcome).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_load_the_spa() -> Result<(), Report> {
+    let harness = Harness::start().await?;
+    let mut browsers = Vec::new();
+    let outcome = async {
+        browsers.push(harness.browser("visitor").await?);
+        let visitor = &browsers[0];
+        visitor.goto(&harness.url("/some/unknown/path")).await?;
+        // The app itself rendered (not a 404 page, not a bare index.html).
+        visitor.wait_for("#name-form #name-input").await?;
+        visitor.wait_for("#status #conn-state").await?;
+        Ok(())
+    }
+    .await;
+    harness.finish(browsers, outcome).await
+}
+
+async fn chat(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {
+    for (browser, name) in [(alice, "Alice"), (bob, "Bob")] {
+        browser.goto(&harness.url("/")).await?;
+        browser
+            .wait_for("#name-input")
+            .await?
+            .send_keys(name)
+            .await?;
+        browser.wait_for("#name-submit").await?.click().await?;
+    }
+    for browser in [alice, bob] {
+        browser.wait_for("#conn-state[data-state='open']").await?;
+    }
+
+    send(alice, ALICE_SAYS).await?;
+    // Bob answers once he has seen Alice, so both pages must agree on the order.
+    let alice_msg = wait_for_message(bob, "Alice", ALICE_SAYS).await?;
+    send(bob, BOB_SAYS).await?;
+
+    for browser in [alice, bob] {
+        let first = wait_for_message(browser, "Alice", ALICE_SAYS).await?;
+        let second = wait_for_message(browser, "Bob", BOB_SAYS).await?;
+        if first.seq != alice_msg.seq {
+            return Err(format!(
+                "{}: Alice's message has data-seq {:?}, Bob's page says {:?}",
+                browser.label, first.seq, alice_msg.seq
+            )
+            .into());
+        }
+        if !(first.index < second.index && first.seq < second.seq) {
+            return Err(format!(
+                "{}: Alice's message (position {}, seq {:?}) should come before Bob's \
+                 reply (position {}, seq {:?})",
+                browser.label, first.index, first.seq, second.index, second.seq
+            )
+            .into());
+        }
+        wait_for_status(browser).await?;
+    }
+    Ok(())
+}
+
+/// Types `text` into the composer and presses Enter.
+async fn send(browser: &Browser, text: &str) -> TestResult {
+    let composer = browser.wait_for("#composer").await?;
+    composer.send_keys(text).await?;
+    composer.send_keys(&Key::Enter).await?;
+    Ok(())
+}
+
+/// One rendered `li.message`, as the user sees it.
+#[derive(Debug, Clone)]
+struct Shown {
+    index: usize,
+    seq: Option<u64>,
+    sender: String,
+    body: String,
+}
+
+/// Everything `#messages` shows right now, read in one go (so a re-render between
+/// two WebDriver calls cannot tear the picture).
+async fn messages(browser: &Browser) -> TestResult<Vec<Shown>> {
+    let rows = browser
+        .eval(
+            "const text = (li, s) => { const e = li.querySelector(s); \
+             return e ? e.innerText.trim() : null; }; \
+             return Array.from(document.querySelectorAll('#messages li.message')) \
+             .map(li => [li.dataset.seq ?? null, text(li, '.sender'), text(li, '.body')]);",
+        )
+        .await?;
+    let Value::Array(rows) = rows else {
+        return Err(format!("{}: unexpected message list {rows}", browser.label).into());
+    };
+    Ok(rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| Shown {
+            index,
+            seq: row[0].as_str().and_then(|s| s.parse().ok()),
+            sender: row[1].as_str().unwrap_or("<no .sender>").to_string(),
+            body: row[2].as_str().unwrap_or("<no .body>").to_string(),
+        })
+        .collect())
+}
+
+/// Waits until a message with exactly this sender and body is shown (the last such
+/// one, should the room have older history).
+async fn wait_for_message(browser: &Browser, sender: &str, body: &str) -> TestResult<Shown> {
+    browser
+        .wait_until(&format!("{sender}'s message {body:?} is shown"), || async {
+            let shown = messages(browser).await?;
+            let found = shown
+                .iter()
+                .rev()
+                .find(|m| m.sender == sender && m.body == body)
+                .cloned();
+            Ok(found.ok_or_else(|| format!("{shown:?}")))
+        })
+        .await
+}
+
+/// Waits until the status bar says: connected, nothing pending, something received.
+async fn wait_for_status(browser: &Browser) -> TestResult {
+    browser
+        .wait_until(
+            "the status bar says open, 0 pending, >0 received",
+            || async {
+                let status = browser
+                    .eval(
+                        "const q = (s) => document.querySelector(s); \
+                     return [q('#status #conn-state')?.dataset.state ?? null, \
+                     q('#status #pending-count')?.innerText.trim() ?? null, \
+                     q('#status #received-count')?.innerText.trim() ?? null];",
+                    )
+                    .await?;
+                let state = status[0].as_str();
+                let pending = status[1].as_str().and_then(|s| s.parse::<u64>().ok());
+                let received = status[2].as_str().and_then(|s| s.parse::<u64>().ok());
+                let good =
+                    state == Some("open") && pending == Some(0) && received.is_some_and(|n| n > 0);
+                Ok(if good {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "conn-state={:?} pending-count={:?} received-count={:?}",
+                        status[0], status[1], status[2]
+                    ))
+                })
+            },
+        )
+        .await
+}

@@ -1,0 +1,573 @@
+//! The end-to-end harness: the real server in-process on port 0 serving the built SPA,
+//! a chromedriver child, and headless Chromium sessions with throwaway profiles.
+//!
+//! Nothing here skips: a missing SPA build or chromedriver is a failure that says to
+//! run `cargo xtask test`, which installs the tools, builds `dist/` and sets the env.
+//! Every wait polls with a deadline; nothing sleeps hoping something happened.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fantoccini::error::CmdError;
+use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use parley_backend::{Application, Config};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// What a test returns: the failure text printed as is (a test's `Err` is shown with
+/// `Debug`, which would squeeze a multi-line report into one escaped string).
+pub struct Report(String);
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for Report {
+    fn from(err: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Self(err.to_string())
+    }
+}
+
+/// How long any one thing may take to appear in the page. Generous: CI machines
+/// have two cores and Chromium is not light.
+pub const WAIT: Duration = Duration::from_secs(30);
+const POLL_EVERY: Duration = Duration::from_millis(100);
+
+const RUN_XTASK: &str = "run `cargo xtask test` (it installs the tools, builds the SPA \
+                         and sets PARLEY_DIST and CHROMEDRIVER), or `cargo xtask test e2e`";
+
+const CHROME_ARGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--window-size=1280,900",
+];
+
+/// A running Parley with everything needed to drive it from browsers.
+pub struct Harness {
+    /// `http://127.0.0.1:<port>` of the in-process server.
+    pub base_url: String,
+    server: Option<Server>,
+    driver: ChromeDriver,
+    chrome: PathBuf,
+    /// Holds the chromedriver log and the browser profiles; removed on drop.
+    scratch: TempDir,
+}
+
+struct Server {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Harness {
+    pub async fn start() -> TestResult<Self> {
+        let dist = dist_dir()?;
+        let chromedriver = chromedriver_path()?;
+        let chrome = chrome_path()?;
+        let scratch = TempDir::new("parley-e2e")?;
+
+        let app = Application::build(Config::for_tests(dist)).await?;
+        let base_url = format!("http://{}", app.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            // A dropped sender (a failing test) stops the server too.
+            let _ = stopped.await;
+        }));
+
+        let driver = tokio::task::spawn_blocking({
+            let log = scratch.path().join("chromedriver.log");
+            move || ChromeDriver::start(&chromedriver, &log)
+        })
+        .await??;
+
+        Ok(Self {
+            base_url,
+            server: Some(Server { stop, task }),
+            driver,
+            chrome,
+            scratch,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A new headless Chromium session with its own empty profile.
+    pub async fn browser(&self, label: &str) -> TestResult<Browser> {
+        let profile = self.scratch.subdir(&format!("profile-{label}"))?;
+        let mut args: Vec<String> = CHROME_ARGS.iter().map(|a| (*a).to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": self.chrome.to_string_lossy(),
+                "args": args,
+            },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let Value::Object(caps) = caps else {
+            return Err("capabilities must be a JSON object".into());
+        };
+        let caps: Capabilities = caps;
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.driver.url())
+            .await
+            .map_err(|e| {
+                format!(
+                    "{label}: cannot start a Chromium session: {e}\nchromedriver log:\n{}",
+                    self.driver.log_tail()
+                )
+            })?;
+        Ok(Browser {
+            label: label.to_string(),
+            client,
+        })
+    }
+
+    /// Closes the browsers, then stops the server and waits for it to drain.
+    /// Runs on failure too: the first error wins, the cleanup still happens.
+    pub async fn finish(
+        mut self,
+        browsers: Vec<Browser>,
+        outcome: TestResult,
+    ) -> Result<(), Report> {
+        let mut outcome: TestResult = match outcome {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                let mut report = format!("{err}\n\n--- evidence ---");
+                for browser in &browsers {
+                    report.push_str(&browser.evidence().await);
+                }
+                Err(report.into())
+            }
+        };
+        for browser in browsers {
+            let label = browser.label.clone();
+            if let Err(err) = browser.client.close().await {
+                if outcome.is_ok() {
+                    outcome = Err(format!("{label}: closing the WebDriver session: {err}").into());
+                }
+            }
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.stop.send(());
+            match tokio::time::timeout(Duration::from_secs(15), server.task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(err))) if outcome.is_ok() => {
+                    outcome = Err(format!("server stopped with an error: {err}").into());
+                }
+                Ok(Err(err)) if outcome.is_ok() => {
+                    outcome = Err(format!("server task panicked: {err}").into());
+                }
+                Err(_) if outcome.is_ok() => {
+                    outcome = Err("server did not stop within 15 s of shutdown".into());
+                }
+                _ => {}
+            }
+        }
+        outcome.map_err(Report::from)
+    }
+}
+
+/// One user's browser.
+pub struct Browser {
+    pub label: String,
+    pub client: Client,
+}
+
+impl Browser {
+    pub async fn goto(&self, url: &str) -> TestResult {
+        self.client
+            .goto(url)
+            .await
+            .map_err(|e| format!("{}: opening {url}: {e}", self.label).into())
+    }
+
+    /// Waits until `css` matches an element.
+    pub async fn wait_for(&self, css: &str) -> TestResult<fantoccini::elements::Element> {
+        match self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .every(POLL_EVERY)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => Ok(element),
+            Err(CmdError::WaitTimeout) => Err(format!(
+                "{}: `{css}` did not appear within {} s",
+                self.label,
+                WAIT.as_secs()
+            )
+            .into()),
+            Err(err) => Err(format!("{}: waiting for `{css}`: {err}", self.label).into()),
+        }
+    }
+
+    /// Runs `script` (which must `return` something) in the page.
+    pub async fn eval(&self, script: &str) -> TestResult<Value> {
+        self.client
+            .execute(script, vec![])
+            .await
+            .map_err(|e| format!("{}: running a script: {e}", self.label).into())
+    }
+
+    /// Polls `check` until it yields `Some`, or fails after [`WAIT`] with `what` and the
+    /// last thing `check` saw.
+    pub async fn wait_until<T, F, Fut>(&self, what: &str, mut check: F) -> TestResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = TestResult<Result<T, String>>>,
+    {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let last = match check().await? {
+                Ok(value) => return Ok(value),
+                Err(last) => last,
+            };
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{}: timed out after {} s waiting until {what}; last seen: {last}",
+                    self.label,
+                    WAIT.as_secs()
+                )
+                .into());
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    /// What a failure report needs: where the page is, what it shows, what it logged.
+    async fn evidence(&self) -> String {
+        let mut out = format!("\n[{}]", self.label);
+        match self.client.current_url().await {
+            Ok(url) => {
+                let _ = write!(out, "\n  url: {url}");
+            }
+            Err(err) => {
+                let _ = write!(out, "\n  url: <{err}>");
+            }
+        }
+        let html = self
+            .eval(
+                "const pick = (s) => { const e = document.querySelector(s); \
+                 return e ? e.outerHTML : '<none: ' + s + '>'; }; \
+                 return [pick('#status'), pick('#messages'), \
+                 document.body ? document.body.outerHTML.slice(0, 4000) : '<no body>'];",
+            )
+            .await;
+        match html {
+            Ok(Value::Array(parts)) => {
+                for (name, part) in ["#status", "#messages", "body (first 4000 chars)"]
+                    .iter()
+                    .zip(parts)
+                {
+                    let _ = write!(out, "\n  {name}: {}", part.as_str().unwrap_or_default());
+                }
+            }
+            Ok(other) => {
+                let _ = write!(out, "\n  page: {other}");
+            }
+            Err(err) => {
+                let _ = write!(out, "\n  page: <{err}>");
+            }
+        }
+        match self.client.issue_cmd(BrowserLog).await {
+            Ok(Value::Array(entries)) if entries.is_empty() => {
+                out.push_str("\n  console: (empty)");
+            }
+            Ok(Value::Array(entries)) => {
+                out.push_str("\n  console:");
+                for entry in entries {
+                    let _ = write!(
+                        out,
+                        "\n    {} {}",
+                        entry["level"].as_str().unwrap_or("?"),
+                        entry["message"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+            Ok(other) => {
+                let _ = write!(out, "\n  console: {other}");
+            }
+            Err(err) => {
+                let _ = write!(out, "\n  console: <{err}>");
+            }
+        }
+        out
+    }
+}
+
+/// chromedriver's (non-W3C but long-standing) "read the browser console" command.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}
+
+/// The chromedriver child; killed when dropped, so a failing test leaves nothing behind.
+struct ChromeDriver {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl ChromeDriver {
+    /// Spawns chromedriver on a free port and waits until `/status` says ready.
+    fn start(program: &Path, log: &Path) -> TestResult<Self> {
+        let port = free_port()?;
+        let log_file = File::create(log)?;
+        let child = Command::new(program)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}; {RUN_XTASK}", program.display()))?;
+        let mut driver = Self {
+            child,
+            port,
+            log: log.to_path_buf(),
+        };
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = driver.child.try_wait()? {
+                return Err(format!(
+                    "chromedriver exited ({status}) before it was ready:\n{}",
+                    driver.log_tail()
+                )
+                .into());
+            }
+            if driver.is_ready() {
+                return Ok(driver);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "chromedriver did not answer /status within {} s:\n{}",
+                    WAIT.as_secs(),
+                    driver.log_tail()
+                )
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// One `GET /status`; true once chromedriver reports `"ready": true`.
+    fn is_ready(&self) -> bool {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        http_get(addr, "/status").is_ok_and(|(status, body)| {
+            status == 200
+                && serde_json::from_slice::<Value>(&body)
+                    .is_ok_and(|v| v["value"]["ready"] == Value::Bool(true))
+        })
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET: status code and body. chromedriver keeps connections
+/// alive whatever we ask, so the body is read by its Content-Length, not to EOF.
+fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let header_end = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(bad("connection closed inside the headers"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| bad("no status code"))?;
+    let length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .ok_or_else(|| bad("no Content-Length"))?;
+    while buf.len() < header_end + length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(bad("connection closed inside the body"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok((status, buf[header_end..header_end + length].to_vec()))
+}
+
+/// A port nobody listens on right now (the OS picks it; we release it for chromedriver).
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// `PARLEY_DIST`, else the workspace's `dist/`; it must hold a built SPA.
+fn dist_dir() -> TestResult<PathBuf> {
+    let dist = match std::env::var_os("PARLEY_DIST") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("dist"),
+    };
+    if dist.join("index.html").is_file() {
+        Ok(dist)
+    } else {
+        Err(format!(
+            "no built SPA at {} (no index.html); {RUN_XTASK}",
+            dist.display()
+        )
+        .into())
+    }
+}
+
+/// `CHROMEDRIVER`, else `chromedriver` on PATH.
+fn chromedriver_path() -> TestResult<PathBuf> {
+    find_binary("CHROMEDRIVER", "chromedriver")
+}
+
+/// `CHROME`, else /usr/bin/chromium, else `chromium` on PATH.
+fn chrome_path() -> TestResult<PathBuf> {
+    if std::env::var_os("CHROME").is_none() {
+        let debian = PathBuf::from("/usr/bin/chromium");
+        if debian.is_file() {
+            return Ok(debian);
+        }
+    }
+    find_binary("CHROME", "chromium")
+}
+
+fn find_binary(var: &str, default: &str) -> TestResult<PathBuf> {
+    let wanted = std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from);
+    if wanted.components().count() > 1 {
+        return if wanted.is_file() {
+            Ok(wanted)
+        } else {
+            Err(format!("{var}={} does not exist; {RUN_XTASK}", wanted.display()).into())
+        };
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(&wanted))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            format!(
+                "`{}` not found on PATH (set {var} to its path); {RUN_XTASK}",
+                wanted.display()
+            )
+            .into()
+        })
+}
+
+/// A directory under the system temp dir, removed (best effort) on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> std::io::Result<Self> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{nanos}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn subdir(&self, name: &str) -> std::io::Result<PathBuf> {
+        let dir = self.0.join(name);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Chromium may still be flushing its profile for a moment after the session
+        // ends; a few attempts, then leave it to the OS's temp cleaning.
+        for _ in 0..5 {
+            match std::fs::remove_dir_all(&self.0) {
+                Ok(()) => return,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `cargo xtask <command>`: Parley's multi-step developer workflows, in Rust instead of
+//! shell scripts (alias in `.cargo/config.toml`).
+//!
+//! - `install`: make sure every tool the build and the tests need is present.
+//! - `dist`: build the SPA (release) into `dist/`.
+//! - `run`: install, build the SPA, run the server on it (extra args go to the server).
+//! - `test`: fmt, clippy, native tests, browser (wasm) tests, end-to-end tests.
+//!
+//! Dependency-free on purpose: it is the first thing a fresh checkout compiles.
+
+mod ctx;
+mod tasks;
+mod tools;
+
+use std::process::ExitCode;
+
+use ctx::{Ctx, Error};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  install           install the missing tools (wasm target, trunk, wasm-bindgen-cli,
+                    wasm-opt, chromium + chromedriver); skips what is already there
+  dist              build the SPA in release mode into dist/
+  run [-- ARGS]     install, build the SPA, then run the server on it;
+                    ARGS go to the server, e.g. `cargo xtask run -- --listen 0.0.0.0:8080`
+  test [STEP...]    run the checks in order, stopping at the first failure:
+                      fmt     cargo fmt --check
+                      clippy  clippy, native and wasm32, -D warnings
+                      unit    native tests of every crate but e2e
+                      wasm    frontend wasm-bindgen tests in headless Chromium
+                      e2e     build the SPA, browser end-to-end tests
+                    no STEP runs all of them
+  help              this text";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_deref() {
+        None | Some("help" | "-h" | "--help") => {
+            eprintln!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(command) => dispatch(command, rest),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("\n[xtask] error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: &str, rest: Vec<String>) -> Result<(), Error> {
+    let ctx = Ctx::new()?;
+    match command {
+        "install" => {
+            no_extra_args(command, &rest)?;
+            tools::ensure_all(&ctx).map(drop)
+        }
+        "dist" => {
+            no_extra_args(command, &rest)?;
+            tools::ensure_build_tools(&ctx)?;
+            tasks::build_spa(&ctx)
+        }
+        "run" => tasks::run(&ctx, strip_separator(rest)),
+        "test" => {
+            let steps = tasks::parse_steps(&rest)?;
+            tasks::test(&ctx, &steps)
+        }
+        other => Err(Error::new(format!("unknown command `{other}`\n\n{USAGE}"))),
+    }
+}
+
+fn no_extra_args(command: &str, rest: &[String]) -> Result<(), Error> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "`{command}` takes no arguments (got: {})",
+            rest.join(" ")
+        )))
+    }
+}
+
+/// `cargo xtask run -- --listen x` reaches us as `run -- --listen x`.
+fn strip_separator(mut rest: Vec<String>) -> Vec<String> {
+    if rest.first().is_some_and(|a| a == "--") {
+        rest.remove(0);
+    }
+    rest
+}

@@ -1,0 +1,262 @@
+//! The workflows: build the SPA, run the app, and the ordered test pipeline.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::ctx::{self, Ctx, Error, say};
+use crate::tools::{self, Browser};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// `trunk build --release` at the repo root → `dist/`.
+pub fn build_spa(ctx: &Ctx) -> Result<(), Error> {
+    say!("building the SPA (trunk, release) into dist/…");
+    ctx::run(ctx.trunk()?.args(["build", "--release"]))?;
+    let index = ctx.dist_dir().join("index.html");
+    if index.is_file() {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "trunk finished but {} does not exist",
+            index.display()
+        )))
+    }
+}
+
+/// Installs what is missing, builds the SPA, then runs the release server on it.
+pub fn run(ctx: &Ctx, server_args: Vec<String>) -> Result<(), Error> {
+    tools::ensure_build_tools(ctx)?;
+    build_spa(ctx)?;
+    say!("starting the server (Ctrl-C stops it)…");
+    ctx::run(
+        ctx.cargo()
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "parley-backend",
+                "--bin",
+                "parley",
+            ])
+            .arg("--")
+            .arg("--static-dir")
+            .arg(ctx.dist_dir())
+            .args(server_args),
+    )
+}
+
+/// One stage of `cargo xtask test`, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Fmt,
+    Clippy,
+    Unit,
+    Wasm,
+    E2e,
+}
+
+impl Step {
+    const ALL: [Step; 5] = [Step::Fmt, Step::Clippy, Step::Unit, Step::Wasm, Step::E2e];
+
+    fn name(self) -> &'static str {
+        match self {
+            Step::Fmt => "fmt",
+            Step::Clippy => "clippy",
+            Step::Unit => "unit",
+            Step::Wasm => "wasm",
+            Step::E2e => "e2e",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Step::Fmt => "formatting (cargo fmt --check)",
+            Step::Clippy => "lints (clippy -D warnings, native and wasm32)",
+            Step::Unit => "native tests of every crate except e2e",
+            Step::Wasm => "frontend browser tests (wasm-bindgen-test, headless Chromium)",
+            Step::E2e => "end-to-end: release SPA + real server + two headless Chromium users",
+        }
+    }
+}
+
+/// `test` with no arguments runs everything; otherwise the named steps, in pipeline order.
+pub fn parse_steps(args: &[String]) -> Result<Vec<Step>, Error> {
+    if args.is_empty() {
+        return Ok(Step::ALL.to_vec());
+    }
+    for arg in args {
+        if !Step::ALL.iter().any(|s| s.name() == arg) {
+            let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+            return Err(Error::new(format!(
+                "unknown test step `{arg}`; steps are: {}",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(Step::ALL
+        .into_iter()
+        .filter(|s| args.iter().any(|a| a == s.name()))
+        .collect())
+}
+
+/// Runs `steps` in order and stops at the first failure, then prints a summary.
+pub fn test(ctx: &Ctx, steps: &[Step]) -> Result<(), Error> {
+    let started = Instant::now();
+    let mut pipeline = Pipeline { ctx, browser: None };
+    let mut results: Vec<(Step, Duration, bool)> = Vec::new();
+    let mut failure = None;
+    for (i, &step) in steps.iter().enumerate() {
+        banner(&format!(
+            "step {}/{}: {} — {}",
+            i + 1,
+            steps.len(),
+            step.name(),
+            step.title()
+        ));
+        let t = Instant::now();
+        let outcome = pipeline.run(step);
+        results.push((step, t.elapsed(), outcome.is_ok()));
+        if let Err(err) = outcome {
+            failure = Some(Error::new(format!("step `{}` failed: {err}", step.name())));
+            break;
+        }
+    }
+
+    banner("summary");
+    for &step in steps {
+        match results.iter().find(|(s, _, _)| *s == step) {
+            Some((_, took, ok)) => say!(
+                "  {:<7} {:<7} {}",
+                step.name(),
+                if *ok { "passed" } else { "FAILED" },
+                ctx::human(*took)
+            ),
+            None => say!("  {:<7} not run (an earlier step failed)", step.name()),
+        }
+    }
+    say!("  total           {}", ctx::human(started.elapsed()));
+    match failure {
+        Some(err) => Err(err),
+        None => {
+            say!("all {} steps passed", steps.len());
+            Ok(())
+        }
+    }
+}
+
+fn banner(text: &str) {
+    let rule = "=".repeat(78);
+    eprintln!("\n{rule}\n[xtask] {text}\n{rule}");
+}
+
+struct Pipeline<'a> {
+    ctx: &'a Ctx,
+    /// Set once the tools have been checked, so later steps don't check again.
+    browser: Option<Browser>,
+}
+
+impl Pipeline<'_> {
+    fn run(&mut self, step: Step) -> Result<(), Error> {
+        let ctx = self.ctx;
+        match step {
+            Step::Fmt => {
+                tools::ensure_component(ctx, "rustfmt", "fmt")?;
+                ctx::run(ctx.cargo().args(["fmt", "--all", "--", "--check"]))
+            }
+            Step::Clippy => {
+                tools::ensure_component(ctx, "clippy", "clippy")?;
+                ctx::run(ctx.cargo().args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]))?;
+                tools::ensure_wasm_target(ctx)?;
+                ctx::run(ctx.cargo().args([
+                    "clippy",
+                    "-p",
+                    "parley-frontend",
+                    "--target",
+                    WASM_TARGET,
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]))
+            }
+            Step::Unit => {
+                ctx::run(
+                    ctx.cargo()
+                        .args(["test", "--workspace", "--exclude", "parley-e2e"]),
+                )
+            }
+            Step::Wasm => {
+                let chromedriver = self.tools()?;
+                ctx::run(
+                    ctx.cargo()
+                        .args([
+                            "test",
+                            "--target",
+                            WASM_TARGET,
+                            "-p",
+                            "parley-frontend",
+                            "--test",
+                            "browser",
+                        ])
+                        .env(
+                            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                            "wasm-bindgen-test-runner",
+                        )
+                        .env("CHROMEDRIVER", chromedriver),
+                )
+            }
+            Step::E2e => {
+                let chromedriver = self.tools()?;
+                build_spa(ctx)?;
+                ctx::run(
+                    ctx.cargo()
+                        .args(["test", "-p", "parley-e2e"])
+                        .env("PARLEY_DIST", ctx.dist_dir())
+                        .env("CHROMEDRIVER", chromedriver),
+                )
+            }
+        }
+    }
+
+    /// Installs whatever is missing (once) and returns chromedriver's path.
+    fn tools(&mut self) -> Result<PathBuf, Error> {
+        if let Some(browser) = &self.browser {
+            return Ok(browser.chromedriver.clone());
+        }
+        say!("checking tools…");
+        let browser = tools::ensure_all(self.ctx)?;
+        let chromedriver = browser.chromedriver.clone();
+        self.browser = Some(browser);
+        Ok(chromedriver)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    #[test]
+    fn no_step_means_all_in_pipeline_order() {
+        assert_eq!(parse_steps(&[]).unwrap(), Step::ALL.to_vec());
+    }
+
+    #[test]
+    fn named_steps_run_in_pipeline_order() {
+        assert_eq!(
+            parse_steps(&args(&["e2e", "fmt"])).unwrap(),
+            vec![Step::Fmt, Step::E2e]
+        );
+        assert!(parse_steps(&args(&["lint"])).is_err());
+    }
+}
