@@ -17,14 +17,54 @@ pub struct Config {
     /// are answered with its index.html so client-side routes work.
     #[arg(long, env = "PARLEY_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
+
+    /// SQLite database file; created, with its directory, on first start.
+    #[arg(long, env = "PARLEY_DATABASE", default_value = "data/parley.db")]
+    pub database: PathBuf,
+
+    /// Extra origins (scheme://host:port) whose pages may use the API and open
+    /// WebSockets, besides the server's own. Repeat the flag, or separate with
+    /// commas in the variable; e.g. http://127.0.0.1:8081 for `trunk serve`.
+    #[arg(
+        long = "allowed-origin",
+        env = "PARLEY_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Login attempts allowed per minute per user name (and 5x that per client
+    /// address), after a burst of the same size.
+    #[arg(long, env = "PARLEY_LOGIN_RATE", default_value_t = 10)]
+    pub login_rate_per_minute: u32,
+
+    /// Accounts that may be registered per minute per client address.
+    #[arg(long, env = "PARLEY_REGISTER_RATE", default_value_t = 20)]
+    pub register_rate_per_minute: u32,
 }
 
 impl Config {
-    /// A configuration for tests: an ephemeral port on loopback.
+    /// A configuration for tests: an ephemeral port on loopback and a fresh
+    /// database file under the system temp directory (set `database` to reuse one).
     pub fn for_tests(static_dir: impl Into<PathBuf>) -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let database = std::env::temp_dir()
+            .join(format!(
+                "parley-test-{}-{nanos}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ))
+            .join("parley.db");
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             static_dir: static_dir.into(),
+            database,
+            allowed_origins: Vec::new(),
+            login_rate_per_minute: 10,
+            register_rate_per_minute: 1000,
         }
     }
 }

@@ -1,19 +1,26 @@
 //! Parley's server: an axum application serving the WebSocket endpoint and the SPA.
 //!
-//! Read top-down: [`Application::build`] binds the listener and builds the
-//! [`router`]; `/ws` goes to [`transport::ws`], which drives a [`session::Session`]
-//! that talks to the shared [`hub::Hub`]; each connection receives through its
-//! bounded [`outbox::Outbox`].
+//! Read top-down: [`Application::build`] opens the [`store`], binds the listener
+//! and builds the [`router`]; `/api/*` ([`api`]) handles accounts and sessions;
+//! `/ws` goes to [`transport::ws`], which drives a [`session::Session`] that talks to
+//! the [`store::Store`] (durable, sequence numbers) and the shared [`hub::Hub`]
+//! (who is online, fan-out); each connection receives through its bounded
+//! [`outbox::Outbox`].
 
+pub mod api;
+pub mod auth;
 pub mod config;
+pub mod error;
 pub mod hub;
 pub mod outbox;
 pub mod session;
+pub mod store;
 pub mod transport;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -26,6 +33,7 @@ use tower_http::trace::TraceLayer;
 
 pub use config::Config;
 pub use hub::Hub;
+pub use store::Store;
 
 /// How long connections may take to say goodbye after shutdown is requested.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,12 +42,36 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub hub: Hub,
+    pub store: Store,
+    /// Origins allowed besides the server's own.
+    pub allowed_origins: Arc<[String]>,
+    pub limits: Arc<Limits>,
     /// Cancelled once when the server starts shutting down; every long-running task
     /// watches it.
     pub shutdown: CancellationToken,
     /// Tracks upgraded connections, which outlive the HTTP request that started
     /// them, so shutdown can wait for their close handshakes.
     pub tracker: TaskTracker,
+}
+
+/// Rate limiters for the account endpoints.
+#[derive(Debug)]
+pub struct Limits {
+    pub login_by_name: auth::RateLimiter,
+    pub login_by_ip: auth::RateLimiter,
+    pub register_by_ip: auth::RateLimiter,
+}
+
+impl Limits {
+    pub fn new(config: &Config) -> Self {
+        let login = config.login_rate_per_minute;
+        let register = config.register_rate_per_minute;
+        Self {
+            login_by_name: auth::RateLimiter::new(login, login),
+            login_by_ip: auth::RateLimiter::new(login.saturating_mul(5), login.saturating_mul(5)),
+            register_by_ip: auth::RateLimiter::new(register, register),
+        }
+    }
 }
 
 /// Builds the HTTP routes: the WebSocket endpoint, a health check, and the SPA
@@ -51,6 +83,7 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
     Router::new()
         .route("/ws", get(transport::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(api::router())
         .fallback_service(spa)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -73,8 +106,16 @@ impl Application {
                 "no index.html in the static directory: build the SPA with `cargo xtask run` (or `trunk build --release`)"
             );
         }
+        let hub = Hub::new();
+        let store = Store::open(&config.database, Arc::new(hub.clone())).map_err(|e| {
+            std::io::Error::other(format!("database {}: {e}", config.database.display()))
+        })?;
+        tracing::info!(database = %config.database.display(), "store open");
         let state = AppState {
-            hub: Hub::new(),
+            hub,
+            store,
+            allowed_origins: config.allowed_origins.clone().into(),
+            limits: Arc::new(Limits::new(&config)),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         };
@@ -94,8 +135,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, closes every
-    /// WebSocket with 1001 "going away" (after delivering what is queued) and waits
-    /// up to [`DRAIN_TIMEOUT`] for connections to finish.
+    /// WebSocket with 1001 "going away" (after delivering what is queued), waits up
+    /// to [`DRAIN_TIMEOUT`] for connections to finish, and closes the store.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -116,9 +157,12 @@ impl Application {
             }
         });
         tracing::info!(addr = %listener.local_addr()?, "parley listening");
-        axum::serve(listener, router)
-            .with_graceful_shutdown(token.clone().cancelled_owned())
-            .await?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(token.clone().cancelled_owned())
+        .await?;
         state.tracker.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, state.tracker.wait())
             .await
@@ -129,6 +173,8 @@ impl Application {
                 "connections still open after the drain timeout"
             );
         }
+        // Every connection is gone: commit what the writer still holds and close.
+        state.store.close().await;
         tracing::info!("parley stopped");
         Ok(())
     }

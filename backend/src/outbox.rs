@@ -8,7 +8,10 @@
 //! (DESIGN.md rule 4: chat messages must be delivered, so they are never dropped
 //! silently).
 
+use std::sync::{Arc, OnceLock};
+
 use axum::extract::ws::Utf8Bytes;
+use parley_common::close;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -19,18 +22,63 @@ pub type Frame = Utf8Bytes;
 /// How many frames may wait for a connection before it counts as a slow consumer.
 pub const OUTBOX_CAPACITY: usize = 256;
 
+/// Why the server ends a connection: a WebSocket close code and reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl CloseReason {
+    pub const SLOW_CONSUMER: Self = Self {
+        code: close::SLOW_CONSUMER,
+        reason: close::SLOW_CONSUMER_REASON,
+    };
+    pub const LOGGED_OUT: Self = Self {
+        code: close::LOGGED_OUT,
+        reason: close::LOGGED_OUT_REASON,
+    };
+}
+
 /// The sending half of a connection's outbox. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     tx: mpsc::Sender<Frame>,
-    kicked: CancellationToken,
+    kick: Kick,
+}
+
+/// The signal that a connection must be closed, and why (the first reason wins).
+#[derive(Clone, Debug, Default)]
+pub struct Kick {
+    token: CancellationToken,
+    reason: Arc<OnceLock<CloseReason>>,
+}
+
+impl Kick {
+    pub fn kick(&self, reason: CloseReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    pub fn is_kicked(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Completes once the connection is kicked, with the reason.
+    pub async fn kicked(&self) -> CloseReason {
+        self.token.cancelled().await;
+        self.reason
+            .get()
+            .copied()
+            .unwrap_or(CloseReason::SLOW_CONSUMER)
+    }
 }
 
 /// The connection's end: the frames to write, and the signal that it was kicked.
 #[derive(Debug)]
 pub struct OutboxReceiver {
     pub frames: mpsc::Receiver<Frame>,
-    pub kicked: CancellationToken,
+    pub kick: Kick,
 }
 
 /// What happened to a frame handed to [`Outbox::push`].
@@ -46,13 +94,13 @@ pub enum Pushed {
 impl Outbox {
     pub fn new(capacity: usize) -> (Self, OutboxReceiver) {
         let (tx, frames) = mpsc::channel(capacity);
-        let kicked = CancellationToken::new();
+        let kick = Kick::default();
         (
             Self {
                 tx,
-                kicked: kicked.clone(),
+                kick: kick.clone(),
             },
-            OutboxReceiver { frames, kicked },
+            OutboxReceiver { frames, kick },
         )
     }
 
@@ -61,11 +109,16 @@ impl Outbox {
         match self.tx.try_send(frame) {
             Ok(()) => Pushed::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.kicked.cancel();
+                self.kick.kick(CloseReason::SLOW_CONSUMER);
                 Pushed::Kicked
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Pushed::Closed,
         }
+    }
+
+    /// Asks the connection's writer to close it with `reason`.
+    pub fn kick(&self, reason: CloseReason) {
+        self.kick.kick(reason);
     }
 }
 
@@ -78,11 +131,19 @@ mod tests {
         let (outbox, mut rx) = Outbox::new(2);
         assert_eq!(outbox.push(Frame::from("a")), Pushed::Queued);
         assert_eq!(outbox.push(Frame::from("b")), Pushed::Queued);
-        assert!(!rx.kicked.is_cancelled());
+        assert!(!rx.kick.is_kicked());
         assert_eq!(outbox.push(Frame::from("c")), Pushed::Kicked);
-        assert!(rx.kicked.is_cancelled());
+        assert!(rx.kick.is_kicked());
         assert_eq!(rx.frames.try_recv().unwrap().as_str(), "a");
         drop(rx);
         assert_eq!(outbox.push(Frame::from("d")), Pushed::Closed);
+    }
+
+    #[tokio::test]
+    async fn the_first_kick_reason_wins() {
+        let (outbox, rx) = Outbox::new(1);
+        outbox.kick(CloseReason::LOGGED_OUT);
+        outbox.kick(CloseReason::SLOW_CONSUMER);
+        assert_eq!(rx.kick.kicked().await, CloseReason::LOGGED_OUT);
     }
 }

@@ -1,38 +1,66 @@
 //! One client's session, independent of the transport that carries it.
 //!
-//! A transport hands every decoded frame to [`Session::handle_text`]; everything the
-//! session says back (welcome, acks, errors) goes through the connection's outbox, in
-//! order with the broadcasts the hub puts there. The session is the authority on who
-//! the client is: the sender of a message comes from here, never from the payload.
-
-use std::collections::HashSet;
+//! A transport hands every text frame to [`Session::handle_text`]; everything the
+//! session says back (welcome, acks, history, errors) goes through the
+//! connection's outbox, in order with the broadcasts the hub puts there. The
+//! session is the authority on who the client is: the user comes from the
+//! authenticated session cookie, never from a payload.
 
 use parley_common::{
-    ClientMsg, ClientMsgId, ErrorCode, MessageBody, PROTOCOL_VERSION, ProtocolError, RoomName,
-    ServerMsg, Username, decode_client,
+    ClientMsg, ClientMsgId, ErrorCode, HISTORY_PAGE, MessageBody, PROTOCOL_VERSION, ProtocolError,
+    RoomName, ServerMsg, decode_client,
 };
 
 use crate::hub::{ConnId, Hub};
 use crate::outbox::{Frame, Outbox};
+use crate::store::{AuthUser, Store, StoreError, TokenHash};
 
 #[derive(Debug)]
 pub struct Session {
     id: ConnId,
     hub: Hub,
+    store: Store,
     outbox: Outbox,
+    user: AuthUser,
+    token: TokenHash,
     /// Set by `hello`; nothing but `hello` is accepted before.
-    name: Option<Username>,
-    rooms: HashSet<RoomName>,
+    greeted: bool,
+}
+
+/// Turns a store refusal into the client's error; failures are logged.
+fn store_error(err: &StoreError, room: &RoomName) -> ProtocolError {
+    match err {
+        StoreError::NoSuchRoom => {
+            ProtocolError::new(ErrorCode::NoSuchRoom, format!("there is no room {room:?}"))
+        }
+        StoreError::NotInRoom => ProtocolError::new(
+            ErrorCode::NotInRoom,
+            format!("you are not in room {room:?}: join it first"),
+        ),
+        StoreError::RoomExists => ProtocolError::new(
+            ErrorCode::RoomExists,
+            format!("room {room:?} already exists"),
+        ),
+        StoreError::NameTaken | StoreError::Db(_) | StoreError::Closed | StoreError::Aborted => {
+            tracing::error!(%err, "store request failed");
+            ProtocolError::new(
+                ErrorCode::Internal,
+                "something went wrong on the server; nothing was changed",
+            )
+        }
+    }
 }
 
 impl Session {
-    pub fn new(hub: Hub, outbox: Outbox) -> Self {
+    pub fn new(hub: Hub, store: Store, outbox: Outbox, user: AuthUser, token: TokenHash) -> Self {
         Self {
             id: hub.next_conn_id(),
             hub,
+            store,
             outbox,
-            name: None,
-            rooms: HashSet::new(),
+            user,
+            token,
+            greeted: false,
         }
     }
 
@@ -42,8 +70,11 @@ impl Session {
 
     /// Handles one text frame. Bad input is answered with an `error` event; the
     /// session stays usable.
-    pub fn handle_text(&mut self, text: &str) {
-        let result = decode_client(text).and_then(|msg| self.handle(msg));
+    pub async fn handle_text(&mut self, text: &str) {
+        let result = match decode_client(text) {
+            Ok(msg) => self.handle(msg).await,
+            Err(err) => Err(err),
+        };
         if let Err(err) = result {
             tracing::debug!(conn = %self.id, code = ?err.code, "rejected client message");
             self.reply(&err.to_server_msg());
@@ -59,30 +90,63 @@ impl Session {
         self.reply(&err.to_server_msg());
     }
 
-    fn handle(&mut self, msg: ClientMsg) -> Result<(), ProtocolError> {
+    async fn handle(&mut self, msg: ClientMsg) -> Result<(), ProtocolError> {
+        if let ClientMsg::Hello { protocol } = msg {
+            return self.hello(protocol).await;
+        }
+        if !self.greeted {
+            return Err(ProtocolError::new(
+                ErrorCode::HelloRequired,
+                "send \"hello\" first",
+            ));
+        }
         match msg {
-            ClientMsg::Hello { protocol, name } => self.hello(protocol, name),
-            ClientMsg::Join { room } => {
-                self.greeted()?;
-                self.join(room);
+            ClientMsg::Hello { .. } => Ok(()),
+            ClientMsg::ListRooms => {
+                let rooms = self
+                    .store
+                    .room_list(self.user.id)
+                    .await
+                    .map_err(|e| store_error(&e, &RoomName::lobby()))?;
+                self.reply(&ServerMsg::RoomList { rooms });
                 Ok(())
             }
+            ClientMsg::CreateRoom { room } => {
+                self.store
+                    .create_room(room.clone(), self.user.id)
+                    .await
+                    .map_err(|e| store_error(&e, &room))?;
+                tracing::info!(user = %self.user.name, %room, "created room");
+                self.entered(room, 0).await
+            }
+            ClientMsg::Join { room } => {
+                let last_seq = self
+                    .store
+                    .join(room.clone(), self.user.id)
+                    .await
+                    .map_err(|e| store_error(&e, &room))?;
+                self.entered(room, last_seq).await
+            }
+            ClientMsg::Leave { room } => {
+                self.store
+                    .leave(room.clone(), self.user.id)
+                    .await
+                    .map_err(|e| store_error(&e, &room))?;
+                self.hub.left(self.user.id, &room);
+                self.to_all_tabs(&ServerMsg::Left { room });
+                Ok(())
+            }
+            ClientMsg::History { room, before } => self.history(room, before).await,
             ClientMsg::Send {
                 room,
                 client_id,
                 body,
-            } => self.send(room, client_id, body),
+            } => self.send(room, client_id, body).await,
         }
     }
 
-    fn greeted(&self) -> Result<&Username, ProtocolError> {
-        self.name
-            .as_ref()
-            .ok_or_else(|| ProtocolError::new(ErrorCode::HelloRequired, "send \"hello\" first"))
-    }
-
-    fn hello(&mut self, protocol: u32, name: Username) -> Result<(), ProtocolError> {
-        if self.name.is_some() {
+    async fn hello(&mut self, protocol: u32) -> Result<(), ProtocolError> {
+        if self.greeted {
             return Err(ProtocolError::new(
                 ErrorCode::AlreadyGreeted,
                 "this connection already sent \"hello\"",
@@ -96,68 +160,103 @@ impl Session {
                 ),
             ));
         }
-        tracing::info!(conn = %self.id, "client said hello");
+        let rooms = self
+            .store
+            .my_rooms(self.user.id)
+            .await
+            .map_err(|e| store_error(&e, &RoomName::lobby()))?;
+        self.hub.connect(
+            self.user.id,
+            self.id,
+            self.token,
+            self.outbox.clone(),
+            rooms.iter().map(|r| r.room.clone()),
+        );
+        self.greeted = true;
+        tracing::info!(conn = %self.id, user = %self.user.name, "session started");
         self.reply(&ServerMsg::Welcome {
             protocol: PROTOCOL_VERSION,
-            name: name.clone(),
+            user: self.user.name.clone(),
+            rooms,
         });
-        self.name = Some(name);
-        self.join(RoomName::lobby());
         Ok(())
     }
 
-    fn join(&mut self, room: RoomName) {
-        let last_seq = self.hub.join(&room, self.id, &self.outbox);
-        self.reply(&ServerMsg::Joined {
+    /// After a successful join or create: start delivery to all the user's tabs,
+    /// tell them, then send this tab the latest history page. Delivery starts
+    /// before the page is read, so no message falls between the two (the client
+    /// drops duplicates by sequence number).
+    async fn entered(&mut self, room: RoomName, last_seq: u64) -> Result<(), ProtocolError> {
+        self.hub.joined(self.user.id, &room);
+        self.to_all_tabs(&ServerMsg::Joined {
             room: room.clone(),
             last_seq,
         });
-        self.rooms.insert(room);
+        self.history(room, None).await
     }
 
-    fn send(
+    async fn history(&mut self, room: RoomName, before: Option<u64>) -> Result<(), ProtocolError> {
+        let page = self
+            .store
+            .history(room.clone(), self.user.id, before, HISTORY_PAGE)
+            .await
+            .map_err(|e| store_error(&e, &room))?;
+        self.reply(&ServerMsg::History {
+            room,
+            messages: page.messages,
+            has_more: page.has_more,
+        });
+        Ok(())
+    }
+
+    async fn send(
         &mut self,
         room: RoomName,
         client_id: ClientMsgId,
         body: MessageBody,
     ) -> Result<(), ProtocolError> {
-        let sender = self.greeted()?.clone();
-        let with_id = |code, message: String| {
-            ProtocolError::new(code, message).with_client_id(Some(client_id.clone()))
-        };
-        if !self.rooms.contains(&room) {
-            return Err(with_id(
-                ErrorCode::NotInRoom,
-                format!("join room {room:?} before sending to it"),
-            ));
-        }
-        let posted = self
-            .hub
-            .post(self.id, &room, &sender, &client_id, body)
-            .map_err(|code| with_id(code, format!("message to {room:?} was not accepted")))?;
+        let appended = self
+            .store
+            .append(room.clone(), self.user.clone(), client_id.clone(), body)
+            .await
+            .map_err(|e| store_error(&e, &room).with_client_id(Some(client_id)))?;
+        // The store has committed and broadcast it; a retry gets the original seq.
         self.reply(&ServerMsg::Ack {
-            client_id,
-            room,
-            seq: posted.seq,
+            client_id: appended.msg.client_id,
+            room: appended.msg.room,
+            seq: appended.msg.seq,
         });
         Ok(())
     }
 
-    fn reply(&self, msg: &ServerMsg) {
+    fn encode(&self, msg: &ServerMsg) -> Option<Frame> {
         match msg.to_json() {
-            Ok(json) => {
-                // A full outbox kicks the connection; the writer then closes it.
-                self.outbox.push(Frame::from(json));
+            Ok(json) => Some(Frame::from(json)),
+            Err(err) => {
+                tracing::error!(conn = %self.id, %err, "could not encode a reply");
+                None
             }
-            Err(err) => tracing::error!(conn = %self.id, %err, "could not encode a reply"),
+        }
+    }
+
+    fn reply(&self, msg: &ServerMsg) {
+        if let Some(frame) = self.encode(msg) {
+            // A full outbox kicks the connection; its writer then closes it.
+            self.outbox.push(frame);
+        }
+    }
+
+    fn to_all_tabs(&self, msg: &ServerMsg) {
+        if let Some(frame) = self.encode(msg) {
+            self.hub.send_to_user(self.user.id, &frame);
         }
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        for room in &self.rooms {
-            self.hub.leave(room, self.id);
+        if self.greeted {
+            self.hub.disconnect(self.user.id, self.id);
         }
     }
 }

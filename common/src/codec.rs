@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::msg::{ClientMsg, ErrorCode, ServerMsg};
-use crate::text::{ClientMsgId, MessageBody, RoomName, Username, ValidationError};
+use crate::text::{ClientMsgId, MessageBody, RoomName, ValidationError};
 
 /// Why a client frame was rejected, ready to be sent back as an `error` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,12 +85,7 @@ fn diagnose(text: &str, serde_err: &serde_json::Error) -> ProtocolError {
 
     // A known type failed to decode: find the first validated field that is wrong.
     type Check = fn(&str) -> Result<(), (ErrorCode, ValidationError)>;
-    let checks: [(&str, Check); 4] = [
-        ("name", |s| {
-            Username::parse(s)
-                .map(drop)
-                .map_err(|e| (ErrorCode::InvalidName, e))
-        }),
+    let checks: [(&str, Check); 3] = [
         ("room", |s| {
             RoomName::parse(s)
                 .map(drop)
@@ -106,9 +101,9 @@ fn diagnose(text: &str, serde_err: &serde_json::Error) -> ProtocolError {
                 let code = match e {
                     ValidationError::Empty => ErrorCode::EmptyBody,
                     ValidationError::TooLong { .. } => ErrorCode::BodyTooLong,
-                    ValidationError::ControlCharacter | ValidationError::InvalidCharacter(_) => {
-                        ErrorCode::InvalidBody
-                    }
+                    ValidationError::TooShort { .. }
+                    | ValidationError::ControlCharacter
+                    | ValidationError::InvalidCharacter(_) => ErrorCode::InvalidBody,
                 };
                 (code, e)
             })

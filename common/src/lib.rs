@@ -7,20 +7,30 @@
 //! tests in this crate pin the format; change them only together with
 //! [`PROTOCOL_VERSION`].
 
+mod api;
 mod codec;
 mod msg;
 mod text;
 
+pub use api::{ApiError, Credentials, Me};
 pub use codec::{ProtocolError, decode_client};
-pub use msg::{ChatMessage, ClientMsg, ErrorCode, ServerMsg};
-pub use text::{ClientMsgId, MessageBody, RoomName, Username, ValidationError};
+pub use msg::{ChatMessage, ClientMsg, ErrorCode, MyRoom, RoomInfo, ServerMsg};
+pub use text::{
+    ClientMsgId, MessageBody, Password, PasswordProblem, RoomName, Username, ValidationError,
+};
 
 /// Bumped on every incompatible change of the wire format. The client sends it in
 /// `hello`; the server answers `unsupported_version` when it differs.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
-/// The room every connection is placed in after `hello`.
+/// The room every new account starts in.
 pub const LOBBY: &str = "lobby";
+
+/// How many messages a history page holds.
+pub const HISTORY_PAGE: usize = 50;
+
+/// Name of the HttpOnly session cookie.
+pub const SESSION_COOKIE: &str = "parley_session";
 
 /// WebSocket close codes the server uses, with the reason text it sends.
 pub mod close {
@@ -30,4 +40,7 @@ pub mod close {
     /// The client read too slowly and its outbox overflowed; reconnect and resume.
     pub const SLOW_CONSUMER: u16 = 4000;
     pub const SLOW_CONSUMER_REASON: &str = "outbox full: client too slow";
+    /// The session was logged out (in this tab or another); show the login page.
+    pub const LOGGED_OUT: u16 = 4001;
+    pub const LOGGED_OUT_REASON: &str = "logged out";
 }

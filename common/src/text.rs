@@ -11,6 +11,8 @@ pub enum ValidationError {
     Empty,
     /// Longer than `max` characters (Unicode scalar values, not bytes).
     TooLong { max: usize },
+    /// Shorter than `min` characters.
+    TooShort { min: usize },
     /// Contains a control character (for message bodies: other than newline or tab).
     ControlCharacter,
     /// Contains a character this kind of text does not allow.
@@ -22,6 +24,7 @@ impl fmt::Display for ValidationError {
         match self {
             Self::Empty => f.write_str("must not be empty"),
             Self::TooLong { max } => write!(f, "must be at most {max} characters"),
+            Self::TooShort { min } => write!(f, "must be at least {min} characters"),
             Self::ControlCharacter => f.write_str("must not contain control characters"),
             Self::InvalidCharacter(c) => write!(f, "must not contain {c:?}"),
         }
@@ -91,20 +94,39 @@ macro_rules! validated_string {
 }
 
 validated_string!(
-    /// A display name: 1–32 characters after trimming, no control characters.
+    /// An account name: 2–32 characters of ASCII letters, digits, `_`, `-` and `.`,
+    /// starting with a letter or digit. Shown as typed; unique ignoring case.
     Username,
     |input| {
         let s = input.trim();
         check_len(s, Username::MAX_CHARS)?;
-        if s.chars().any(char::is_control) {
-            return Err(ValidationError::ControlCharacter);
+        for (i, c) in s.chars().enumerate() {
+            let ok = c.is_ascii_alphanumeric() || (i > 0 && matches!(c, '_' | '-' | '.'));
+            if !ok {
+                return Err(if c.is_control() {
+                    ValidationError::ControlCharacter
+                } else {
+                    ValidationError::InvalidCharacter(c)
+                });
+            }
+        }
+        if s.chars().count() < Username::MIN_CHARS {
+            return Err(ValidationError::TooShort {
+                min: Username::MIN_CHARS,
+            });
         }
         Ok(s.to_owned())
     }
 );
 
 impl Username {
+    pub const MIN_CHARS: usize = 2;
     pub const MAX_CHARS: usize = 32;
+
+    /// The form used for uniqueness: "Alice" and "alice" are the same account.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
 }
 
 validated_string!(
@@ -180,25 +202,144 @@ impl ClientMsgId {
     pub const MAX_CHARS: usize = 64;
 }
 
+/// A password as typed at login: 1–128 characters. Never printed: its `Debug`
+/// hides it, it has no `Display`, and it is not `Serialize`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+/// Why a new password is refused at registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordProblem {
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
+    /// Long enough, but trivially guessable (a common password, the user name, one
+    /// repeated character).
+    Weak,
+}
+
+impl fmt::Display for PasswordProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort { min } => write!(f, "password must be at least {min} characters"),
+            Self::TooLong { max } => write!(f, "password must be at most {max} characters"),
+            Self::Weak => f.write_str(
+                "password is too easy to guess: avoid common passwords, your user name and repeated characters",
+            ),
+        }
+    }
+}
+
+/// Passwords people pick first; refused at registration.
+const COMMON_PASSWORDS: &[&str] = &[
+    "password",
+    "password1",
+    "password123",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyui",
+    "qwertyuiop",
+    "iloveyou",
+    "11111111",
+    "00000000",
+    "abcdefgh",
+    "abc12345",
+    "letmein1",
+    "welcome1",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "trustno1",
+    "passw0rd",
+    "p@ssw0rd",
+    "changeme",
+    "parley123",
+];
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
+
+    /// Accepts any password a login form may carry (bounded, so hashing stays cheap).
+    pub fn parse(input: &str) -> Result<Self, PasswordProblem> {
+        if input.is_empty() {
+            return Err(PasswordProblem::TooShort { min: 1 });
+        }
+        if input.chars().nth(Self::MAX_CHARS).is_some() {
+            return Err(PasswordProblem::TooLong {
+                max: Self::MAX_CHARS,
+            });
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    /// The stricter rules for a new password of account `user`.
+    pub fn parse_new(input: &str, user: &str) -> Result<Self, PasswordProblem> {
+        let password = Self::parse(input)?;
+        if input.chars().count() < Self::MIN_CHARS {
+            return Err(PasswordProblem::TooShort {
+                min: Self::MIN_CHARS,
+            });
+        }
+        let lower = input.to_lowercase();
+        let mut chars = input.chars();
+        let first = chars.next();
+        if COMMON_PASSWORDS.contains(&lower.as_str())
+            || lower.contains(&user.to_lowercase())
+            || chars.all(|c| Some(c) == first)
+        {
+            return Err(PasswordProblem::Weak);
+        }
+        Ok(password)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn username_is_trimmed_and_bounded() {
+    fn username_is_trimmed_and_restricted() {
         assert_eq!(Username::parse("  Alice ").unwrap().as_str(), "Alice");
+        assert_eq!(Username::parse("Alice").unwrap().key(), "alice");
         assert_eq!(Username::parse("   "), Err(ValidationError::Empty));
-        assert_eq!(Username::parse(""), Err(ValidationError::Empty));
-        assert!(Username::parse(&"é".repeat(32)).is_ok());
         assert_eq!(
-            Username::parse(&"é".repeat(33)),
+            Username::parse("a"),
+            Err(ValidationError::TooShort { min: 2 })
+        );
+        assert!(Username::parse("bob.smith-2_x").is_ok());
+        assert!(Username::parse(&"a".repeat(32)).is_ok());
+        assert_eq!(
+            Username::parse(&"a".repeat(33)),
             Err(ValidationError::TooLong { max: 32 })
         );
         assert_eq!(
             Username::parse("a\u{7}b"),
             Err(ValidationError::ControlCharacter)
         );
-        assert!(Username::parse("Zoë van Dijk").is_ok());
+        assert_eq!(
+            Username::parse("Zoë"),
+            Err(ValidationError::InvalidCharacter('ë'))
+        );
+        assert_eq!(
+            Username::parse("_x"),
+            Err(ValidationError::InvalidCharacter('_'))
+        );
     }
 
     #[test]
@@ -246,6 +387,36 @@ mod tests {
         assert_eq!(
             ClientMsgId::parse(&"a".repeat(65)),
             Err(ValidationError::TooLong { max: 64 })
+        );
+    }
+
+    #[test]
+    fn passwords_are_bounded_and_new_ones_not_trivial() {
+        assert!(Password::parse("x").is_ok());
+        assert_eq!(
+            Password::parse(&"x".repeat(129)),
+            Err(PasswordProblem::TooLong { max: 128 })
+        );
+        assert_eq!(
+            Password::parse_new("short", "alice"),
+            Err(PasswordProblem::TooShort { min: 8 })
+        );
+        assert_eq!(
+            Password::parse_new("Password", "alice"),
+            Err(PasswordProblem::Weak)
+        );
+        assert_eq!(
+            Password::parse_new("aaaaaaaaaa", "bob"),
+            Err(PasswordProblem::Weak)
+        );
+        assert_eq!(
+            Password::parse_new("alice-rules", "Alice"),
+            Err(PasswordProblem::Weak)
+        );
+        assert!(Password::parse_new("correct horse battery", "alice").is_ok());
+        assert_eq!(
+            format!("{:?}", Password::parse("hunter22").unwrap()),
+            "Password(***)"
         );
     }
 

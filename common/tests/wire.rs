@@ -21,15 +21,35 @@ fn body(s: &str) -> MessageBody {
 fn client_samples() -> Vec<(ClientMsg, Value)> {
     vec![
         (
-            ClientMsg::Hello {
-                protocol: 1,
-                name: name("Alice"),
-            },
-            json!({"type": "hello", "protocol": 1, "name": "Alice"}),
+            ClientMsg::Hello { protocol: 2 },
+            json!({"type": "hello", "protocol": 2}),
+        ),
+        (ClientMsg::ListRooms, json!({"type": "list_rooms"})),
+        (
+            ClientMsg::CreateRoom { room: room("rust") },
+            json!({"type": "create_room", "room": "rust"}),
         ),
         (
             ClientMsg::Join { room: room("rust") },
             json!({"type": "join", "room": "rust"}),
+        ),
+        (
+            ClientMsg::Leave { room: room("rust") },
+            json!({"type": "leave", "room": "rust"}),
+        ),
+        (
+            ClientMsg::History {
+                room: room("rust"),
+                before: Some(51),
+            },
+            json!({"type": "history", "room": "rust", "before": 51}),
+        ),
+        (
+            ClientMsg::History {
+                room: room("rust"),
+                before: None,
+            },
+            json!({"type": "history", "room": "rust"}),
         ),
         (
             ClientMsg::Send {
@@ -42,14 +62,47 @@ fn client_samples() -> Vec<(ClientMsg, Value)> {
     ]
 }
 
+fn chat(seq: u64) -> (ChatMessage, Value) {
+    (
+        ChatMessage {
+            room: room("lobby"),
+            seq,
+            sender: name("Bob"),
+            body: body("hello"),
+            ts: 1_700_000_000_123,
+            client_id: cid("b-9"),
+        },
+        json!({"room": "lobby", "seq": seq, "sender": "Bob", "body": "hello",
+               "ts": 1_700_000_000_123u64, "client_id": "b-9"}),
+    )
+}
+
 fn server_samples() -> Vec<(ServerMsg, Value)> {
+    let (m8, m8_json) = chat(8);
+    let mut message_json = m8_json.clone();
+    message_json["type"] = json!("message");
     vec![
         (
             ServerMsg::Welcome {
-                protocol: 1,
-                name: name("Alice"),
+                protocol: 2,
+                user: name("Alice"),
+                rooms: vec![MyRoom {
+                    room: room("lobby"),
+                    last_seq: 7,
+                }],
             },
-            json!({"type": "welcome", "protocol": 1, "name": "Alice"}),
+            json!({"type": "welcome", "protocol": 2, "user": "Alice",
+                   "rooms": [{"room": "lobby", "last_seq": 7}]}),
+        ),
+        (
+            ServerMsg::RoomList {
+                rooms: vec![RoomInfo {
+                    room: room("lobby"),
+                    members: 3,
+                    joined: true,
+                }],
+            },
+            json!({"type": "room_list", "rooms": [{"room": "lobby", "members": 3, "joined": true}]}),
         ),
         (
             ServerMsg::Joined {
@@ -59,17 +112,18 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
             json!({"type": "joined", "room": "lobby", "last_seq": 7}),
         ),
         (
-            ServerMsg::Message(ChatMessage {
-                room: room("lobby"),
-                seq: 8,
-                sender: name("Bob"),
-                body: body("hello"),
-                ts: 1_700_000_000_123,
-                client_id: cid("b-9"),
-            }),
-            json!({"type": "message", "room": "lobby", "seq": 8, "sender": "Bob",
-                   "body": "hello", "ts": 1_700_000_000_123u64, "client_id": "b-9"}),
+            ServerMsg::Left { room: room("rust") },
+            json!({"type": "left", "room": "rust"}),
         ),
+        (
+            ServerMsg::History {
+                room: room("lobby"),
+                messages: vec![m8.clone()],
+                has_more: true,
+            },
+            json!({"type": "history", "room": "lobby", "messages": [m8_json], "has_more": true}),
+        ),
+        (ServerMsg::Message(m8), message_json),
         (
             ServerMsg::Ack {
                 client_id: cid("c-1"),
@@ -99,6 +153,29 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
 }
 
 #[test]
+fn http_bodies_match_golden_json() {
+    let creds: Credentials =
+        serde_json::from_value(json!({"name": "Alice", "password": "hunter2hunter2"})).unwrap();
+    assert_eq!(creds.name, "Alice");
+    assert!(!format!("{creds:?}").contains("hunter2"));
+    assert_eq!(
+        serde_json::to_value(Me {
+            name: name("Alice")
+        })
+        .unwrap(),
+        json!({"name": "Alice"})
+    );
+    assert_eq!(
+        serde_json::to_value(ApiError {
+            code: ErrorCode::NameTaken,
+            message: "taken".into()
+        })
+        .unwrap(),
+        json!({"code": "name_taken", "message": "taken"})
+    );
+}
+
+#[test]
 fn client_messages_match_golden_json_and_round_trip() {
     for (msg, golden) in client_samples() {
         let encoded: Value = serde_json::from_str(&msg.to_json().unwrap()).unwrap();
@@ -125,6 +202,7 @@ fn client_types_list_matches_the_enum() {
         .map(|(_, v)| v["type"].as_str().unwrap().to_owned())
         .collect();
     tags.sort();
+    tags.dedup();
     let mut listed: Vec<&str> = ClientMsg::TYPES.to_vec();
     listed.sort_unstable();
     assert_eq!(tags, listed);
@@ -146,6 +224,15 @@ fn error_codes_are_snake_case_strings() {
         (ErrorCode::BodyTooLong, "body_too_long"),
         (ErrorCode::InvalidBody, "invalid_body"),
         (ErrorCode::NotInRoom, "not_in_room"),
+        (ErrorCode::NoSuchRoom, "no_such_room"),
+        (ErrorCode::RoomExists, "room_exists"),
+        (ErrorCode::InvalidCredentials, "invalid_credentials"),
+        (ErrorCode::NameTaken, "name_taken"),
+        (ErrorCode::WeakPassword, "weak_password"),
+        (ErrorCode::PasswordTooLong, "password_too_long"),
+        (ErrorCode::RateLimited, "rate_limited"),
+        (ErrorCode::Unauthorized, "unauthorized"),
+        (ErrorCode::ForbiddenOrigin, "forbidden_origin"),
         (ErrorCode::Internal, "internal"),
     ];
     for (code, s) in codes {
@@ -169,12 +256,12 @@ fn bad_frames_get_precise_codes() {
         ErrorCode::UnknownType
     );
     assert_eq!(
-        decode_err(r#"{"type": "hello", "protocol": 1}"#).code,
+        decode_err(r#"{"type": "hello"}"#).code,
         ErrorCode::BadMessage
     );
     assert_eq!(
-        decode_err(r#"{"type": "hello", "protocol": 1, "name": " "}"#).code,
-        ErrorCode::InvalidName
+        decode_err(r#"{"type": "history", "room": "lobby", "before": "x"}"#).code,
+        ErrorCode::BadMessage
     );
     assert_eq!(
         decode_err(r#"{"type": "join", "room": "no spaces"}"#).code,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -12,8 +13,12 @@ use parley_common::close;
 use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
-use crate::outbox::{OUTBOX_CAPACITY, Outbox, OutboxReceiver};
+use crate::api::authenticate;
+use crate::auth;
+use crate::error::AppError;
+use crate::outbox::{CloseReason, OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 use crate::session::Session;
+use crate::store::{AuthUser, TokenHash};
 
 /// Largest message a client may send. A 4,000-character body of 4-byte characters
 /// plus the JSON around it fits; anything bigger is not a valid Parley message.
@@ -27,21 +32,34 @@ const WRITE_BATCH: usize = 64;
 /// How long to wait for the peer's close frame after we sent ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.read_buffer_size(READ_BUFFER_BYTES)
+/// Checks the Origin (403) and the session cookie (401) before upgrading: a page on
+/// another site cannot open a socket with the user's cookie (cross-site WebSocket
+/// hijacking), and nobody gets a socket without a session.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if !auth::origin_allowed(&headers, &state.allowed_origins) {
+        tracing::warn!(origin = ?headers.get("origin"), "websocket from a foreign origin refused");
+        return Err(AppError::forbidden_origin());
+    }
+    let (user, token) = authenticate(&state, &headers).await?;
+    Ok(ws
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(MAX_MESSAGE_BYTES * 8)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
             let tracker = state.tracker.clone();
-            tracker.track_future(serve(socket, state))
-        })
+            tracker.track_future(serve(socket, state, user, token))
+        }))
 }
 
-async fn serve(socket: WebSocket, state: AppState) {
+async fn serve(socket: WebSocket, state: AppState, user: AuthUser, token: TokenHash) {
     let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
-    let mut session = Session::new(state.hub.clone(), outbox);
+    let mut session = Session::new(state.hub.clone(), state.store.clone(), outbox, user, token);
     let conn = session.id();
     tracing::info!(%conn, "websocket connected");
 
@@ -58,7 +76,7 @@ async fn serve(socket: WebSocket, state: AppState) {
     loop {
         tokio::select! {
             frame = stream.next() => match frame {
-                Some(Ok(Message::Text(text))) => session.handle_text(&text),
+                Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
                 Some(Ok(Message::Binary(_))) => session.reject_binary(),
                 // tungstenite answers pings itself; a close frame is answered too,
                 // and the stream then ends.
@@ -92,7 +110,7 @@ enum Stop {
     /// The reader ended (client went away): finish the close handshake quietly.
     ReaderDone,
     /// We close the connection with this code and reason.
-    Close(u16, &'static str),
+    Close(CloseReason),
     /// The socket failed; nothing more can be written.
     Broken,
 }
@@ -108,9 +126,7 @@ async fn write_loop(
         tokio::select! {
             biased;
             () = done.cancelled() => break Stop::ReaderDone,
-            () = rx.kicked.cancelled() => {
-                break Stop::Close(close::SLOW_CONSUMER, close::SLOW_CONSUMER_REASON)
-            }
+            reason = rx.kick.kicked() => break Stop::Close(reason),
             () = shutdown.cancelled() => {
                 // Deliver what is already queued, then say goodbye.
                 while let Ok(frame) = rx.frames.try_recv() {
@@ -119,7 +135,10 @@ async fn write_loop(
                 if write_batch(&mut sink, &mut batch).await.is_err() {
                     break Stop::Broken;
                 }
-                break Stop::Close(close::GOING_AWAY, close::GOING_AWAY_REASON);
+                break Stop::Close(CloseReason {
+                    code: close::GOING_AWAY,
+                    reason: close::GOING_AWAY_REASON,
+                });
             }
             n = rx.frames.recv_many(&mut batch, WRITE_BATCH) => {
                 if n == 0 {
@@ -132,7 +151,7 @@ async fn write_loop(
         }
     };
     match stop {
-        Stop::Close(code, reason) => {
+        Stop::Close(CloseReason { code, reason }) => {
             let frame = CloseFrame {
                 code,
                 reason: Utf8Bytes::from_static(reason),

@@ -3,23 +3,19 @@ use parley_common::ServerMsg;
 use crate::helpers::spawn_app;
 
 #[tokio::test]
-async fn two_clients_chat_in_the_lobby() {
+async fn two_users_chat_in_the_lobby() {
     let app = spawn_app().await;
-    let mut alice = app.join_as("Alice").await;
-    let mut bob = app.join_as("Bob").await;
+    let mut alice = app.user("Alice").await;
+    let mut bob = app.user("Bob").await;
 
     alice.say("lobby", "a-1", "hello Bob").await;
     for client in [&mut alice, &mut bob] {
-        match client.recv().await {
-            ServerMsg::Message(m) => {
-                assert_eq!(m.seq, 1);
-                assert_eq!(m.sender.as_str(), "Alice");
-                assert_eq!(m.body.as_str(), "hello Bob");
-                assert_eq!(m.client_id.as_str(), "a-1");
-                assert!(m.ts > 0);
-            }
-            other => panic!("expected the message, got {other:?}"),
-        }
+        let m = client.recv_message().await;
+        assert_eq!(m.seq, 1);
+        assert_eq!(m.sender.as_str(), "Alice");
+        assert_eq!(m.body.as_str(), "hello Bob");
+        assert_eq!(m.client_id.as_str(), "a-1");
+        assert!(m.ts > 0);
     }
     match alice.recv().await {
         ServerMsg::Ack {
@@ -34,59 +30,66 @@ async fn two_clients_chat_in_the_lobby() {
         }
         other => panic!("expected an ack, got {other:?}"),
     }
-
     bob.say("lobby", "b-1", "hi Alice").await;
-    match alice.recv().await {
-        ServerMsg::Message(m) => assert_eq!((m.seq, m.sender.as_str()), (2, "Bob")),
-        other => panic!("expected Bob's message, got {other:?}"),
-    }
+    let m = alice.recv_message().await;
+    assert_eq!((m.seq, m.sender.as_str()), (2, "Bob"));
     drop((alice, bob));
     app.stop().await;
 }
 
 #[tokio::test]
-async fn the_sender_is_stamped_by_the_server() {
+async fn the_sender_is_the_session_user_whatever_the_payload_says() {
     let app = spawn_app().await;
-    let mut mallory = app.join_as("Mallory").await;
-    let mut bob = app.join_as("Bob").await;
+    let mut mallory = app.user("Mallory").await;
+    let mut bob = app.user("Bob").await;
     mallory
         .send_json(serde_json::json!({
             "type": "send", "room": "lobby", "client_id": "m-1",
-            "body": "I am Alice", "sender": "Alice", "name": "Alice"
+            "body": "I am Alice", "sender": "Alice", "user": "Alice", "name": "Alice"
         }))
         .await;
-    match bob.recv().await {
-        ServerMsg::Message(m) => assert_eq!(m.sender.as_str(), "Mallory"),
-        other => panic!("expected the message, got {other:?}"),
-    }
+    assert_eq!(bob.recv_message().await.sender.as_str(), "Mallory");
+    let (history, _) = bob.history("lobby", None).await;
+    assert_eq!(history[0].sender.as_str(), "Mallory");
     drop((mallory, bob));
     app.stop().await;
 }
 
 #[tokio::test]
-async fn joined_rooms_are_separate() {
+async fn every_tab_of_a_user_gets_the_messages() {
     let app = spawn_app().await;
-    let mut alice = app.join_as("Alice").await;
-    let mut bob = app.join_as("Bob").await;
-    alice
-        .send_json(serde_json::json!({"type": "join", "room": "Rust"}))
-        .await;
-    match alice.recv().await {
-        ServerMsg::Joined { room, last_seq } => assert_eq!((room.as_str(), last_seq), ("rust", 0)),
-        other => panic!("expected joined, got {other:?}"),
-    }
-    alice.say("rust", "a-1", "only for rust").await;
-    alice.say("lobby", "a-2", "for everyone").await;
-    // Bob is only in the lobby: the first thing he gets is the lobby message, seq 1.
-    match bob.recv().await {
-        ServerMsg::Message(m) => {
-            assert_eq!(
-                (m.room.as_str(), m.seq, m.body.as_str()),
-                ("lobby", 1, "for everyone")
-            );
-        }
-        other => panic!("expected the lobby message, got {other:?}"),
-    }
+    let token = app.register("Alice").await;
+    let (mut tab1, _) = app.connect(&token).await;
+    let (mut tab2, _) = app.connect(&token).await;
+    let mut bob = app.user("Bob").await;
+    bob.say("lobby", "b-1", "hi both tabs").await;
+    assert_eq!(tab1.recv_message().await.client_id.as_str(), "b-1");
+    assert_eq!(tab2.recv_message().await.client_id.as_str(), "b-1");
+    drop((tab1, tab2, bob));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_send_is_stored_once_and_acked_with_the_same_seq() {
+    let app = spawn_app().await;
+    let mut alice = app.user("Alice").await;
+    let mut bob = app.user("Bob").await;
+    let first = alice.say_acked("lobby", "dup-1", "only once").await;
+    let again = alice.say_acked("lobby", "dup-1", "only once").await;
+    assert_eq!(first, again);
+    // Bob saw it once: the next thing he gets is the message after it.
+    assert_eq!(bob.recv_message().await.client_id.as_str(), "dup-1");
+    let next = alice.say_acked("lobby", "dup-2", "next").await;
+    assert_eq!(next, first + 1);
+    assert_eq!(bob.recv_message().await.client_id.as_str(), "dup-2");
+    let (history, _) = bob.history("lobby", None).await;
+    assert_eq!(
+        history
+            .iter()
+            .filter(|m| m.client_id.as_str() == "dup-1")
+            .count(),
+        1
+    );
     drop((alice, bob));
     app.stop().await;
 }

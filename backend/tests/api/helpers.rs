@@ -1,40 +1,51 @@
-//! `spawn_app()` and a small WebSocket client with one helper per operation.
+//! `spawn_app()` and small clients (HTTP and WebSocket) with one helper per
+//! operation.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use parley_backend::{Application, Config};
-use parley_common::{ErrorCode, PROTOCOL_VERSION, ServerMsg};
+use parley_common::{ChatMessage, ErrorCode, MyRoom, PROTOCOL_VERSION, ServerMsg};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Every wait in these tests is bounded by this.
-pub const TIMEOUT: Duration = Duration::from_secs(5);
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A password that passes the strength rules.
+pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<std::io::Result<()>>,
-    _static_dir: TempDir,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    pub dir: TempDir,
+    config: Config,
 }
 
 pub async fn spawn_app() -> TestApp {
-    let static_dir = TempDir::new();
+    let dir = TempDir::new();
     std::fs::write(
-        static_dir.0.join("index.html"),
+        dir.0.join("index.html"),
         "<!doctype html><title>Parley test SPA</title>",
     )
     .unwrap();
-    let app = Application::build(Config::for_tests(&static_dir.0))
-        .await
-        .unwrap();
+    let mut config = Config::for_tests(&dir.0);
+    config.database = dir.0.join("data").join("parley.db");
+    start(config, dir).await
+}
+
+async fn start(config: Config, dir: TempDir) -> TestApp {
+    let app = Application::build(config.clone()).await.unwrap();
     let addr = app.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
@@ -43,63 +54,185 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         addr,
         stop: Some(stop),
-        server,
-        _static_dir: static_dir,
+        server: Some(server),
+        dir,
+        config,
+    }
+}
+
+/// An HTTP response: status, `Set-Cookie` session token (if any), JSON body.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn error_code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The session token from `Set-Cookie`.
+    pub fn session(&self) -> Option<String> {
+        let cookie = self.header("set-cookie")?;
+        let value = cookie.strip_prefix("parley_session=")?.split(';').next()?;
+        (!value.is_empty()).then(|| value.to_owned())
     }
 }
 
 impl TestApp {
-    pub async fn connect(&self) -> Client {
-        let url = format!("ws://{}/ws", self.addr);
-        let (ws, _) = tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(url))
-            .await
-            .expect("connect timed out")
-            .expect("websocket connect failed");
-        Client { ws }
-    }
-
-    /// Connects and says hello; returns once the lobby has been joined.
-    pub async fn join_as(&self, name: &str) -> Client {
-        let mut client = self.connect().await;
-        client.hello(name).await;
-        client
-    }
-
-    /// A plain HTTP/1.1 GET over a real socket; returns (status, body).
-    pub async fn get(&self, path: &str) -> (u16, String) {
+    /// A raw HTTP/1.1 request over a real socket.
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        extra_headers: &[(&str, &str)],
+    ) -> HttpResponse {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
             self.addr
         );
+        for (name, value) in extra_headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if let Some(body) = body {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        request.push_str(body.unwrap_or(""));
         stream.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = String::new();
-        tokio::time::timeout(TIMEOUT, stream.read_to_string(&mut raw))
+        let mut raw = Vec::new();
+        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut raw))
             .await
             .expect("http response timed out")
             .unwrap();
-        let status = raw
-            .split(' ')
-            .nth(1)
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
             .and_then(|s| s.parse().ok())
             .expect("status line");
-        let body = raw
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        HttpResponse {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self.http("GET", path, None, &[]).await;
+        (r.status, r.body)
+    }
+
+    pub async fn post_credentials(&self, path: &str, name: &str, password: &str) -> HttpResponse {
+        let body = json!({"name": name, "password": password}).to_string();
+        self.http("POST", path, Some(&body), &[]).await
+    }
+
+    /// Registers `name` and returns the session token.
+    pub async fn register(&self, name: &str) -> String {
+        let r = self.post_credentials("/api/register", name, PASSWORD).await;
+        assert_eq!(r.status, 201, "register {name}: {}", r.body);
+        r.session().expect("a session cookie")
+    }
+
+    pub async fn login(&self, name: &str) -> String {
+        let r = self.post_credentials("/api/login", name, PASSWORD).await;
+        assert_eq!(r.status, 200, "login {name}: {}", r.body);
+        r.session().expect("a session cookie")
+    }
+
+    /// Tries to open a WebSocket with these cookies/origin; the HTTP status on
+    /// refusal.
+    pub async fn try_ws(&self, token: Option<&str>, origin: Option<&str>) -> Result<Client, u16> {
+        let mut request = format!("ws://{}/ws", self.addr)
+            .into_client_request()
+            .unwrap();
+        if let Some(token) = token {
+            request.headers_mut().insert(
+                "cookie",
+                HeaderValue::from_str(&format!("parley_session={token}")).unwrap(),
+            );
+        }
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("origin", HeaderValue::from_str(origin).unwrap());
+        }
+        match tokio::time::timeout(TIMEOUT, tokio_tungstenite::connect_async(request))
+            .await
+            .expect("connect timed out")
+        {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(e) => panic!("websocket connect failed: {e}"),
+        }
+    }
+
+    /// Opens a WebSocket with the session and says hello; returns the client and
+    /// the rooms from `welcome`.
+    pub async fn connect(&self, token: &str) -> (Client, Vec<MyRoom>) {
+        let mut client = self
+            .try_ws(Some(token), None)
+            .await
+            .expect("upgrade refused");
+        let rooms = client.hello().await;
+        (client, rooms)
+    }
+
+    /// Registers `name` and connects; the lobby is joined.
+    pub async fn user(&self, name: &str) -> Client {
+        let token = self.register(name).await;
+        self.connect(&token).await.0
+    }
+
+    /// Stops the server (gracefully) and starts a new one on the same database.
+    pub async fn restart(mut self) -> TestApp {
+        let config = self.config.clone();
+        let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
+        self.shutdown().await;
+        start(config, dir).await
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(20), server)
+                .await
+                .expect("server did not stop in time")
+                .unwrap()
+                .unwrap();
+        }
     }
 
     /// Asks the server to shut down and waits until it has.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(15), &mut self.server)
-            .await
-            .expect("server did not stop in time")
-            .unwrap()
-            .unwrap();
+        self.shutdown().await;
     }
 }
 
@@ -159,22 +292,76 @@ impl Client {
         }
     }
 
-    pub async fn hello(&mut self, name: &str) {
-        self.send_json(json!({"type": "hello", "protocol": PROTOCOL_VERSION, "name": name}))
+    /// Says hello; returns the rooms of the welcome.
+    pub async fn hello(&mut self) -> Vec<MyRoom> {
+        self.send_json(json!({"type": "hello", "protocol": PROTOCOL_VERSION}))
             .await;
         match self.recv().await {
-            ServerMsg::Welcome { name: got, .. } => assert_eq!(got.as_str(), name.trim()),
+            ServerMsg::Welcome { rooms, .. } => rooms,
             other => panic!("expected welcome, got {other:?}"),
-        }
-        match self.recv().await {
-            ServerMsg::Joined { room, .. } => assert_eq!(room.as_str(), "lobby"),
-            other => panic!("expected joined, got {other:?}"),
         }
     }
 
     pub async fn say(&mut self, room: &str, client_id: &str, body: &str) {
         self.send_json(json!({"type": "send", "room": room, "client_id": client_id, "body": body}))
             .await;
+    }
+
+    /// Sends a message and waits for its ack (skipping its own echo and other
+    /// messages); returns the seq.
+    pub async fn say_acked(&mut self, room: &str, client_id: &str, body: &str) -> u64 {
+        self.say(room, client_id, body).await;
+        loop {
+            match self.recv().await {
+                ServerMsg::Ack {
+                    client_id: c, seq, ..
+                } if c.as_str() == client_id => return seq,
+                ServerMsg::Message(_) => {}
+                other => panic!("expected the ack of {client_id}, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next chat message (anything else is a test failure).
+    pub async fn recv_message(&mut self) -> ChatMessage {
+        match self.recv().await {
+            ServerMsg::Message(m) => m,
+            other => panic!("expected a chat message, got {other:?}"),
+        }
+    }
+
+    /// Sends `join`/`create_room` and waits for `joined` + `history`; returns the
+    /// history page.
+    pub async fn enter(&mut self, kind: &str, room: &str) -> (Vec<ChatMessage>, bool) {
+        self.send_json(json!({"type": kind, "room": room})).await;
+        match self.recv().await {
+            ServerMsg::Joined { room: r, .. } => assert_eq!(r.as_str(), room),
+            other => panic!("expected joined {room}, got {other:?}"),
+        }
+        self.expect_history(room).await
+    }
+
+    pub async fn expect_history(&mut self, room: &str) -> (Vec<ChatMessage>, bool) {
+        match self.recv().await {
+            ServerMsg::History {
+                room: r,
+                messages,
+                has_more,
+            } => {
+                assert_eq!(r.as_str(), room);
+                (messages, has_more)
+            }
+            other => panic!("expected history of {room}, got {other:?}"),
+        }
+    }
+
+    pub async fn history(&mut self, room: &str, before: Option<u64>) -> (Vec<ChatMessage>, bool) {
+        let mut msg = json!({"type": "history", "room": room});
+        if let Some(b) = before {
+            msg["before"] = json!(b);
+        }
+        self.send_json(msg).await;
+        self.expect_history(room).await
     }
 
     /// Expects an `error` event with this code; returns its client id.
@@ -193,6 +380,16 @@ impl Client {
         }
     }
 
+    /// Proves nothing else is queued for this client: a round trip through the
+    /// server (a history request) comes back first.
+    pub async fn expect_quiet(&mut self) {
+        self.send_json(json!({"type": "list_rooms"})).await;
+        match self.recv().await {
+            ServerMsg::RoomList { .. } => {}
+            other => panic!("expected nothing before the room list, got {other:?}"),
+        }
+    }
+
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
@@ -206,7 +403,7 @@ impl TempDir {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "parley-test-{}-{}",
+            "parley-api-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
@@ -217,6 +414,8 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !self.0.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }

@@ -5,18 +5,13 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn shutdown_delivers_queued_messages_then_closes_with_going_away() {
     let app = spawn_app().await;
-    let mut alice = app.join_as("Alice").await;
-    let mut bob = app.join_as("Bob").await;
-    alice.say("lobby", "a-1", "last words").await;
-    // Alice's ack means the broadcast is already in Bob's outbox.
-    assert!(matches!(alice.recv().await, ServerMsg::Message(_)));
-    assert!(matches!(alice.recv().await, ServerMsg::Ack { .. }));
+    let mut alice = app.user("Alice").await;
+    let mut bob = app.user("Bob").await;
+    // The ack comes after the broadcast was queued for everyone.
+    alice.say_acked("lobby", "a-1", "last words").await;
 
     let stopping = tokio::spawn(app.stop());
-    match bob.recv().await {
-        ServerMsg::Message(m) => assert_eq!(m.body.as_str(), "last words"),
-        other => panic!("expected the queued message, got {other:?}"),
-    }
+    assert_eq!(bob.recv_message().await.body.as_str(), "last words");
     for client in [&mut alice, &mut bob] {
         let frame = client.recv_close().await.expect("a close frame");
         assert_eq!(u16::from(frame.code), close::GOING_AWAY);
@@ -26,10 +21,10 @@ async fn shutdown_delivers_queued_messages_then_closes_with_going_away() {
 }
 
 #[tokio::test]
-async fn a_client_closing_leaves_the_room_cleanly() {
+async fn a_client_closing_leaves_the_others_undisturbed() {
     let app = spawn_app().await;
-    let alice = app.join_as("Alice").await;
-    let mut bob = app.join_as("Bob").await;
+    let alice = app.user("Alice").await;
+    let mut bob = app.user("Bob").await;
     alice.close().await;
     bob.say("lobby", "b-1", "anyone?").await;
     assert!(matches!(bob.recv().await, ServerMsg::Message(_)));

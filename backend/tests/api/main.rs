@@ -1,8 +1,12 @@
-//! API tests: the real server on a free port, driven by real WebSocket clients.
+//! API tests: the real server on a free port with a real SQLite file, driven by
+//! real HTTP and WebSocket clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
 
+mod accounts;
 mod bad_input;
 mod chat;
+mod durability;
 mod lifecycle;
+mod rooms;

@@ -1,0 +1,260 @@
+//! Durable storage in SQLite: accounts, sessions, rooms, memberships and messages.
+//!
+//! Writes go through one writer thread ([`writer`]) that batches whatever is
+//! waiting into one transaction (group commit: one fsync serves many messages),
+//! assigns per-room sequence numbers, and hands committed messages to the
+//! [`Fanout`] in commit order *before* answering the callers — so an ack always
+//! means "stored", and every member sees a room's messages in sequence order.
+//! Reads run on a small pool of read-only connections ([`read`]); WAL mode lets
+//! them proceed while the writer commits.
+//!
+//! The rest of the server sees only [`Store`]'s async methods, so moving to
+//! PostgreSQL (DESIGN.md, "Growing past one machine") replaces this module, not its
+//! callers.
+
+mod migrate;
+mod read;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parley_common::{ChatMessage, ClientMsgId, MessageBody, MyRoom, RoomInfo, RoomName, Username};
+use tokio::sync::oneshot;
+
+pub use writer::Fanout;
+
+/// A user's database id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub i64);
+
+/// SHA-256 of a session token: what the database stores and what identifies a
+/// logged-in session inside the server.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Enough to tell sessions apart in logs, not enough to be useful to anyone.
+        write!(f, "TokenHash({:02x}{:02x}…)", self.0[0], self.0[1])
+    }
+}
+
+/// The user behind a valid session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    pub id: UserId,
+    pub name: Username,
+}
+
+/// A user's stored credentials, for checking a login.
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub id: UserId,
+    pub name: Username,
+    pub password_hash: String,
+}
+
+/// A message the writer stored (or found already stored, for a retried send).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub msg: ChatMessage,
+    /// True when (sender, client id) was already stored: nothing new was written
+    /// or broadcast, and `msg` is the original.
+    pub duplicate: bool,
+}
+
+/// A page of history, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub messages: Vec<ChatMessage>,
+    pub has_more: bool,
+}
+
+/// What can go wrong with a store request. The first group are answers about the
+/// data; `Db` and `Closed` are failures, logged and reported as `internal`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("user name is taken")]
+    NameTaken,
+    #[error("room exists")]
+    RoomExists,
+    #[error("no such room")]
+    NoSuchRoom,
+    #[error("not a member of the room")]
+    NotInRoom,
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("the store is shut down")]
+    Closed,
+    #[error("the write could not be committed")]
+    Aborted,
+}
+
+/// Cheap, cloneable handle to the store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    writer: writer::Handle,
+    reads: Arc<read::Pool>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating it and its directory if needed) the database at `path`,
+    /// applies pending migrations and starts the writer thread. Committed messages
+    /// are handed to `fanout`.
+    pub fn open(path: &Path, fanout: Arc<dyn Fanout>) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+            })?;
+        }
+        let mut conn = writer::open_connection(path)?;
+        migrate::apply(&mut conn)?;
+        let reads = Arc::new(read::Pool::open(path, 4)?);
+        let writer = writer::spawn(conn, fanout)?;
+        Ok(Self {
+            writer,
+            reads,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> writer::Op,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.submit(op(tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    // ---- accounts and sessions ----
+
+    /// Creates an account (and puts it in the lobby).
+    pub async fn create_user(
+        &self,
+        name: Username,
+        password_hash: String,
+    ) -> Result<UserId, StoreError> {
+        self.write(|reply| writer::Op::CreateUser {
+            name,
+            password_hash,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn create_session(
+        &self,
+        token: TokenHash,
+        user: UserId,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.write(|reply| writer::Op::CreateSession {
+            token,
+            user,
+            expires_at,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn delete_session(&self, token: TokenHash) -> Result<(), StoreError> {
+        self.write(|reply| writer::Op::DeleteSession { token, reply })
+            .await
+    }
+
+    pub async fn user_by_name(&self, name: &Username) -> Result<Option<StoredUser>, StoreError> {
+        let key = name.key();
+        self.reads.run(move |c| read::user_by_name(c, &key)).await
+    }
+
+    /// The user of a session that exists and has not expired.
+    pub async fn session_user(
+        &self,
+        token: TokenHash,
+        now_ms: u64,
+    ) -> Result<Option<AuthUser>, StoreError> {
+        self.reads
+            .run(move |c| read::session_user(c, &token, now_ms))
+            .await
+    }
+
+    // ---- rooms ----
+
+    /// Creates a room and makes `creator` its first member.
+    pub async fn create_room(&self, room: RoomName, creator: UserId) -> Result<(), StoreError> {
+        self.write(|reply| writer::Op::CreateRoom {
+            room,
+            creator,
+            reply,
+        })
+        .await
+    }
+
+    /// Makes `user` a member of an existing room; returns its latest sequence number.
+    pub async fn join(&self, room: RoomName, user: UserId) -> Result<u64, StoreError> {
+        self.write(|reply| writer::Op::Join { room, user, reply })
+            .await
+    }
+
+    pub async fn leave(&self, room: RoomName, user: UserId) -> Result<(), StoreError> {
+        self.write(|reply| writer::Op::Leave { room, user, reply })
+            .await
+    }
+
+    pub async fn my_rooms(&self, user: UserId) -> Result<Vec<MyRoom>, StoreError> {
+        self.reads.run(move |c| read::my_rooms(c, user)).await
+    }
+
+    pub async fn room_list(&self, user: UserId) -> Result<Vec<RoomInfo>, StoreError> {
+        self.reads.run(move |c| read::room_list(c, user)).await
+    }
+
+    // ---- messages ----
+
+    /// Stores a message from `sender` (who must be a member of `room`), assigning
+    /// the room's next sequence number. Returns after the commit, and after the
+    /// message has been handed to the fan-out.
+    pub async fn append(
+        &self,
+        room: RoomName,
+        sender: AuthUser,
+        client_id: ClientMsgId,
+        body: MessageBody,
+    ) -> Result<Appended, StoreError> {
+        self.write(|reply| writer::Op::Append {
+            room,
+            sender,
+            client_id,
+            body,
+            reply,
+        })
+        .await
+    }
+
+    /// The page of up to `limit` messages before `before` (the latest page when
+    /// `None`), for a member of the room.
+    pub async fn history(
+        &self,
+        room: RoomName,
+        user: UserId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<HistoryPage, StoreError> {
+        self.reads
+            .run(move |c| read::history(c, &room, user, before, limit))
+            .await
+    }
+
+    /// Stops the writer after it has committed everything submitted so far, and
+    /// waits for it.
+    pub async fn close(&self) {
+        self.writer.close().await;
+    }
+}

@@ -1,0 +1,172 @@
+//! Queries, on a small pool of read-only connections used from blocking tasks.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use parley_common::{ChatMessage, ClientMsgId, MessageBody, MyRoom, RoomInfo, RoomName, Username};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::{AuthUser, HistoryPage, StoreError, StoredUser, TokenHash, UserId};
+
+#[derive(Debug)]
+pub struct Pool {
+    conns: Vec<Arc<Mutex<Connection>>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    pub fn open(path: &Path, size: usize) -> rusqlite::Result<Self> {
+        let conns = (0..size.max(1))
+            .map(|_| {
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Arc::new(Mutex::new(conn)))
+            })
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Self {
+            conns,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `query` on a pooled connection in a blocking task.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        let conn = Arc::clone(&self.conns[i]);
+        tokio::task::spawn_blocking(move || {
+            let conn = conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            query(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Reads a validated text column; a stored value that no longer validates is a
+/// database error, not a panic.
+fn text<T>(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+    parse: impl FnOnce(&str) -> Result<T, parley_common::ValidationError>,
+) -> rusqlite::Result<T> {
+    let raw: String = row.get(i)?;
+    parse(&raw).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+pub fn user_by_name(c: &Connection, key: &str) -> Result<Option<StoredUser>, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT id, name, password_hash FROM users WHERE name_key = ?1")?
+            .query_row(params![key], |r| {
+                Ok(StoredUser {
+                    id: UserId(r.get(0)?),
+                    name: text(r, 1, Username::parse)?,
+                    password_hash: r.get(2)?,
+                })
+            })
+            .optional()?,
+    )
+}
+
+pub fn session_user(
+    c: &Connection,
+    token: &TokenHash,
+    now_ms: u64,
+) -> Result<Option<AuthUser>, StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+    )?
+    .query_row(params![&token.0[..], now_ms], |r| {
+        Ok(AuthUser {
+            id: UserId(r.get(0)?),
+            name: text(r, 1, Username::parse)?,
+        })
+    })
+    .optional()?)
+}
+
+pub fn my_rooms(c: &Connection, user: UserId) -> Result<Vec<MyRoom>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT r.name, r.last_seq FROM memberships m JOIN rooms r ON r.id = m.room_id
+         WHERE m.user_id = ?1 ORDER BY r.name",
+    )?;
+    let rows = stmt.query_map(params![user.0], |r| {
+        Ok(MyRoom {
+            room: text(r, 0, RoomName::parse)?,
+            last_seq: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn room_list(c: &Connection, user: UserId) -> Result<Vec<RoomInfo>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT r.name,
+                (SELECT COUNT(*) FROM memberships m WHERE m.room_id = r.id),
+                EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = ?1)
+         FROM rooms r ORDER BY r.name",
+    )?;
+    let rows = stmt.query_map(params![user.0], |r| {
+        Ok(RoomInfo {
+            room: text(r, 0, RoomName::parse)?,
+            members: r.get(1)?,
+            joined: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn history(
+    c: &Connection,
+    room: &RoomName,
+    user: UserId,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<HistoryPage, StoreError> {
+    let membership: Option<(i64, bool)> = c
+        .prepare_cached(
+            "SELECT r.id, EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = ?2)
+             FROM rooms r WHERE r.name = ?1",
+        )?
+        .query_row(params![room.as_str(), user.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let room_id = match membership {
+        None => return Err(StoreError::NoSuchRoom),
+        Some((_, false)) => return Err(StoreError::NotInRoom),
+        Some((id, true)) => id,
+    };
+    let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    // One more than asked for tells whether older messages exist.
+    let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+    let mut stmt = c.prepare_cached(
+        "SELECT m.seq, u.name, m.body, m.ts, m.client_id
+         FROM messages m JOIN users u ON u.id = m.sender_id
+         WHERE m.room_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![room_id, before, fetch], |r| {
+        Ok(ChatMessage {
+            room: room.clone(),
+            seq: r.get(0)?,
+            sender: text(r, 1, Username::parse)?,
+            body: text(r, 2, MessageBody::parse)?,
+            ts: r.get(3)?,
+            client_id: text(r, 4, ClientMsgId::parse)?,
+        })
+    })?;
+    let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let has_more = messages.len() > limit;
+    messages.truncate(limit);
+    messages.reverse();
+    Ok(HistoryPage { messages, has_more })
+}

@@ -1,0 +1,486 @@
+//! The single writer: one thread, one connection, group commit.
+//!
+//! Requests queue on a channel. The thread takes the first, then everything else
+//! already waiting (up to [`MAX_BATCH`]), runs them all in one transaction and
+//! commits once — with `synchronous = FULL` that is one fsync for the whole batch.
+//! Only then are committed messages handed to the fan-out (in commit order) and the
+//! callers answered. A failed commit answers every request of the batch with the
+//! error and forgets the cached sequence numbers, which are re-read from the
+//! database.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+
+use parley_common::{ChatMessage, ClientMsgId, MessageBody, RoomName, ServerMsg, Username};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use super::{Appended, AuthUser, StoreError, TokenHash, UserId};
+use crate::hub::now_ms;
+
+/// Most requests committed together.
+const MAX_BATCH: usize = 1024;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// Receives committed messages, in commit order, from the writer thread. Must not
+/// block: it runs between commits.
+pub trait Fanout: Send + Sync + std::fmt::Debug {
+    /// `frame` is `msg` already encoded as a `ServerMsg::Message`.
+    fn publish(&self, msg: &ChatMessage, frame: String);
+}
+
+#[derive(Debug)]
+pub enum Op {
+    CreateUser {
+        name: Username,
+        password_hash: String,
+        reply: Reply<UserId>,
+    },
+    CreateSession {
+        token: TokenHash,
+        user: UserId,
+        expires_at: u64,
+        reply: Reply<()>,
+    },
+    DeleteSession {
+        token: TokenHash,
+        reply: Reply<()>,
+    },
+    CreateRoom {
+        room: RoomName,
+        creator: UserId,
+        reply: Reply<()>,
+    },
+    Join {
+        room: RoomName,
+        user: UserId,
+        reply: Reply<u64>,
+    },
+    Leave {
+        room: RoomName,
+        user: UserId,
+        reply: Reply<()>,
+    },
+    Append {
+        room: RoomName,
+        sender: AuthUser,
+        client_id: ClientMsgId,
+        body: MessageBody,
+        reply: Reply<Appended>,
+    },
+}
+
+enum Job {
+    Op(Op),
+    /// Commit what came before, then stop.
+    Close(oneshot::Sender<()>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Handle {
+    tx: mpsc::Sender<Job>,
+    thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Handle {
+    pub fn submit(&self, op: Op) -> Result<(), StoreError> {
+        self.tx.send(Job::Op(op)).map_err(|_| StoreError::Closed)
+    }
+
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.tx.send(Job::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk (fsync'd) before it returns, so an ack survives
+    // a power cut, not just a killed process. Group commit keeps it affordable.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+pub fn spawn(conn: Connection, fanout: Arc<dyn Fanout>) -> Result<Handle, StoreError> {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("parley-store-writer".into())
+        .spawn(move || Writer::new(conn, fanout).run(&rx))
+        .map_err(|e| StoreError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+    Ok(Handle {
+        tx,
+        thread: Arc::new(std::sync::Mutex::new(Some(thread))),
+    })
+}
+
+/// A room as the writer knows it: id and latest sequence number.
+#[derive(Clone, Copy)]
+struct RoomRow {
+    id: i64,
+    last_seq: u64,
+}
+
+struct Writer {
+    conn: Connection,
+    fanout: Arc<dyn Fanout>,
+    /// Cache of rooms (never deleted, so never stale) with their latest seq.
+    rooms: HashMap<RoomName, RoomRow>,
+}
+
+/// The outcome of one op inside a batch, waiting for the commit.
+enum Done {
+    User(Reply<UserId>, Result<UserId, StoreError>),
+    Unit(Reply<()>, Result<(), StoreError>),
+    Seq(Reply<u64>, Result<u64, StoreError>),
+    Appended(Reply<Appended>, Result<Appended, StoreError>),
+}
+
+impl Done {
+    /// Answers a request whose batch was rolled back.
+    fn fail(self) {
+        match self {
+            Self::User(r, _) => drop(r.send(Err(StoreError::Aborted))),
+            Self::Unit(r, _) => drop(r.send(Err(StoreError::Aborted))),
+            Self::Seq(r, _) => drop(r.send(Err(StoreError::Aborted))),
+            Self::Appended(r, _) => drop(r.send(Err(StoreError::Aborted))),
+        }
+    }
+
+    fn answer(self) {
+        // A caller that went away (connection closed) no longer needs the answer.
+        match self {
+            Self::User(r, v) => drop(r.send(v)),
+            Self::Unit(r, v) => drop(r.send(v)),
+            Self::Seq(r, v) => drop(r.send(v)),
+            Self::Appended(r, v) => drop(r.send(v)),
+        }
+    }
+}
+
+impl Writer {
+    fn new(conn: Connection, fanout: Arc<dyn Fanout>) -> Self {
+        Self {
+            conn,
+            fanout,
+            rooms: HashMap::new(),
+        }
+    }
+
+    fn run(mut self, rx: &mpsc::Receiver<Job>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut closing = None;
+        while closing.is_none() {
+            // Block for the first job; an empty channel with no senders left means
+            // the store was dropped.
+            let Ok(first) = rx.recv() else { break };
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Op(op) => batch.push(op),
+                    Job::Close(done) => {
+                        closing = Some(done);
+                        break;
+                    }
+                }
+                if batch.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !batch.is_empty() {
+                self.commit_batch(&mut batch);
+            }
+        }
+        if let Err((_, err)) = self.conn.close() {
+            tracing::error!(%err, "closing the database failed");
+        }
+        if let Some(done) = closing {
+            let _ = done.send(());
+        }
+        tracing::info!("store writer stopped");
+    }
+
+    fn commit_batch(&mut self, batch: &mut Vec<Op>) {
+        let started = std::time::Instant::now();
+        let size = batch.len();
+        let mut done = Vec::with_capacity(size);
+        let result = (|| -> Result<(), StoreError> {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            for op in batch.drain(..) {
+                done.push(self.apply(op)?);
+            }
+            self.conn.execute_batch("COMMIT")?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                // Publish in commit order, then answer: an ack never overtakes the
+                // message it acknowledges.
+                for d in &done {
+                    if let Done::Appended(_, Ok(a)) = d
+                        && !a.duplicate
+                    {
+                        match (ServerMsg::Message(a.msg.clone())).to_json() {
+                            Ok(frame) => self.fanout.publish(&a.msg, frame),
+                            Err(err) => tracing::error!(%err, "could not encode a message"),
+                        }
+                    }
+                }
+                done.into_iter().for_each(Done::answer);
+                tracing::trace!(size, elapsed = ?started.elapsed(), "committed batch");
+            }
+            Err(err) => {
+                tracing::error!(%err, size, "store batch failed; rolled back");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.rooms.clear();
+                // Requests never reached were dropped with `batch`; their callers
+                // see `Closed`. The ones applied get the error.
+                batch.clear();
+                done.into_iter().for_each(Done::fail);
+            }
+        }
+    }
+
+    /// Applies one op inside the open transaction. `Err` only for database
+    /// failures (which abort the batch); refusals are the op's own result.
+    fn apply(&mut self, op: Op) -> Result<Done, StoreError> {
+        Ok(match op {
+            Op::CreateUser {
+                name,
+                password_hash,
+                reply,
+            } => {
+                let r = self.create_user(&name, &password_hash)?;
+                Done::User(reply, r)
+            }
+            Op::CreateSession {
+                token,
+                user,
+                expires_at,
+                reply,
+            } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![&token.0[..], user.0, now_ms(), expires_at])?;
+                Done::Unit(reply, Ok(()))
+            }
+            Op::DeleteSession { token, reply } => {
+                self.conn
+                    .prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
+                    .execute(params![&token.0[..]])?;
+                Done::Unit(reply, Ok(()))
+            }
+            Op::CreateRoom {
+                room,
+                creator,
+                reply,
+            } => {
+                let r = if self.room(&room)?.is_some() {
+                    Err(StoreError::RoomExists)
+                } else {
+                    self.conn
+                        .prepare_cached(
+                            "INSERT INTO rooms (name, created_by, created_at) VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![room.as_str(), creator.0, now_ms()])?;
+                    let id = self.conn.last_insert_rowid();
+                    self.rooms.insert(room, RoomRow { id, last_seq: 0 });
+                    self.add_member(id, creator)?;
+                    Ok(())
+                };
+                Done::Unit(reply, r)
+            }
+            Op::Join { room, user, reply } => {
+                let r = match self.room(&room)? {
+                    None => Err(StoreError::NoSuchRoom),
+                    Some(row) => {
+                        self.add_member(row.id, user)?;
+                        Ok(row.last_seq)
+                    }
+                };
+                Done::Seq(reply, r)
+            }
+            Op::Leave { room, user, reply } => {
+                let r = match self.room(&room)? {
+                    None => Err(StoreError::NoSuchRoom),
+                    Some(row) => {
+                        let n = self
+                            .conn
+                            .prepare_cached(
+                                "DELETE FROM memberships WHERE user_id = ?1 AND room_id = ?2",
+                            )?
+                            .execute(params![user.0, row.id])?;
+                        if n == 0 {
+                            Err(StoreError::NotInRoom)
+                        } else {
+                            Ok(())
+                        }
+                    }
+                };
+                Done::Unit(reply, r)
+            }
+            Op::Append {
+                room,
+                sender,
+                client_id,
+                body,
+                reply,
+            } => {
+                let r = self.append(room, sender, client_id, body)?;
+                Done::Appended(reply, r)
+            }
+        })
+    }
+
+    fn create_user(
+        &mut self,
+        name: &Username,
+        hash: &str,
+    ) -> Result<Result<UserId, StoreError>, StoreError> {
+        let key = name.key();
+        let exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM users WHERE name_key = ?1")?
+            .exists(params![key])?;
+        if exists {
+            return Ok(Err(StoreError::NameTaken));
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO users (name, name_key, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![name.as_str(), key, hash, now_ms()])?;
+        let id = UserId(self.conn.last_insert_rowid());
+        if let Some(lobby) = self.room(&RoomName::lobby())? {
+            self.add_member(lobby.id, id)?;
+        }
+        Ok(Ok(id))
+    }
+
+    fn add_member(&mut self, room_id: i64, user: UserId) -> rusqlite::Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![user.0, room_id, now_ms()])?;
+        Ok(())
+    }
+
+    fn room(&mut self, room: &RoomName) -> rusqlite::Result<Option<RoomRow>> {
+        if let Some(row) = self.rooms.get(room) {
+            return Ok(Some(*row));
+        }
+        let row = self
+            .conn
+            .prepare_cached("SELECT id, last_seq FROM rooms WHERE name = ?1")?
+            .query_row(params![room.as_str()], |r| {
+                Ok(RoomRow {
+                    id: r.get(0)?,
+                    last_seq: r.get(1)?,
+                })
+            })
+            .optional()?;
+        if let Some(row) = row {
+            self.rooms.insert(room.clone(), row);
+        }
+        Ok(row)
+    }
+
+    fn append(
+        &mut self,
+        room: RoomName,
+        sender: AuthUser,
+        client_id: ClientMsgId,
+        body: MessageBody,
+    ) -> Result<Result<Appended, StoreError>, StoreError> {
+        // A retry of a stored message: answer with the original.
+        let original = self
+            .conn
+            .prepare_cached(
+                "SELECT r.name, m.seq, m.body, m.ts FROM messages m JOIN rooms r ON r.id = m.room_id
+                 WHERE m.sender_id = ?1 AND m.client_id = ?2",
+            )?
+            .query_row(params![sender.id.0, client_id.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?, r.get::<_, String>(2)?, r.get::<_, u64>(3)?))
+            })
+            .optional()?;
+        if let Some((room_name, seq, stored_body, ts)) = original {
+            let msg = ChatMessage {
+                room: RoomName::parse(&room_name).unwrap_or(room),
+                seq,
+                sender: sender.name,
+                body: MessageBody::parse(&stored_body).unwrap_or(body),
+                ts,
+                client_id,
+            };
+            return Ok(Ok(Appended {
+                msg,
+                duplicate: true,
+            }));
+        }
+        let Some(row) = self.room(&room)? else {
+            return Ok(Err(StoreError::NoSuchRoom));
+        };
+        let member = self
+            .conn
+            .prepare_cached("SELECT 1 FROM memberships WHERE user_id = ?1 AND room_id = ?2")?
+            .exists(params![sender.id.0, row.id])?;
+        if !member {
+            return Ok(Err(StoreError::NotInRoom));
+        }
+        let seq = row.last_seq + 1;
+        let ts = now_ms();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO messages (room_id, seq, sender_id, body, ts, client_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                row.id,
+                seq,
+                sender.id.0,
+                body.as_str(),
+                ts,
+                client_id.as_str()
+            ])?;
+        self.conn
+            .prepare_cached("UPDATE rooms SET last_seq = ?1 WHERE id = ?2")?
+            .execute(params![seq, row.id])?;
+        self.rooms.insert(
+            room.clone(),
+            RoomRow {
+                id: row.id,
+                last_seq: seq,
+            },
+        );
+        Ok(Ok(Appended {
+            msg: ChatMessage {
+                room,
+                seq,
+                sender: sender.name,
+                body,
+                ts,
+                client_id,
+            },
+            duplicate: false,
+        }))
+    }
+}
