@@ -128,6 +128,11 @@ impl Application {
         })
     }
 
+    /// The store, e.g. for its counters in benchmarks.
+    pub fn store(&self) -> Store {
+        self.state.store.clone()
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()

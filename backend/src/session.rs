@@ -6,6 +6,11 @@
 //! session is the authority on who the client is: the user comes from the
 //! authenticated session cookie, never from a payload.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use parley_common::{
     ClientMsg, ClientMsgId, ErrorCode, HISTORY_PAGE, MessageBody, PROTOCOL_VERSION, ProtocolError,
     RoomName, ServerMsg, decode_client,
@@ -15,7 +20,13 @@ use crate::hub::{ConnId, Hub};
 use crate::outbox::{Frame, Outbox};
 use crate::store::{AuthUser, Store, StoreError, TokenHash};
 
-#[derive(Debug)]
+/// Most messages a connection may have waiting for their commit; beyond that the
+/// transport stops reading from it until acks go out (backpressure).
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// An ack (or error) that is ready once its message is committed.
+type InFlight = Pin<Box<dyn Future<Output = ServerMsg> + Send>>;
+
 pub struct Session {
     id: ConnId,
     hub: Hub,
@@ -25,6 +36,19 @@ pub struct Session {
     token: TokenHash,
     /// Set by `hello`; nothing but `hello` is accepted before.
     greeted: bool,
+    /// Sends waiting for their commit, answered in the order they came.
+    in_flight: FuturesOrdered<InFlight>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("user", &self.user)
+            .field("greeted", &self.greeted)
+            .field("in_flight", &self.in_flight.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Turns a store refusal into the client's error; failures are logged.
@@ -61,6 +85,26 @@ impl Session {
             user,
             token,
             greeted: false,
+            in_flight: FuturesOrdered::new(),
+        }
+    }
+
+    /// Whether the transport should read the next frame (false while
+    /// [`MAX_IN_FLIGHT`] messages wait for their commit).
+    pub fn wants_input(&self) -> bool {
+        self.in_flight.len() < MAX_IN_FLIGHT
+    }
+
+    pub fn has_in_flight(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
+    /// Waits for the oldest in-flight send to be committed and answers it. Pending
+    /// forever when nothing is in flight (use with [`Session::has_in_flight`]).
+    pub async fn answer_next(&mut self) {
+        match self.in_flight.next().await {
+            Some(msg) => self.reply(&msg),
+            None => std::future::pending().await,
         }
     }
 
@@ -141,7 +185,10 @@ impl Session {
                 room,
                 client_id,
                 body,
-            } => self.send(room, client_id, body).await,
+            } => {
+                self.send(room, client_id, body);
+                Ok(())
+            }
         }
     }
 
@@ -209,24 +256,25 @@ impl Session {
         Ok(())
     }
 
-    async fn send(
-        &mut self,
-        room: RoomName,
-        client_id: ClientMsgId,
-        body: MessageBody,
-    ) -> Result<(), ProtocolError> {
-        let appended = self
+    /// Queues the message for storage without waiting for the commit; the ack (or
+    /// error) is sent by [`Session::answer_next`] once it is stored.
+    fn send(&mut self, room: RoomName, client_id: ClientMsgId, body: MessageBody) {
+        let stored = self
             .store
-            .append(room.clone(), self.user.clone(), client_id.clone(), body)
-            .await
-            .map_err(|e| store_error(&e, &room).with_client_id(Some(client_id)))?;
-        // The store has committed and broadcast it; a retry gets the original seq.
-        self.reply(&ServerMsg::Ack {
-            client_id: appended.msg.client_id,
-            room: appended.msg.room,
-            seq: appended.msg.seq,
-        });
-        Ok(())
+            .append(room.clone(), self.user.clone(), client_id.clone(), body);
+        self.in_flight.push_back(Box::pin(async move {
+            match stored.await {
+                // Committed and broadcast; a retry gets the original seq.
+                Ok(appended) => ServerMsg::Ack {
+                    client_id: appended.msg.client_id,
+                    room: appended.msg.room,
+                    seq: appended.msg.seq,
+                },
+                Err(e) => store_error(&e, &room)
+                    .with_client_id(Some(client_id))
+                    .to_server_msg(),
+            }
+        }));
     }
 
     fn encode(&self, msg: &ServerMsg) -> Option<Frame> {

@@ -16,13 +16,14 @@ mod migrate;
 mod read;
 mod writer;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parley_common::{ChatMessage, ClientMsgId, MessageBody, MyRoom, RoomInfo, RoomName, Username};
 use tokio::sync::oneshot;
 
-pub use writer::Fanout;
+pub use writer::{Fanout, Stats};
 
 /// A user's database id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -124,6 +125,11 @@ impl Store {
         &self.path
     }
 
+    /// The writer's counters (commits, requests per commit, commit time).
+    pub fn stats(&self) -> &Stats {
+        &self.writer.stats
+    }
+
     async fn write<T: Send + 'static>(
         &self,
         op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> writer::Op,
@@ -219,23 +225,29 @@ impl Store {
     // ---- messages ----
 
     /// Stores a message from `sender` (who must be a member of `room`), assigning
-    /// the room's next sequence number. Returns after the commit, and after the
-    /// message has been handed to the fan-out.
-    pub async fn append(
+    /// the room's next sequence number. The request is queued for the writer right
+    /// away (so requests keep the order of the calls); the returned future
+    /// completes after the commit, once the message has been handed to the fan-out.
+    /// Callers may keep several in flight: that is what lets one commit carry many.
+    pub fn append(
         &self,
         room: RoomName,
         sender: AuthUser,
         client_id: ClientMsgId,
         body: MessageBody,
-    ) -> Result<Appended, StoreError> {
-        self.write(|reply| writer::Op::Append {
+    ) -> impl Future<Output = Result<Appended, StoreError>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let submitted = self.writer.submit(writer::Op::Append {
             room,
             sender,
             client_id,
             body,
             reply,
-        })
-        .await
+        });
+        async move {
+            submitted?;
+            answer.await.map_err(|_| StoreError::Closed)?
+        }
     }
 
     /// The page of up to `limit` messages before `before` (the latest page when

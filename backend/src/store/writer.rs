@@ -8,8 +8,9 @@
 //! error and forgets the cached sequence numbers, which are re-read from the
 //! database.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
@@ -79,8 +80,20 @@ enum Job {
     Close(oneshot::Sender<()>),
 }
 
+/// Counters of the writer's work, for benchmarks and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Transactions committed.
+    pub commits: AtomicU64,
+    /// Requests carried by those transactions.
+    pub ops: AtomicU64,
+    /// Time spent in BEGIN…COMMIT, in microseconds.
+    pub commit_micros: AtomicU64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Handle {
+    pub stats: Arc<Stats>,
     tx: mpsc::Sender<Job>,
     thread: Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
 }
@@ -119,11 +132,21 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 
 pub fn spawn(conn: Connection, fanout: Arc<dyn Fanout>) -> Result<Handle, StoreError> {
     let (tx, rx) = mpsc::channel();
+    let stats = Arc::new(Stats::default());
+    let writer = Writer {
+        conn,
+        fanout,
+        rooms: HashMap::new(),
+        members: HashSet::new(),
+        dirty_rooms: HashMap::new(),
+        stats: Arc::clone(&stats),
+    };
     let thread = std::thread::Builder::new()
         .name("parley-store-writer".into())
-        .spawn(move || Writer::new(conn, fanout).run(&rx))
+        .spawn(move || writer.run(&rx))
         .map_err(|e| StoreError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
     Ok(Handle {
+        stats,
         tx,
         thread: Arc::new(std::sync::Mutex::new(Some(thread))),
     })
@@ -141,6 +164,11 @@ struct Writer {
     fanout: Arc<dyn Fanout>,
     /// Cache of rooms (never deleted, so never stale) with their latest seq.
     rooms: HashMap<RoomName, RoomRow>,
+    /// Cache of known (user, room) memberships.
+    members: HashSet<(i64, i64)>,
+    /// Rooms whose `last_seq` changed in the open transaction.
+    dirty_rooms: HashMap<i64, u64>,
+    stats: Arc<Stats>,
 }
 
 /// The outcome of one op inside a batch, waiting for the commit.
@@ -174,14 +202,6 @@ impl Done {
 }
 
 impl Writer {
-    fn new(conn: Connection, fanout: Arc<dyn Fanout>) -> Self {
-        Self {
-            conn,
-            fanout,
-            rooms: HashMap::new(),
-        }
-    }
-
     fn run(mut self, rx: &mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut closing = None;
@@ -224,11 +244,22 @@ impl Writer {
             for op in batch.drain(..) {
                 done.push(self.apply(op)?);
             }
+            for (room_id, seq) in self.dirty_rooms.drain() {
+                self.conn
+                    .prepare_cached("UPDATE rooms SET last_seq = ?1 WHERE id = ?2")?
+                    .execute(params![seq, room_id])?;
+            }
             self.conn.execute_batch("COMMIT")?;
             Ok(())
         })();
         match result {
             Ok(()) => {
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                self.stats.ops.fetch_add(size as u64, Ordering::Relaxed);
+                self.stats
+                    .commit_micros
+                    .fetch_add(micros, Ordering::Relaxed);
                 // Publish in commit order, then answer: an ack never overtakes the
                 // message it acknowledges.
                 for d in &done {
@@ -248,6 +279,8 @@ impl Writer {
                 tracing::error!(%err, size, "store batch failed; rolled back");
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.rooms.clear();
+                self.members.clear();
+                self.dirty_rooms.clear();
                 // Requests never reached were dropped with `batch`; their callers
                 // see `Closed`. The ones applied get the error.
                 batch.clear();
@@ -328,6 +361,7 @@ impl Writer {
                                 "DELETE FROM memberships WHERE user_id = ?1 AND room_id = ?2",
                             )?
                             .execute(params![user.0, row.id])?;
+                        self.members.remove(&(user.0, row.id));
                         if n == 0 {
                             Err(StoreError::NotInRoom)
                         } else {
@@ -381,6 +415,7 @@ impl Writer {
                 "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![user.0, room_id, now_ms()])?;
+        self.members.insert((user.0, room_id));
         Ok(())
     }
 
@@ -411,47 +446,29 @@ impl Writer {
         client_id: ClientMsgId,
         body: MessageBody,
     ) -> Result<Result<Appended, StoreError>, StoreError> {
-        // A retry of a stored message: answer with the original.
-        let original = self
-            .conn
-            .prepare_cached(
-                "SELECT r.name, m.seq, m.body, m.ts FROM messages m JOIN rooms r ON r.id = m.room_id
-                 WHERE m.sender_id = ?1 AND m.client_id = ?2",
-            )?
-            .query_row(params![sender.id.0, client_id.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?, r.get::<_, String>(2)?, r.get::<_, u64>(3)?))
-            })
-            .optional()?;
-        if let Some((room_name, seq, stored_body, ts)) = original {
-            let msg = ChatMessage {
-                room: RoomName::parse(&room_name).unwrap_or(room),
-                seq,
-                sender: sender.name,
-                body: MessageBody::parse(&stored_body).unwrap_or(body),
-                ts,
-                client_id,
-            };
-            return Ok(Ok(Appended {
-                msg,
-                duplicate: true,
-            }));
-        }
         let Some(row) = self.room(&room)? else {
-            return Ok(Err(StoreError::NoSuchRoom));
+            return Ok(match self.stored(&sender, &client_id)? {
+                Some(original) => Ok(original),
+                None => Err(StoreError::NoSuchRoom),
+            });
         };
-        let member = self
-            .conn
-            .prepare_cached("SELECT 1 FROM memberships WHERE user_id = ?1 AND room_id = ?2")?
-            .exists(params![sender.id.0, row.id])?;
-        if !member {
-            return Ok(Err(StoreError::NotInRoom));
+        if !self.is_member(sender.id, row.id)? {
+            // A retry of a message stored before the sender left still gets its ack.
+            return Ok(match self.stored(&sender, &client_id)? {
+                Some(original) => Ok(original),
+                None => Err(StoreError::NotInRoom),
+            });
         }
         let seq = row.last_seq + 1;
         let ts = now_ms();
-        self.conn
+        // The common case is one statement; a retry hits the (sender, client_id)
+        // unique index and inserts nothing.
+        let inserted = self
+            .conn
             .prepare_cached(
                 "INSERT INTO messages (room_id, seq, sender_id, body, ts, client_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (sender_id, client_id) DO NOTHING",
             )?
             .execute(params![
                 row.id,
@@ -461,9 +478,9 @@ impl Writer {
                 ts,
                 client_id.as_str()
             ])?;
-        self.conn
-            .prepare_cached("UPDATE rooms SET last_seq = ?1 WHERE id = ?2")?
-            .execute(params![seq, row.id])?;
+        if inserted == 0 {
+            return Ok(self.stored(&sender, &client_id)?.ok_or(StoreError::Aborted));
+        }
         self.rooms.insert(
             room.clone(),
             RoomRow {
@@ -471,6 +488,8 @@ impl Writer {
                 last_seq: seq,
             },
         );
+        // rooms.last_seq is written once per room per batch, before the commit.
+        self.dirty_rooms.insert(row.id, seq);
         Ok(Ok(Appended {
             msg: ChatMessage {
                 room,
@@ -482,5 +501,64 @@ impl Writer {
             },
             duplicate: false,
         }))
+    }
+
+    /// The message `sender` already stored under `client_id`, if any.
+    fn stored(
+        &mut self,
+        sender: &AuthUser,
+        client_id: &ClientMsgId,
+    ) -> Result<Option<Appended>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT r.name, m.seq, m.body, m.ts FROM messages m JOIN rooms r ON r.id = m.room_id
+                 WHERE m.sender_id = ?1 AND m.client_id = ?2",
+            )?
+            .query_row(params![sender.id.0, client_id.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, u64>(3)?,
+                ))
+            })
+            .optional()?;
+        let Some((room, seq, body, ts)) = row else {
+            return Ok(None);
+        };
+        let corrupt = |e: parley_common::ValidationError| {
+            StoreError::Db(rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            ))
+        };
+        Ok(Some(Appended {
+            msg: ChatMessage {
+                room: RoomName::parse(&room).map_err(corrupt)?,
+                seq,
+                sender: sender.name.clone(),
+                body: MessageBody::parse(&body).map_err(corrupt)?,
+                ts,
+                client_id: client_id.clone(),
+            },
+            duplicate: true,
+        }))
+    }
+
+    /// Membership, cached: every change goes through this writer.
+    fn is_member(&mut self, user: UserId, room_id: i64) -> rusqlite::Result<bool> {
+        if self.members.contains(&(user.0, room_id)) {
+            return Ok(true);
+        }
+        let member = self
+            .conn
+            .prepare_cached("SELECT 1 FROM memberships WHERE user_id = ?1 AND room_id = ?2")?
+            .exists(params![user.0, room_id])?;
+        if member {
+            self.members.insert((user.0, room_id));
+        }
+        Ok(member)
     }
 }

@@ -75,7 +75,7 @@ async fn serve(socket: WebSocket, state: AppState, user: AuthUser, token: TokenH
 
     loop {
         tokio::select! {
-            frame = stream.next() => match frame {
+            frame = stream.next(), if session.wants_input() => match frame {
                 Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
                 Some(Ok(Message::Binary(_))) => session.reject_binary(),
                 // tungstenite answers pings itself; a close frame is answered too,
@@ -87,6 +87,7 @@ async fn serve(socket: WebSocket, state: AppState, user: AuthUser, token: TokenH
                 }
                 None => break,
             },
+            () = session.answer_next(), if session.has_in_flight() => {}
             () = writer_done.cancelled() => {
                 // We are closing: keep reading (and ignoring) until the client's close
                 // frame ends the stream, so our close frame is not cut off.
