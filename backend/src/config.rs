@@ -40,6 +40,15 @@ pub struct Config {
     /// Accounts that may be registered per minute per client address.
     #[arg(long, env = "PARLEY_REGISTER_RATE", default_value_t = 20)]
     pub register_rate_per_minute: u32,
+
+    /// Seconds between the server's WebSocket pings.
+    #[arg(long, env = "PARLEY_PING_INTERVAL", default_value_t = 25)]
+    pub ping_interval_secs: u64,
+
+    /// Seconds without any frame from a client (pongs count) before its
+    /// connection is closed as dead.
+    #[arg(long, env = "PARLEY_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
 }
 
 impl Config {
@@ -65,6 +74,8 @@ impl Config {
             allowed_origins: Vec::new(),
             login_rate_per_minute: 10,
             register_rate_per_minute: 1000,
+            ping_interval_secs: 25,
+            idle_timeout_secs: 60,
         }
     }
 }

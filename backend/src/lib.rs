@@ -46,12 +46,20 @@ pub struct AppState {
     /// Origins allowed besides the server's own.
     pub allowed_origins: Arc<[String]>,
     pub limits: Arc<Limits>,
+    pub heartbeat: Heartbeat,
     /// Cancelled once when the server starts shutting down; every long-running task
     /// watches it.
     pub shutdown: CancellationToken,
     /// Tracks upgraded connections, which outlive the HTTP request that started
     /// them, so shutdown can wait for their close handshakes.
     pub tracker: TaskTracker,
+}
+
+/// WebSocket liveness: how often we ping, how long a silent client may live.
+#[derive(Clone, Copy, Debug)]
+pub struct Heartbeat {
+    pub ping_interval: Duration,
+    pub idle_timeout: Duration,
 }
 
 /// Rate limiters for the account endpoints.
@@ -77,9 +85,19 @@ impl Limits {
 /// Builds the HTTP routes: the WebSocket endpoint, a health check, and the SPA
 /// (unknown paths fall back to its index.html so client-side routes load).
 pub fn router(state: AppState, static_dir: &Path) -> Router {
+    // Precompressed `.br` / `.gz` files (written by `cargo xtask dist`) are sent to
+    // browsers that accept them.
+    let index = ServeFile::new(static_dir.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
     let spa = ServeDir::new(static_dir)
         .append_index_html_on_directories(true)
-        .fallback(ServeFile::new(static_dir.join("index.html")));
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(index);
+    let spa = Router::new()
+        .fallback_service(spa)
+        .layer(axum::middleware::from_fn(cache_headers));
     Router::new()
         .route("/ws", get(transport::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
@@ -87,6 +105,56 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .fallback_service(spa)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Hashed assets (`name-<16 hex>.js`, `…_bg.wasm`, `.css`) never change under the
+/// same name: cache them for a year. Everything else, index.html above all, must be
+/// revalidated so a new release is picked up at once.
+async fn cache_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let immutable = is_hashed_asset(request.uri().path());
+    let mut response = next.run(request).await;
+    let value = if immutable && response.status().is_success() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static(value),
+    );
+    response
+}
+
+/// Whether the file name carries trunk's content hash: `-` + 16 hex digits,
+/// then `.` or `_`.
+fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    name.match_indices('-').any(|(i, _)| {
+        let rest = &name[i + 1..];
+        rest.len() > 17
+            && rest.as_bytes()[..16].iter().all(u8::is_ascii_hexdigit)
+            && matches!(rest.as_bytes()[16], b'.' | b'_')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hashed_asset_names_are_recognised() {
+        assert!(super::is_hashed_asset(
+            "/parley-frontend-c2cfe029ad7f0d2d.js"
+        ));
+        assert!(super::is_hashed_asset(
+            "/parley-frontend-c2cfe029ad7f0d2d_bg.wasm"
+        ));
+        assert!(super::is_hashed_asset("/style-ec72ecc12543f56b.css"));
+        assert!(!super::is_hashed_asset("/index.html"));
+        assert!(!super::is_hashed_asset("/rooms/some-room"));
+        assert!(!super::is_hashed_asset("/x-c2cfe029ad7f0d2.js"));
+    }
 }
 
 /// A bound, ready-to-run server.
@@ -116,6 +184,10 @@ impl Application {
             store,
             allowed_origins: config.allowed_origins.clone().into(),
             limits: Arc::new(Limits::new(&config)),
+            heartbeat: Heartbeat {
+                ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
+                idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
+            },
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         };

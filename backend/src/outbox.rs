@@ -38,6 +38,14 @@ impl CloseReason {
         code: close::LOGGED_OUT,
         reason: close::LOGGED_OUT_REASON,
     };
+    pub const TOO_BIG: Self = Self {
+        code: close::TOO_BIG,
+        reason: close::TOO_BIG_REASON,
+    };
+    pub const IDLE: Self = Self {
+        code: close::IDLE,
+        reason: close::IDLE_REASON,
+    };
 }
 
 /// The sending half of a connection's outbox. Cheap to clone.

@@ -37,10 +37,16 @@ pub mod close {
     /// The server is shutting down or restarting; reconnect with backoff.
     pub const GOING_AWAY: u16 = 1001;
     pub const GOING_AWAY_REASON: &str = "server shutting down";
+    /// A message over the server's size limit.
+    pub const TOO_BIG: u16 = 1009;
+    pub const TOO_BIG_REASON: &str = "message too big";
     /// The client read too slowly and its outbox overflowed; reconnect and resume.
     pub const SLOW_CONSUMER: u16 = 4000;
     pub const SLOW_CONSUMER_REASON: &str = "outbox full: client too slow";
     /// The session was logged out (in this tab or another); show the login page.
     pub const LOGGED_OUT: u16 = 4001;
     pub const LOGGED_OUT_REASON: &str = "logged out";
+    /// Nothing (not even a pong) came from the client for too long.
+    pub const IDLE: u16 = 4002;
+    pub const IDLE_REASON: &str = "no traffic: connection presumed dead";
 }

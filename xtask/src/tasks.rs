@@ -14,13 +14,64 @@ pub fn build_spa(ctx: &Ctx) -> Result<(), Error> {
     ctx::run(ctx.trunk()?.args(["build", "--release"]))?;
     let index = ctx.dist_dir().join("index.html");
     if index.is_file() {
-        Ok(())
+        precompress(&ctx.dist_dir())
     } else {
         Err(Error::new(format!(
             "trunk finished but {} does not exist",
             index.display()
         )))
     }
+}
+
+/// Writes `.gz` and `.br` copies of the SPA's text and wasm files, which the
+/// server sends to browsers that accept them (DESIGN.md rule 11), and prints what
+/// a first visit downloads.
+fn precompress(dist: &std::path::Path) -> Result<(), Error> {
+    use std::io::Write;
+    let io = |what: &str, e: std::io::Error| Error::new(format!("{what}: {e}"));
+    let mut totals = (0usize, 0usize, 0usize);
+    let entries = std::fs::read_dir(dist).map_err(|e| io("reading dist/", e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| io("reading dist/", e))?.path();
+        let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        if !matches!(ext, "html" | "js" | "wasm" | "css" | "svg" | "json") {
+            continue;
+        }
+        let raw = std::fs::read(&path).map_err(|e| io("reading an asset", e))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&raw).map_err(|e| io("gzip", e))?;
+        let gz = gz.finish().map_err(|e| io("gzip", e))?;
+        let mut br = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 11, 22);
+            w.write_all(&raw).map_err(|e| io("brotli", e))?;
+        }
+        std::fs::write(path.with_extension(format!("{ext}.gz")), &gz)
+            .map_err(|e| io("writing .gz", e))?;
+        std::fs::write(path.with_extension(format!("{ext}.br")), &br)
+            .map_err(|e| io("writing .br", e))?;
+        say!(
+            "  {:<48} {:>8} B raw {:>8} B gzip {:>8} B brotli",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
+            raw.len(),
+            gz.len(),
+            br.len()
+        );
+        totals = (
+            totals.0 + raw.len(),
+            totals.1 + gz.len(),
+            totals.2 + br.len(),
+        );
+    }
+    say!(
+        "first visit downloads {} B raw, {} B gzip, {} B brotli",
+        totals.0,
+        totals.1,
+        totals.2
+    );
+    Ok(())
 }
 
 /// Installs what is missing, builds the SPA, then runs the release server on it.

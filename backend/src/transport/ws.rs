@@ -64,6 +64,7 @@ async fn serve(socket: WebSocket, state: AppState, user: AuthUser, token: TokenH
     tracing::info!(%conn, "websocket connected");
 
     let (sink, mut stream) = socket.split();
+    let kick = rx.kick.clone();
     // Cancelled by the writer once it has sent a close frame or lost the socket.
     let writer_done = CancellationToken::new();
     let writer = tokio::spawn(write_loop(
@@ -71,27 +72,46 @@ async fn serve(socket: WebSocket, state: AppState, user: AuthUser, token: TokenH
         rx,
         state.shutdown.clone(),
         writer_done.clone(),
+        state.heartbeat.ping_interval,
     ));
 
+    // Any frame from the client (pongs to our pings included) proves it is there.
+    let idle_timeout = state.heartbeat.idle_timeout;
+    let idle = tokio::time::sleep(idle_timeout);
+    tokio::pin!(idle);
     loop {
         tokio::select! {
-            frame = stream.next(), if session.wants_input() => match frame {
-                Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
-                Some(Ok(Message::Binary(_))) => session.reject_binary(),
-                // tungstenite answers pings itself; a close frame is answered too,
-                // and the stream then ends.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => {}
-                Some(Err(err)) => {
-                    tracing::debug!(%conn, %err, "websocket read failed");
-                    break;
+            frame = stream.next(), if session.wants_input() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
+                match frame {
+                    Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
+                    Some(Ok(Message::Binary(_))) => session.reject_binary(),
+                    // tungstenite answers pings itself; a close frame is answered
+                    // too, and the stream then ends.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => {}
+                    Some(Err(err)) => {
+                        if is_too_big(err) {
+                            // Say why before going: 1009, then the close handshake.
+                            kick.kick(CloseReason::TOO_BIG);
+                        } else {
+                            tracing::debug!(%conn, "websocket read failed");
+                            break;
+                        }
+                    }
+                    None => break,
                 }
-                None => break,
-            },
+            }
             () = session.answer_next(), if session.has_in_flight() => {}
+            () = &mut idle => {
+                tracing::info!(%conn, "no traffic from the client: closing");
+                kick.kick(CloseReason::IDLE);
+                // Fire once; the writer's close ends this loop.
+                idle.as_mut().reset(tokio::time::Instant::now() + CLOSE_TIMEOUT + idle_timeout);
+            }
             () = writer_done.cancelled() => {
                 // We are closing: keep reading (and ignoring) until the client's close
                 // frame ends the stream, so our close frame is not cut off.
-                let drain = async { while stream.next().await.is_some() {} };
+                let drain = async { while let Some(Ok(_)) = stream.next().await {} };
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
                 break;
             }
@@ -116,18 +136,36 @@ enum Stop {
     Broken,
 }
 
+/// Whether a read failed because the client sent a message over the size limit.
+fn is_too_big(err: axum::Error) -> bool {
+    err.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut rx: OutboxReceiver,
     shutdown: CancellationToken,
     done: CancellationToken,
+    ping_interval: Duration,
 ) {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let stop = loop {
         tokio::select! {
             biased;
-            () = done.cancelled() => break Stop::ReaderDone,
+            // A kick (reason to close) wins over the reader having stopped, so a
+            // connection closed for a reason always says it.
             reason = rx.kick.kicked() => break Stop::Close(reason),
+            () = done.cancelled() => break Stop::ReaderDone,
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(axum::body::Bytes::new())).await.is_err() {
+                    break Stop::Broken;
+                }
+            }
             () = shutdown.cancelled() => {
                 // Deliver what is already queued, then say goodbye.
                 while let Ok(frame) = rx.frames.try_recv() {

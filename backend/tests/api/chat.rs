@@ -107,3 +107,33 @@ async fn the_spa_is_served_with_a_fallback_to_index_html() {
     assert_eq!((status, body.as_str()), (200, "ok"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn hashed_assets_are_cached_and_sent_precompressed() {
+    let app = spawn_app().await;
+    let asset = app.dir.0.join("app-0123456789abcdef.js");
+    std::fs::write(&asset, "console.log('plain')").unwrap();
+    std::fs::write(app.dir.0.join("app-0123456789abcdef.js.br"), "BROTLI BYTES").unwrap();
+
+    let plain = app.http("GET", "/app-0123456789abcdef.js", None, &[]).await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.body, "console.log('plain')");
+    assert_eq!(
+        plain.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let br = app
+        .http(
+            "GET",
+            "/app-0123456789abcdef.js",
+            None,
+            &[("Accept-Encoding", "gzip, br")],
+        )
+        .await;
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    assert_eq!(br.body, "BROTLI BYTES");
+
+    let index = app.http("GET", "/", None, &[]).await;
+    assert_eq!(index.header("cache-control"), Some("no-cache"));
+    app.stop().await;
+}

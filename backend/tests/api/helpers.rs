@@ -33,6 +33,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// `spawn_app` with changes to the configuration.
+pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
     let dir = TempDir::new();
     std::fs::write(
         dir.0.join("index.html"),
@@ -41,6 +46,7 @@ pub async fn spawn_app() -> TestApp {
     .unwrap();
     let mut config = Config::for_tests(&dir.0);
     config.database = dir.0.join("data").join("parley.db");
+    change(&mut config);
     start(config, dir).await
 }
 
@@ -272,6 +278,22 @@ impl Client {
         }
     }
 
+    /// Waits for `n` pings from the server (tungstenite answers each with a pong).
+    pub async fn expect_pings(&mut self, n: usize) {
+        let mut seen = 0;
+        while seen < n {
+            match tokio::time::timeout(TIMEOUT, self.ws.next())
+                .await
+                .expect("no ping in time")
+            {
+                Some(Ok(Message::Ping(_))) => seen += 1,
+                Some(Ok(Message::Close(f))) => panic!("closed while waiting for pings: {f:?}"),
+                Some(Ok(_)) => {}
+                other => panic!("connection ended while waiting for pings: {other:?}"),
+            }
+        }
+    }
+
     /// Waits for the server to close the connection; returns its close frame.
     pub async fn recv_close(&mut self) -> Option<CloseFrame> {
         loop {
@@ -416,6 +438,75 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         if !self.0.as_os_str().is_empty() {
             let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A WebSocket client at the byte level: it completes the handshake, then never
+/// answers pings by itself (a real dead client), and reads raw frames.
+pub struct RawWs {
+    pub stream: TcpStream,
+}
+
+impl TestApp {
+    pub async fn raw_ws(&self, token: &str) -> RawWs {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let request = format!(
+            "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Cookie: parley_session={token}\r\n\r\n",
+            self.addr
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        // Read the 101 response head byte by byte, so no frame bytes are consumed.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            tokio::time::timeout(TIMEOUT, stream.read_exact(&mut byte))
+                .await
+                .expect("handshake timed out")
+                .unwrap();
+            head.push(byte[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        RawWs { stream }
+    }
+}
+
+impl RawWs {
+    /// Reads one (unmasked, server-sent) frame: opcode and payload.
+    pub async fn read_frame(&mut self) -> (u8, Vec<u8>) {
+        let mut hdr = [0u8; 2];
+        tokio::time::timeout(TIMEOUT, self.stream.read_exact(&mut hdr))
+            .await
+            .expect("no frame in time")
+            .unwrap();
+        let opcode = hdr[0] & 0x0f;
+        let len = match hdr[1] & 0x7f {
+            126 => {
+                let mut ext = [0u8; 2];
+                self.stream.read_exact(&mut ext).await.unwrap();
+                usize::from(u16::from_be_bytes(ext))
+            }
+            127 => panic!("unexpectedly large frame"),
+            n => usize::from(n),
+        };
+        let mut payload = vec![0u8; len];
+        self.stream.read_exact(&mut payload).await.unwrap();
+        (opcode, payload)
+    }
+
+    /// Reads frames until a close frame; returns its code.
+    pub async fn read_close_code(&mut self) -> u16 {
+        loop {
+            let (opcode, payload) = self.read_frame().await;
+            if opcode == 0x8 {
+                return u16::from_be_bytes([payload[0], payload[1]]);
+            }
         }
     }
 }

@@ -9,4 +9,5 @@ mod bad_input;
 mod chat;
 mod durability;
 mod lifecycle;
+mod limits;
 mod rooms;
