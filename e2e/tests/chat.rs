@@ -2,7 +2,8 @@
 //!
 //! Needs the release SPA in `PARLEY_DIST` and chromedriver (`CHROMEDRIVER`):
 //! `cargo xtask test` provides both. The DOM contract the selectors rely on is the
-//! frontend's: `#name-form`, `#composer`, `#messages li.message`, `#status`.
+//! frontend's (frontend/README.md): `#auth-form`, `#sidebar`, `#directory`,
+//! `#create-room-form`, `#composer`, `#messages li.message`, `#status`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,11 +13,14 @@ use fantoccini::key::Key;
 use serde_json::Value;
 use support::{Browser, Harness, Report, TestResult};
 
+const ALICE: (&str, &str) = ("Alice", "correct horse battery staple");
+const BOB: (&str, &str) = ("Bob", "tr0ub4dor and three cats");
+const ROOM: &str = "e2e-room";
 const ALICE_SAYS: &str = "hello from Alice";
 const BOB_SAYS: &str = "hi Alice, Bob here";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_users_see_each_others_messages() -> Result<(), Report> {
+async fn two_users_chat_in_a_room_and_history_survives_a_reload() -> Result<(), Report> {
     let harness = Harness::start().await?;
     let mut browsers = Vec::new();
     let outcome = async {
@@ -36,8 +40,11 @@ async fn unknown_paths_load_the_spa() -> Result<(), Report> {
         browsers.push(harness.browser("visitor").await?);
         let visitor = &browsers[0];
         visitor.goto(&harness.url("/some/unknown/path")).await?;
-        // The app itself rendered (not a 404 page, not a bare index.html).
-        visitor.wait_for("#name-form #name-input").await?;
+        // The app itself rendered (not a 404 page, not a bare index.html): without a
+        // session, that is the log-in form.
+        visitor
+            .wait_for("#auth-form[data-mode='login'] #auth-name")
+            .await?;
         visitor.wait_for("#status #conn-state").await?;
         Ok(())
     }
@@ -46,24 +53,40 @@ async fn unknown_paths_load_the_spa() -> Result<(), Report> {
 }
 
 async fn chat(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {
-    for (browser, name) in [(alice, "Alice"), (bob, "Bob")] {
+    for (browser, (name, password)) in [(alice, ALICE), (bob, BOB)] {
         browser.goto(&harness.url("/")).await?;
-        browser
-            .wait_for("#name-input")
-            .await?
-            .send_keys(name)
-            .await?;
-        browser.wait_for("#name-submit").await?.click().await?;
+        register(browser, name, password).await?;
     }
-    for browser in [alice, bob] {
-        browser.wait_for("#conn-state[data-state='open']").await?;
-    }
+
+    // Alice creates the room; it opens and shows in her sidebar as the active one.
+    click(alice, "#sidebar #open-directory").await?;
+    alice
+        .wait_for("#create-room-form #create-room-name")
+        .await?
+        .send_keys(ROOM)
+        .await?;
+    click(alice, "#create-room-form #create-room-submit").await?;
+    alice
+        .wait_for(&format!("#my-rooms li.room.active[data-room='{ROOM}']"))
+        .await?;
+    alice
+        .wait_for(&format!("ol#messages[data-room='{ROOM}']"))
+        .await?;
+
+    // Bob finds it in the directory and joins.
+    click(bob, "#sidebar #open-directory").await?;
+    click(
+        bob,
+        &format!("#directory li.directory-room[data-room='{ROOM}'] button.join"),
+    )
+    .await?;
+    bob.wait_for(&format!("ol#messages[data-room='{ROOM}']"))
+        .await?;
 
     send(alice, ALICE_SAYS).await?;
     // Bob answers once he has seen Alice, so both pages must agree on the order.
     let alice_msg = wait_for_message(bob, "Alice", ALICE_SAYS).await?;
     send(bob, BOB_SAYS).await?;
-
     for browser in [alice, bob] {
         let first = wait_for_message(browser, "Alice", ALICE_SAYS).await?;
         let second = wait_for_message(browser, "Bob", BOB_SAYS).await?;
@@ -74,17 +97,117 @@ async fn chat(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {
             )
             .into());
         }
-        if !(first.index < second.index && first.seq < second.seq) {
-            return Err(format!(
-                "{}: Alice's message (position {}, seq {:?}) should come before Bob's \
-                 reply (position {}, seq {:?})",
-                browser.label, first.index, first.seq, second.index, second.seq
-            )
-            .into());
-        }
+        in_order(browser, &first, &second)?;
         wait_for_status(browser).await?;
     }
+
+    // Alice reloads: still logged in, the room still in her sidebar, and its
+    // history comes back from the server once she opens it.
+    alice
+        .client
+        .refresh()
+        .await
+        .map_err(|e| format!("alice: reloading the page: {e}"))?;
+    click(
+        alice,
+        &format!("#my-rooms li.room[data-room='{ROOM}'] button"),
+    )
+    .await?;
+    alice
+        .wait_for(&format!("ol#messages[data-room='{ROOM}']"))
+        .await?;
+    let first = wait_for_message(alice, "Alice", ALICE_SAYS).await?;
+    let second = wait_for_message(alice, "Bob", BOB_SAYS).await?;
+    in_order(alice, &first, &second)?;
+    if first.seq != alice_msg.seq {
+        return Err(format!(
+            "alice: after the reload her message has data-seq {:?}, before it had {:?}",
+            first.seq, alice_msg.seq
+        )
+        .into());
+    }
+    alice.wait_for("#history-start").await?;
+    if alice
+        .client
+        .find(fantoccini::Locator::Css("#auth-form"))
+        .await
+        .is_ok()
+    {
+        return Err("alice: the log-in form is shown after a reload".into());
+    }
+
+    // Bob logs out, gets his password wrong once, then logs back in to his rooms.
+    click(bob, "#sidebar #logout").await?;
+    bob.wait_for("#auth-form[data-mode='login']").await?;
+    log_in(bob, BOB.0, "not my password").await?;
+    bob.wait_for("#auth-form #auth-error").await?;
+    clear(bob, "#auth-name").await?;
+    clear(bob, "#auth-password").await?;
+    log_in(bob, BOB.0, BOB.1).await?;
+    bob.wait_for(&format!("#my-rooms li.room[data-room='{ROOM}']"))
+        .await?;
     Ok(())
+}
+
+async fn click(browser: &Browser, css: &str) -> TestResult {
+    browser
+        .wait_for(css)
+        .await?
+        .click()
+        .await
+        .map_err(|e| format!("{}: clicking `{css}`: {e}", browser.label).into())
+}
+
+async fn clear(browser: &Browser, css: &str) -> TestResult {
+    browser
+        .wait_for(css)
+        .await?
+        .clear()
+        .await
+        .map_err(|e| format!("{}: clearing `{css}`: {e}", browser.label).into())
+}
+
+/// Fills the log-in form (already in `mode`) and submits it.
+async fn submit_auth(browser: &Browser, mode: &str, name: &str, password: &str) -> TestResult {
+    let form = format!("#auth-form[data-mode='{mode}']");
+    browser
+        .wait_for(&format!("{form} #auth-name"))
+        .await?
+        .send_keys(name)
+        .await?;
+    browser
+        .wait_for(&format!("{form} #auth-password[type='password']"))
+        .await?
+        .send_keys(password)
+        .await?;
+    click(browser, &format!("{form} #auth-submit")).await
+}
+
+/// Creates an account from the log-in page; the app then connects.
+async fn register(browser: &Browser, name: &str, password: &str) -> TestResult {
+    browser.wait_for("#auth-form[data-mode='login']").await?;
+    click(browser, "#auth-toggle").await?;
+    submit_auth(browser, "register", name, password).await?;
+    browser.wait_for("#conn-state[data-state='open']").await?;
+    browser.wait_for("#sidebar #my-rooms").await?;
+    Ok(())
+}
+
+async fn log_in(browser: &Browser, name: &str, password: &str) -> TestResult {
+    submit_auth(browser, "login", name, password).await
+}
+
+fn in_order(browser: &Browser, first: &Shown, second: &Shown) -> TestResult {
+    if first.index < second.index && first.seq < second.seq {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: Alice's message (position {}, seq {:?}) should come before Bob's \
+             reply (position {}, seq {:?})",
+            browser.label, first.index, first.seq, second.index, second.seq
+        )
+        .into())
+    }
 }
 
 /// Types `text` into the composer and presses Enter.

@@ -10,7 +10,7 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::future::{Either, select};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State, WebSocketError};
-use parley_common::{ClientMsg, PROTOCOL_VERSION, ServerMsg, Username};
+use parley_common::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
 use yew::UseReducerDispatcher;
 
 use crate::state::{Action, AppState, ConnId};
@@ -34,32 +34,30 @@ pub fn ws_url() -> Option<String> {
 /// Handle on a running connection task; dropping it closes the connection.
 #[derive(Debug)]
 pub struct Connection {
+    conn: ConnId,
     outbox: UnboundedSender<ClientMsg>,
 }
 
 impl Connection {
-    /// Queues a message for the server. Returns `false` when the task has ended (the
-    /// message then stays pending in the state and is re-sent on reconnect).
+    /// Which connection attempt this is.
+    pub fn id(&self) -> ConnId {
+        self.conn
+    }
+
+    /// Queues a message for the server. Returns `false` when the task has ended
+    /// (what was pending then goes out again on the next connection).
     pub fn send(&self, msg: ClientMsg) -> bool {
         self.outbox.unbounded_send(msg).is_ok()
     }
 }
 
-/// Spawns the task for connection `conn`: it sends `hello` as `name`, then `queued`
-/// (messages left over from an earlier connection), then whatever the UI sends.
-pub fn spawn(
-    conn: ConnId,
-    name: Username,
-    queued: Vec<ClientMsg>,
-    dispatch: UseReducerDispatcher<AppState>,
-) -> Connection {
+/// Spawns the task for connection `conn`: it sends `hello`, then whatever the UI
+/// sends. Who the user is comes from the session cookie, which the browser sends
+/// with the upgrade request.
+pub fn spawn(conn: ConnId, dispatch: UseReducerDispatcher<AppState>) -> Connection {
     let (outbox, inbox) = futures::channel::mpsc::unbounded();
-    for msg in queued {
-        // Cannot fail: the receiver is alive, it is right here.
-        let _ = outbox.unbounded_send(msg);
-    }
-    wasm_bindgen_futures::spawn_local(run(conn, name, inbox, dispatch));
-    Connection { outbox }
+    wasm_bindgen_futures::spawn_local(run(conn, inbox, dispatch));
+    Connection { conn, outbox }
 }
 
 enum Event {
@@ -69,7 +67,6 @@ enum Event {
 
 async fn run(
     conn: ConnId,
-    name: Username,
     mut inbox: UnboundedReceiver<ClientMsg>,
     dispatch: UseReducerDispatcher<AppState>,
 ) {
@@ -89,7 +86,6 @@ async fn run(
     // state is checked before reporting it open; the stream then reports the close.
     let hello = ClientMsg::Hello {
         protocol: PROTOCOL_VERSION,
-        name,
     };
     if send(&mut ws, &hello).await.is_ok() && matches!(ws.state(), State::Open) {
         dispatch.dispatch(Action::Opened { conn });

@@ -1,15 +1,20 @@
-//! Parley's browser app: a yew single-page app that chats over one WebSocket.
+//! Parley's browser app: a yew single-page app that talks to the server over HTTP
+//! (accounts) and one WebSocket (everything else).
 //!
 //! - [`state`]: the app state as a pure reducer (tested natively),
+//! - [`auth`]: the log-in form's rules and error mapping (tested natively),
+//! - [`api`]: the account API over `fetch`,
 //! - [`connection`]: the task that owns the WebSocket,
 //! - [`components`]: the UI pieces, data and callbacks in, HTML out,
 //! - [`App`]: the root that wires them together.
 
+pub mod api;
 mod app;
+pub mod auth;
 pub mod components;
 pub mod connection;
 pub mod ids;
 pub mod state;
-mod time;
+pub mod time;
 
 pub use app::App;

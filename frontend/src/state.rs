@@ -1,27 +1,48 @@
 //! The app state and its pure reducer: every change to what the UI shows is an
 //! [`Action`] applied by [`AppState::reduce`], so the logic is unit-tested natively.
+//!
+//! The reducer also decides what to *send*: it appends [`ClientMsg`]s to the
+//! [`AppState::outbox`] (a history page when a room is opened, `join`, a chat
+//! message…). The root component hands them to the current connection and reports
+//! them sent with [`Action::Flushed`]. So "what goes over the wire, and when" is
+//! tested here too, without a socket.
 
 use std::rc::Rc;
 
 use parley_common::{
-    ChatMessage, ClientMsg, ClientMsgId, ErrorCode, MessageBody, RoomName, ServerMsg, Username,
+    ChatMessage, ClientMsg, ClientMsgId, ErrorCode, MessageBody, MyRoom, RoomInfo, RoomName,
+    ServerMsg, Username,
 };
 use yew::Reducible;
 
-/// Which screen the app shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Phase {
-    /// Asking for a display name; no connection exists yet.
+use crate::auth::AuthProblem;
+
+/// Who is using the app, as far as the browser knows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Session {
+    /// Asking the server (`GET /api/me`) at startup.
     #[default]
-    NamePrompt,
-    /// In the lobby (connected, connecting, or waiting for the user to reconnect).
-    Chatting,
+    Checking,
+    /// No session: show the log-in / create-account page.
+    SignedOut,
+    /// Logged in as this user (confirmed again by `welcome` on every connection).
+    SignedIn(Username),
+}
+
+/// What the main panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    /// The active room's messages and the composer.
+    #[default]
+    Room,
+    /// The room directory and the create-room form.
+    Directory,
 }
 
 /// Mirrors the WebSocket's `readyState`, plus why it closed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ConnState {
-    /// No socket yet: the user has not picked a name. Shown as "closed".
+    /// No socket: nobody is logged in yet. Shown as "closed".
     #[default]
     Idle,
     Connecting,
@@ -48,7 +69,7 @@ impl ConnState {
     /// A short human explanation of a closed connection, e.g. "server restarting".
     pub fn detail(&self) -> Option<String> {
         match self {
-            Self::Idle => Some("not connected yet".to_owned()),
+            Self::Idle => Some("not connected".to_owned()),
             Self::Closed { code, reason } => Some(describe_close(*code, reason)),
             Self::Connecting | Self::Open | Self::Closing => None,
         }
@@ -65,6 +86,7 @@ pub fn describe_close(code: Option<u16>, reason: &str) -> String {
         Some(close::GOING_AWAY) => "server restarting",
         Some(1006) => "connection lost",
         Some(close::SLOW_CONSUMER) => "disconnected: connection too slow",
+        Some(close::LOGGED_OUT) => "logged out",
         Some(_) => "connection closed by server",
     };
     match (code, reason.trim()) {
@@ -75,14 +97,169 @@ pub fn describe_close(code: Option<u16>, reason: &str) -> String {
     }
 }
 
-/// An outgoing chat message the server has not acknowledged yet.
+/// An outgoing chat message whose stored copy has not arrived yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub client_id: ClientMsgId,
     pub body: MessageBody,
-    /// Set when the server rejected this message (an `error` naming its `client_id`).
-    /// A failed message is never retried and does not count as pending.
+    /// The server acknowledged it as this seq; it stays shown here until the
+    /// message itself arrives (live, or in a history page) and takes its place.
+    pub acked: Option<u64>,
+    /// Set when the server rejected it (an `error` naming its `client_id`). A
+    /// failed message is never retried and does not count as pending.
     pub failed: Option<String>,
+}
+
+impl Pending {
+    /// Still waiting for the server's answer (and re-sent on a new connection).
+    pub fn in_flight(&self) -> bool {
+        self.acked.is_none() && self.failed.is_none()
+    }
+}
+
+/// One of the user's rooms, with what this tab has of its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub name: RoomName,
+    /// The room's latest sequence number, as far as the server has said.
+    pub last_seq: u64,
+    /// Ordered by `seq`, without duplicates. Contiguous once `loaded`.
+    pub messages: Rc<Vec<ChatMessage>>,
+    /// Own messages not yet shown as stored, in the order they were sent.
+    pub pending: Rc<Vec<Pending>>,
+    /// A history page reached us since the last (re)connection: `messages` run
+    /// without gaps up to the newest message.
+    pub loaded: bool,
+    /// A history request is on its way.
+    pub loading: bool,
+    /// Older messages than the first one in `messages` exist on the server.
+    pub has_more: bool,
+}
+
+impl Room {
+    pub fn new(name: RoomName, last_seq: u64) -> Self {
+        Self {
+            name,
+            last_seq,
+            messages: Rc::default(),
+            pending: Rc::default(),
+            loaded: false,
+            loading: false,
+            has_more: false,
+        }
+    }
+
+    /// The seq of the newest message shown (0 when none).
+    pub fn newest_seq(&self) -> u64 {
+        self.messages.last().map_or(0, |m| m.seq)
+    }
+
+    /// Takes the server's `last_seq`. If what is shown goes beyond it, the server
+    /// lost its data (or is another server): what is shown is stale, and new
+    /// messages would collide with it by seq, so it is dropped.
+    fn sync_last_seq(&mut self, last_seq: u64) {
+        if self.newest_seq() > last_seq {
+            self.messages = Rc::default();
+            self.loaded = false;
+            self.has_more = false;
+        }
+        self.last_seq = last_seq;
+    }
+
+    /// Inserts `msg` at its place by `seq`; a `seq` already present is kept as is.
+    fn insert(&mut self, msg: ChatMessage) {
+        self.last_seq = self.last_seq.max(msg.seq);
+        if let Err(at) = self.messages.binary_search_by_key(&msg.seq, |m| m.seq) {
+            Rc::make_mut(&mut self.messages).insert(at, msg);
+        }
+    }
+
+    /// Merges a history page (oldest first) into what is shown.
+    fn merge_page(&mut self, page: Vec<ChatMessage>, has_more: bool) {
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            // Nothing (older) to show: the room is empty, or this is its start.
+            self.has_more = false;
+            return;
+        };
+        let (first, last) = (first.seq, last.seq);
+        // A page newer than what is shown, with a gap in between (messages were
+        // missed while offline): drop the older part so the list stays contiguous;
+        // it can be loaded again by scrolling up.
+        if self.messages.last().is_some_and(|m| first > m.seq + 1) {
+            Rc::make_mut(&mut self.messages).retain(|m| m.seq > last);
+        }
+        // `has_more` describes the oldest message shown.
+        if self.messages.first().is_none_or(|m| first <= m.seq) {
+            self.has_more = has_more;
+        }
+        for msg in page {
+            self.insert(msg);
+        }
+    }
+
+    /// Forgets own pending messages whose stored copy is now shown.
+    fn settle_pending<'a>(&mut self, arrived: impl IntoIterator<Item = &'a ClientMsgId>) {
+        for id in arrived {
+            if self.pending.iter().any(|p| &p.client_id == id) {
+                Rc::make_mut(&mut self.pending).retain(|p| &p.client_id != id);
+            }
+        }
+    }
+
+    fn pending_mut(&mut self, client_id: &ClientMsgId) -> Option<&mut Pending> {
+        if !self.pending.iter().any(|p| &p.client_id == client_id) {
+            return None;
+        }
+        Rc::make_mut(&mut self.pending)
+            .iter_mut()
+            .find(|p| &p.client_id == client_id)
+    }
+}
+
+/// The room directory and the requests made from it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Directory {
+    /// Every room with its member count, sorted by name; `None` until first loaded.
+    pub rooms: Option<Vec<RoomInfo>>,
+    /// A `list_rooms` is on its way.
+    pub loading: bool,
+    /// The room this tab asked to create (its `joined` opens it).
+    pub creating: Option<RoomName>,
+    /// Why the last create request failed, shown under the create form.
+    pub create_error: Option<String>,
+    /// The room this tab asked to join (its `joined` opens it).
+    pub joining: Option<RoomName>,
+}
+
+impl Directory {
+    fn mark(&mut self, room: &RoomName, joined: bool) {
+        let Some(rooms) = &mut self.rooms else {
+            return;
+        };
+        match rooms.binary_search_by(|r| r.room.cmp(room)) {
+            Ok(at) if rooms[at].joined != joined => {
+                let info = &mut rooms[at];
+                info.joined = joined;
+                info.members = if joined {
+                    info.members.saturating_add(1)
+                } else {
+                    info.members.saturating_sub(1)
+                };
+            }
+            Ok(_) => {}
+            // A room created since the list was loaded: the joined user is its only
+            // member.
+            Err(at) if joined => rooms.insert(
+                at,
+                RoomInfo {
+                    room: room.clone(),
+                    members: 1,
+                    joined: true,
+                },
+            ),
+            Err(_) => {}
+        }
+    }
 }
 
 /// Something to show in the error banner.
@@ -98,33 +275,78 @@ pub struct Notice {
 /// its successor. 0 means "no connection yet".
 pub type ConnId = u32;
 
+/// A message the reducer wants sent on connection `conn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Increasing: the root component sends each id once.
+    pub id: u64,
+    pub conn: ConnId,
+    pub msg: ClientMsg,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AppState {
-    pub phase: Phase,
-    /// The display name: the one typed in, then the one the server confirmed in
-    /// `welcome` (the server is the authority on identity).
-    pub name: Option<Username>,
+    pub session: Session,
+    /// A log-in or registration request is on its way.
+    pub auth_busy: bool,
+    /// Why the last log-in or registration failed.
+    pub auth_problem: Option<AuthProblem>,
+    /// Shown on the log-in page: why the user is there (e.g. logged out elsewhere).
+    pub auth_notice: Option<String>,
+    /// The user asked to log out; the request is on its way.
+    pub logging_out: bool,
+
     pub conn: ConnState,
-    /// The connection the root effect should be running; bumped to open a new one.
+    /// The connection the root effect should be running; bumped to open a new one
+    /// (and to close the old one).
     pub conn_id: ConnId,
-    /// The lobby's latest sequence number as announced in `joined`.
-    pub joined_last_seq: Option<u64>,
-    /// The lobby's messages, ordered by `seq`, without duplicates.
-    pub messages: Rc<Vec<ChatMessage>>,
-    /// Own messages not yet acknowledged (or rejected), in the order they were sent.
-    pub pending: Vec<Pending>,
+    /// `welcome` arrived on the current connection: requests may be sent.
+    pub ready: bool,
+    /// Automatic reconnections since the last `welcome` (for the backoff).
+    pub retries: u32,
+
+    /// The user's rooms, sorted by name.
+    pub rooms: Vec<Room>,
+    /// The room shown (and written to).
+    pub active: Option<RoomName>,
+    pub view: View,
+    pub directory: Directory,
+    /// The room menu is open (phone layout).
+    pub sidebar_open: bool,
+
     /// Chat messages (`message` frames) received on the current connection.
     pub received: u64,
     /// The last error to show, until dismissed.
     pub error: Option<Notice>,
+
+    /// Messages to send, oldest first; see the module docs.
+    pub outbox: Rc<Vec<Outgoing>>,
+    /// The id the next outgoing message gets.
+    pub next_out: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// The user picked a name: show the chat and open the first connection.
-    SetName(Username),
-    /// The user asked for a new connection (only acted on when closed).
-    Reconnect,
+    /// `GET /api/me` answered at startup: the user, or `None` (no session).
+    SessionChecked(Option<Username>),
+    /// A log-in or registration request went out.
+    AuthSubmitted,
+    /// It failed; show why.
+    AuthFailed(AuthProblem),
+    /// The user changed the form: hide the server's last complaint.
+    AuthEdited,
+    /// Logged in (or registered): show the app and connect.
+    SignedIn(Username),
+    /// The user asked to log out.
+    LoggingOut,
+    /// The log-out request failed; the session goes on.
+    LogoutFailed(String),
+    /// No session any more: back to the log-in page, with why.
+    SignedOut { notice: Option<String> },
+
+    /// Open a new connection in place of `conn` (only acted on when `conn` is the
+    /// current one and it is closed).
+    Reconnect { conn: ConnId },
     /// The socket is open and `hello` went out.
     Opened { conn: ConnId },
     /// The app is closing the socket.
@@ -139,105 +361,443 @@ pub enum Action {
     Received { conn: ConnId, msg: ServerMsg },
     /// A frame from the server that could not be decoded.
     BadFrame { conn: ConnId, detail: String },
-    /// The user sent a message; it is pending until the server echoes or acks it.
+    /// Outgoing messages with an id below `upto` were handed to the connection.
+    Flushed { upto: u64 },
+
+    /// Show this room.
+    SelectRoom(RoomName),
+    /// Show the room directory (and refresh it).
+    OpenDirectory,
+    /// Create a room (and join it).
+    CreateRoom(RoomName),
+    /// The create-room input changed: hide its error.
+    CreateEdited,
+    /// Join a room from the directory.
+    JoinRoom(RoomName),
+    /// Leave a room.
+    LeaveRoom(RoomName),
+    /// The reader scrolled to the top of the room: fetch the page before it.
+    LoadOlder(RoomName),
+    /// Open or close the room menu (phone layout).
+    SetSidebar(bool),
+
+    /// The user sent a message; it is pending until the server stores it.
     Queue {
+        room: RoomName,
         client_id: ClientMsgId,
         body: MessageBody,
+    },
+    /// Forget a failed outgoing message.
+    DiscardFailed {
+        room: RoomName,
+        client_id: ClientMsgId,
     },
     /// Show a problem found by the client itself.
     ShowError(String),
     /// Hide the error banner.
     DismissError,
-    /// Forget a failed outgoing message.
-    DiscardFailed(ClientMsgId),
 }
 
 impl AppState {
-    /// Outgoing messages still waiting for the server (failed ones excluded).
+    /// The state at startup, showing `room` once connected if the user is in it
+    /// (the room named in the page's URL, so a reload comes back to it).
+    pub fn opening(room: Option<RoomName>) -> Self {
+        Self {
+            active: room,
+            ..Self::default()
+        }
+    }
+
+    /// The logged-in user, if any.
+    pub fn me(&self) -> Option<&Username> {
+        match &self.session {
+            Session::SignedIn(me) => Some(me),
+            Session::Checking | Session::SignedOut => None,
+        }
+    }
+
+    pub fn room(&self, name: &RoomName) -> Option<&Room> {
+        self.rooms.iter().find(|r| &r.name == name)
+    }
+
+    /// The room shown, if any.
+    pub fn active_room(&self) -> Option<&Room> {
+        self.active.as_ref().and_then(|name| self.room(name))
+    }
+
+    /// Outgoing messages still waiting for the server, in every room.
     pub fn pending_count(&self) -> usize {
-        self.pending.iter().filter(|p| p.failed.is_none()).count()
+        self.rooms
+            .iter()
+            .map(|r| r.pending.iter().filter(|p| p.in_flight()).count())
+            .sum()
     }
 
     /// Whether the UI should offer a new connection.
     pub fn can_reconnect(&self) -> bool {
-        self.phase == Phase::Chatting && matches!(self.conn, ConnState::Closed { .. })
+        self.me().is_some() && matches!(self.conn, ConnState::Closed { .. })
     }
 
-    /// The `send` frames to (re)send on a new connection: every message still
-    /// pending. Retrying is safe because the server deduplicates by client id.
-    pub fn unsent(&self) -> Vec<ClientMsg> {
-        self.pending
-            .iter()
-            .filter(|p| p.failed.is_none())
-            .map(|p| ClientMsg::Send {
-                room: RoomName::lobby(),
-                client_id: p.client_id.clone(),
-                body: p.body.clone(),
-            })
-            .collect()
+    /// Outgoing messages the root component has not sent yet (ids from `from` on).
+    pub fn outgoing_from(&self, from: u64) -> impl Iterator<Item = &Outgoing> {
+        self.outbox.iter().filter(move |o| o.id >= from)
     }
 
     fn is_me(&self, sender: &Username) -> bool {
-        self.name.as_ref() == Some(sender)
+        self.me().is_some_and(|me| me.key() == sender.key())
+    }
+
+    fn room_mut(&mut self, name: &RoomName) -> Option<&mut Room> {
+        self.rooms.iter_mut().find(|r| &r.name == name)
+    }
+
+    fn send(&mut self, msg: ClientMsg) {
+        let out = Outgoing {
+            id: self.next_out,
+            conn: self.conn_id,
+            msg,
+        };
+        self.next_out += 1;
+        Rc::make_mut(&mut self.outbox).push(out);
     }
 
     fn start_connection(&mut self) {
         self.conn_id = self.conn_id.wrapping_add(1).max(1);
         self.conn = ConnState::Connecting;
+        self.ready = false;
         self.received = 0;
-        self.joined_last_seq = None;
+        self.outbox = Rc::default();
     }
 
-    fn remove_pending(&mut self, client_id: &ClientMsgId) {
-        self.pending.retain(|p| &p.client_id != client_id);
+    /// Everything reset to the log-in page. The connection id moves on, which
+    /// closes the current connection and makes its late events stale; the outbox
+    /// counter moves on too (the root component remembers what it sent by id).
+    fn signed_out(&self, notice: Option<String>) -> Self {
+        Self {
+            session: Session::SignedOut,
+            auth_notice: notice,
+            conn_id: self.conn_id.wrapping_add(1).max(1),
+            next_out: self.next_out,
+            ..Self::default()
+        }
     }
 
-    /// Inserts `msg` at its place by `seq`; a `seq` already present is ignored.
-    fn insert_message(&mut self, msg: ChatMessage) {
-        if let Err(at) = self.messages.binary_search_by_key(&msg.seq, |m| m.seq) {
-            Rc::make_mut(&mut self.messages).insert(at, msg);
+    /// Asks for the latest history page of `name` unless it is loaded or coming.
+    fn request_history(&mut self, name: &RoomName) {
+        let ready = self.ready;
+        let Some(room) = self.room_mut(name) else {
+            return;
+        };
+        if ready && !room.loaded && !room.loading {
+            room.loading = true;
+            self.send(ClientMsg::History {
+                room: name.clone(),
+                before: None,
+            });
+        }
+    }
+
+    /// Makes `name` (one of the user's rooms) the active room, fetching its history
+    /// if needed, without changing the view.
+    fn show(&mut self, name: RoomName) {
+        self.request_history(&name);
+        self.active = Some(name);
+    }
+
+    /// Shows room `name` in the main panel (and closes the phone menu).
+    fn activate(&mut self, name: RoomName) {
+        self.view = View::Room;
+        self.sidebar_open = false;
+        self.show(name);
+    }
+
+    /// Keeps the active room if it is still one of the user's, else picks the
+    /// lobby or the first room (or none when the user is in no room).
+    fn ensure_active(&mut self) {
+        let keep = self.active_room().is_some();
+        let lobby = RoomName::lobby();
+        let next = if keep {
+            self.active.clone()
+        } else if self.room(&lobby).is_some() {
+            Some(lobby)
+        } else {
+            self.rooms.first().map(|r| r.name.clone())
+        };
+        self.active = None;
+        if let Some(name) = next {
+            self.show(name);
+        }
+    }
+
+    fn insert_room(&mut self, room: Room) {
+        let at = self
+            .rooms
+            .binary_search_by(|r| r.name.cmp(&room.name))
+            .unwrap_or_else(|at| at);
+        self.rooms.insert(at, room);
+    }
+
+    fn refresh_directory(&mut self) {
+        if self.ready {
+            self.directory.loading = true;
+            self.send(ClientMsg::ListRooms);
+        }
+    }
+
+    fn show_error(&mut self, code: Option<ErrorCode>, text: String) {
+        self.error = Some(Notice { code, text });
+    }
+
+    fn apply_welcome(&mut self, user: Username, rooms: Vec<MyRoom>) {
+        self.session = Session::SignedIn(user);
+        self.ready = true;
+        self.retries = 0;
+        let mut old = std::mem::take(&mut self.rooms);
+        for MyRoom { room, last_seq } in rooms {
+            let kept = old
+                .iter()
+                .position(|r| r.name == room)
+                .map(|at| old.swap_remove(at));
+            let room = match kept {
+                Some(mut kept) => {
+                    kept.sync_last_seq(last_seq);
+                    // Messages may have been missed while disconnected: the latest
+                    // page is fetched again (and merged) when the room is shown.
+                    kept.loaded = kept.loaded && kept.newest_seq() >= last_seq;
+                    kept.loading = false;
+                    kept
+                }
+                None => Room::new(room, last_seq),
+            };
+            self.insert_room(room);
+        }
+        self.ensure_active();
+        // What is still pending goes out again: the server stores a retried client
+        // id once, so nothing shows twice.
+        let resend: Vec<ClientMsg> = self
+            .rooms
+            .iter()
+            .flat_map(|r| {
+                r.pending
+                    .iter()
+                    .filter(|p| p.in_flight())
+                    .map(|p| ClientMsg::Send {
+                        room: r.name.clone(),
+                        client_id: p.client_id.clone(),
+                        body: p.body.clone(),
+                    })
+            })
+            .collect();
+        for msg in resend {
+            self.send(msg);
+        }
+        if self.view == View::Directory {
+            self.refresh_directory();
         }
     }
 
     fn apply_server_msg(&mut self, msg: ServerMsg) {
         match msg {
-            ServerMsg::Welcome { protocol: _, name } => self.name = Some(name),
+            ServerMsg::Welcome {
+                protocol: _,
+                user,
+                rooms,
+            } => self.apply_welcome(user, rooms),
+            ServerMsg::RoomList { mut rooms } => {
+                rooms.sort_by(|a, b| a.room.cmp(&b.room));
+                self.directory.rooms = Some(rooms);
+                self.directory.loading = false;
+            }
             ServerMsg::Joined { room, last_seq } => {
-                if room == RoomName::lobby() {
-                    self.joined_last_seq = Some(last_seq);
-                    // The server's history is shorter than what is shown (it lost
-                    // its data, or this is another server): what is shown is stale,
-                    // and new messages would collide with it by seq.
-                    if self.messages.last().is_some_and(|m| m.seq > last_seq) {
-                        self.messages = Rc::default();
-                    }
+                let requested = self.directory.joining.as_ref() == Some(&room)
+                    || self.directory.creating.as_ref() == Some(&room);
+                match self.room_mut(&room) {
+                    Some(known) => known.sync_last_seq(last_seq),
+                    None => self.insert_room(Room::new(room.clone(), last_seq)),
                 }
+                self.directory.mark(&room, true);
+                if requested {
+                    self.directory.joining = None;
+                    self.directory.creating = None;
+                    // Its latest history page follows the `joined`.
+                    if let Some(joined) = self.room_mut(&room) {
+                        joined.loading = true;
+                    }
+                    self.activate(room);
+                } else if self.active.is_none() {
+                    self.show(room);
+                }
+            }
+            ServerMsg::Left { room } => {
+                self.rooms.retain(|r| r.name != room);
+                self.directory.mark(&room, false);
+                self.ensure_active();
+            }
+            ServerMsg::History {
+                room,
+                messages,
+                has_more,
+            } => {
+                let me = self.me().map(Username::key);
+                let Some(shown) = self.room_mut(&room) else {
+                    return;
+                };
+                let mine: Vec<ClientMsgId> = messages
+                    .iter()
+                    .filter(|m| me.as_ref() == Some(&m.sender.key()))
+                    .map(|m| m.client_id.clone())
+                    .collect();
+                shown.merge_page(messages, has_more);
+                shown.settle_pending(&mine);
+                shown.loaded = true;
+                shown.loading = false;
             }
             ServerMsg::Message(msg) => {
                 self.received += 1;
-                if self.is_me(&msg.sender) {
-                    self.remove_pending(&msg.client_id);
-                }
-                if msg.room == RoomName::lobby() {
-                    self.insert_message(msg);
+                let mine = self.is_me(&msg.sender);
+                if let Some(room) = self.room_mut(&msg.room) {
+                    if mine {
+                        room.settle_pending([&msg.client_id]);
+                    }
+                    room.insert(msg);
                 }
             }
-            ServerMsg::Ack { client_id, .. } => self.remove_pending(&client_id),
+            ServerMsg::Ack {
+                client_id,
+                room,
+                seq,
+            } => {
+                if let Some(room) = self.room_mut(&room) {
+                    room.last_seq = room.last_seq.max(seq);
+                    if room.messages.binary_search_by_key(&seq, |m| m.seq).is_ok() {
+                        room.settle_pending([&client_id]);
+                    } else if let Some(p) = room.pending_mut(&client_id) {
+                        p.acked = Some(seq);
+                    }
+                }
+            }
             ServerMsg::Error {
                 code,
                 message,
                 client_id,
-            } => {
-                if let Some(id) = client_id
-                    && let Some(p) = self.pending.iter_mut().find(|p| p.client_id == id)
-                {
-                    p.failed = Some(message.clone());
-                }
-                self.error = Some(Notice {
-                    code: Some(code),
-                    text: message,
+            } => self.apply_error(code, message, client_id.as_ref()),
+        }
+    }
+
+    fn apply_error(&mut self, code: ErrorCode, message: String, client_id: Option<&ClientMsgId>) {
+        // A rejected chat message is shown, in red, where it was written.
+        if let Some(id) = client_id
+            && let Some(p) = self.rooms.iter_mut().find_map(|r| r.pending_mut(id))
+        {
+            p.failed = Some(message);
+            return;
+        }
+        match code {
+            ErrorCode::RoomExists | ErrorCode::InvalidRoomName
+                if self.directory.creating.is_some() =>
+            {
+                let name = self.directory.creating.take();
+                self.directory.create_error = Some(match (code, name) {
+                    (ErrorCode::RoomExists, Some(name)) => {
+                        format!("#{name} already exists: join it from the list below.")
+                    }
+                    _ => message,
                 });
             }
+            ErrorCode::NoSuchRoom if self.directory.joining.is_some() => {
+                if let Some(name) = self.directory.joining.take() {
+                    self.show_error(Some(code), format!("#{name} does not exist any more."));
+                }
+                self.refresh_directory();
+            }
+            ErrorCode::NotInRoom => {
+                // A history request for a room left meanwhile (in another tab).
+                for room in &mut self.rooms {
+                    room.loading = false;
+                }
+                self.show_error(Some(code), message);
+            }
+            ErrorCode::BadJson
+            | ErrorCode::BadMessage
+            | ErrorCode::UnknownType
+            | ErrorCode::UnsupportedVersion
+            | ErrorCode::HelloRequired
+            | ErrorCode::AlreadyGreeted
+            | ErrorCode::InvalidName
+            | ErrorCode::InvalidRoomName
+            | ErrorCode::InvalidClientId
+            | ErrorCode::EmptyBody
+            | ErrorCode::BodyTooLong
+            | ErrorCode::InvalidBody
+            | ErrorCode::NoSuchRoom
+            | ErrorCode::RoomExists
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::NameTaken
+            | ErrorCode::WeakPassword
+            | ErrorCode::PasswordTooLong
+            | ErrorCode::RateLimited
+            | ErrorCode::Unauthorized
+            | ErrorCode::ForbiddenOrigin
+            | ErrorCode::Internal => self.show_error(Some(code), message),
+        }
+    }
+
+    fn apply_closed(mut self, code: Option<u16>, reason: String) -> Self {
+        if code == Some(parley_common::close::LOGGED_OUT) {
+            let notice = (!self.logging_out).then(|| "You were logged out.".to_owned());
+            return self.signed_out(notice);
+        }
+        self.conn = ConnState::Closed { code, reason };
+        self.ready = false;
+        self.outbox = Rc::default();
+        // Requests in flight are lost with the connection.
+        for room in &mut self.rooms {
+            room.loading = false;
+        }
+        self.directory.loading = false;
+        self.directory.creating = None;
+        self.directory.joining = None;
+        self
+    }
+
+    /// True when `action` would change nothing; the reducer then returns the same
+    /// `Rc`, which spares a re-render.
+    fn ignores(&self, action: &Action) -> bool {
+        match action {
+            Action::Opened { conn }
+            | Action::Closing { conn }
+            | Action::Closed { conn, .. }
+            | Action::Received { conn, .. }
+            | Action::BadFrame { conn, .. } => *conn != self.conn_id,
+            Action::Reconnect { conn } => *conn != self.conn_id || !self.can_reconnect(),
+            Action::SignedIn(_) | Action::SessionChecked(Some(_)) => self.me().is_some(),
+            Action::AuthEdited => self.auth_problem.is_none(),
+            Action::DismissError => self.error.is_none(),
+            Action::Flushed { upto } => self.outbox.first().is_none_or(|o| o.id >= *upto),
+            Action::SetSidebar(open) => self.sidebar_open == *open,
+            Action::CreateEdited => self.directory.create_error.is_none(),
+            Action::SelectRoom(room) => {
+                self.room(room).is_none()
+                    || (self.active.as_ref() == Some(room)
+                        && self.view == View::Room
+                        && !self.sidebar_open)
+            }
+            Action::LoadOlder(room) => self
+                .room(room)
+                .is_none_or(|r| !self.ready || r.loading || (r.loaded && !r.has_more)),
+            Action::SessionChecked(None)
+            | Action::AuthSubmitted
+            | Action::AuthFailed(_)
+            | Action::LoggingOut
+            | Action::LogoutFailed(_)
+            | Action::SignedOut { .. }
+            | Action::OpenDirectory
+            | Action::CreateRoom(_)
+            | Action::JoinRoom(_)
+            | Action::LeaveRoom(_)
+            | Action::Queue { .. }
+            | Action::DiscardFailed { .. }
+            | Action::ShowError(_) => false,
         }
     }
 }
@@ -246,443 +806,145 @@ impl Reducible for AppState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        // Events of a connection that is no longer current change nothing (and, by
-        // returning the same Rc, cause no re-render).
-        match &action {
-            Action::Opened { conn }
-            | Action::Closing { conn }
-            | Action::Closed { conn, .. }
-            | Action::Received { conn, .. }
-            | Action::BadFrame { conn, .. }
-                if *conn != self.conn_id =>
-            {
-                return self;
-            }
-            Action::Reconnect if !self.can_reconnect() => return self,
-            Action::SetName(_) if self.phase == Phase::Chatting => return self,
-            Action::DismissError if self.error.is_none() => return self,
-            _ => {}
+        if self.ignores(&action) {
+            return self;
         }
-
         let mut next = Rc::unwrap_or_clone(self);
         match action {
-            Action::SetName(name) => {
-                next.name = Some(name);
-                next.phase = Phase::Chatting;
-                next.start_connection();
-            }
-            Action::Reconnect => next.start_connection(),
-            Action::Opened { .. } => next.conn = ConnState::Open,
-            Action::Closing { .. } => next.conn = ConnState::Closing,
-            Action::Closed { code, reason, .. } => next.conn = ConnState::Closed { code, reason },
-            Action::Received { msg, .. } => next.apply_server_msg(msg),
-            Action::BadFrame { detail, .. } => {
-                next.error = Some(Notice {
-                    code: None,
-                    text: format!("Unreadable message from the server: {detail}"),
-                });
-            }
-            Action::Queue { client_id, body } => {
-                if !next.pending.iter().any(|p| p.client_id == client_id) {
-                    next.pending.push(Pending {
-                        client_id,
-                        body,
-                        failed: None,
-                    });
+            Action::SessionChecked(None) => {
+                if next.session == Session::Checking {
+                    next.session = Session::SignedOut;
                 }
             }
-            Action::ShowError(text) => next.error = Some(Notice { code: None, text }),
+            Action::SessionChecked(Some(user)) | Action::SignedIn(user) => {
+                next.session = Session::SignedIn(user);
+                next.auth_busy = false;
+                next.auth_problem = None;
+                next.auth_notice = None;
+                next.start_connection();
+            }
+            Action::AuthSubmitted => {
+                next.auth_busy = true;
+                next.auth_problem = None;
+                next.auth_notice = None;
+            }
+            Action::AuthFailed(problem) => {
+                next.auth_busy = false;
+                next.auth_problem = Some(problem);
+            }
+            Action::AuthEdited => next.auth_problem = None,
+            Action::LoggingOut => next.logging_out = true,
+            Action::LogoutFailed(text) => {
+                next.logging_out = false;
+                next.show_error(None, text);
+            }
+            Action::SignedOut { notice } => next = next.signed_out(notice),
+
+            Action::Reconnect { .. } => {
+                next.retries = next.retries.saturating_add(1);
+                next.start_connection();
+            }
+            Action::Opened { .. } => next.conn = ConnState::Open,
+            Action::Closing { .. } => next.conn = ConnState::Closing,
+            Action::Closed { code, reason, .. } => next = next.apply_closed(code, reason),
+            Action::Received { msg, .. } => next.apply_server_msg(msg),
+            Action::BadFrame { detail, .. } => {
+                next.show_error(
+                    None,
+                    format!("Unreadable message from the server: {detail}"),
+                );
+            }
+            Action::Flushed { upto } => Rc::make_mut(&mut next.outbox).retain(|o| o.id >= upto),
+
+            Action::SelectRoom(room) => next.activate(room),
+            Action::OpenDirectory => {
+                next.view = View::Directory;
+                next.sidebar_open = false;
+                next.refresh_directory();
+            }
+            Action::CreateRoom(room) => {
+                // Sent even for a room the user is in: the server's `room_exists`
+                // is shown under the form.
+                if next.ready {
+                    next.directory.create_error = None;
+                    next.directory.creating = Some(room.clone());
+                    next.send(ClientMsg::CreateRoom { room });
+                } else {
+                    next.directory.create_error =
+                        Some("You are offline: try again once connected.".into());
+                }
+            }
+            Action::CreateEdited => next.directory.create_error = None,
+            Action::JoinRoom(room) => {
+                if next.room(&room).is_some() {
+                    next.activate(room);
+                } else if next.ready {
+                    next.directory.joining = Some(room.clone());
+                    next.send(ClientMsg::Join { room });
+                }
+            }
+            Action::LeaveRoom(room) => {
+                if next.ready && next.room(&room).is_some() {
+                    next.send(ClientMsg::Leave { room });
+                }
+            }
+            Action::LoadOlder(name) => {
+                let oldest = next
+                    .room(&name)
+                    .filter(|r| r.loaded)
+                    .and_then(|r| r.messages.first().map(|m| m.seq));
+                match oldest {
+                    Some(oldest) => {
+                        if let Some(room) = next.room_mut(&name) {
+                            room.loading = true;
+                        }
+                        next.send(ClientMsg::History {
+                            room: name,
+                            before: Some(oldest),
+                        });
+                    }
+                    None => next.request_history(&name),
+                }
+            }
+            Action::SetSidebar(open) => next.sidebar_open = open,
+
+            Action::Queue {
+                room,
+                client_id,
+                body,
+            } => {
+                let ready = next.ready;
+                if let Some(shown) = next.room_mut(&room)
+                    && !shown.pending.iter().any(|p| p.client_id == client_id)
+                {
+                    Rc::make_mut(&mut shown.pending).push(Pending {
+                        client_id: client_id.clone(),
+                        body: body.clone(),
+                        acked: None,
+                        failed: None,
+                    });
+                    // Offline, it waits: `welcome` sends everything still pending.
+                    if ready {
+                        next.send(ClientMsg::Send {
+                            room,
+                            client_id,
+                            body,
+                        });
+                    }
+                }
+            }
+            Action::DiscardFailed { room, client_id } => {
+                if let Some(room) = next.room_mut(&room) {
+                    Rc::make_mut(&mut room.pending)
+                        .retain(|p| p.client_id != client_id || p.failed.is_none());
+                }
+            }
+            Action::ShowError(text) => next.show_error(None, text),
             Action::DismissError => next.error = None,
-            Action::DiscardFailed(client_id) => next
-                .pending
-                .retain(|p| p.client_id != client_id || p.failed.is_none()),
         }
         Rc::new(next)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn name(s: &str) -> Username {
-        Username::parse(s).unwrap()
-    }
-
-    fn id(s: &str) -> ClientMsgId {
-        ClientMsgId::parse(s).unwrap()
-    }
-
-    fn body(s: &str) -> MessageBody {
-        MessageBody::parse(s).unwrap()
-    }
-
-    fn chat(seq: u64, sender: &str, text: &str, client_id: &str) -> ServerMsg {
-        ServerMsg::Message(ChatMessage {
-            room: RoomName::lobby(),
-            seq,
-            sender: name(sender),
-            body: body(text),
-            ts: 1_700_000_000_000 + seq,
-            client_id: id(client_id),
-        })
-    }
-
-    fn apply(state: Rc<AppState>, actions: impl IntoIterator<Item = Action>) -> Rc<AppState> {
-        actions.into_iter().fold(state, Reducible::reduce)
-    }
-
-    /// Alice has picked her name and her first connection is open.
-    fn chatting() -> Rc<AppState> {
-        apply(
-            Rc::new(AppState::default()),
-            [
-                Action::SetName(name("Alice")),
-                Action::Opened { conn: 1 },
-                Action::Received {
-                    conn: 1,
-                    msg: ServerMsg::Welcome {
-                        protocol: 1,
-                        name: name("Alice"),
-                    },
-                },
-                Action::Received {
-                    conn: 1,
-                    msg: ServerMsg::Joined {
-                        room: RoomName::lobby(),
-                        last_seq: 0,
-                    },
-                },
-            ],
-        )
-    }
-
-    fn recv(msg: ServerMsg) -> Action {
-        Action::Received { conn: 1, msg }
-    }
-
-    fn seqs(state: &AppState) -> Vec<u64> {
-        state.messages.iter().map(|m| m.seq).collect()
-    }
-
-    #[test]
-    fn starts_at_the_name_prompt_without_a_connection() {
-        let state = AppState::default();
-        assert_eq!(state.phase, Phase::NamePrompt);
-        assert_eq!(state.conn_id, 0);
-        assert_eq!(state.conn.as_str(), "closed");
-        assert_eq!(state.pending_count(), 0);
-        assert!(!state.can_reconnect());
-    }
-
-    #[test]
-    fn setting_the_name_starts_connecting() {
-        let state = Rc::new(AppState::default()).reduce(Action::SetName(name("Alice")));
-        assert_eq!(state.phase, Phase::Chatting);
-        assert_eq!(state.name, Some(name("Alice")));
-        assert_eq!(state.conn, ConnState::Connecting);
-        assert_eq!(state.conn_id, 1);
-        // A second submit (double click) does not open a second connection.
-        let again = state.clone().reduce(Action::SetName(name("Bob")));
-        assert!(Rc::ptr_eq(&state, &again));
-    }
-
-    #[test]
-    fn welcome_and_joined_are_recorded_but_not_counted() {
-        let state = chatting();
-        assert_eq!(state.conn, ConnState::Open);
-        assert_eq!(state.joined_last_seq, Some(0));
-        assert_eq!(state.received, 0);
-    }
-
-    #[test]
-    fn the_server_confirms_the_name() {
-        let state = chatting().reduce(recv(ServerMsg::Welcome {
-            protocol: 1,
-            name: name("Alice2"),
-        }));
-        assert_eq!(state.name, Some(name("Alice2")));
-    }
-
-    #[test]
-    fn messages_are_ordered_by_seq_and_deduplicated() {
-        let state = apply(
-            chatting(),
-            [
-                recv(chat(2, "Bob", "second", "b2")),
-                recv(chat(1, "Bob", "first", "b1")),
-                recv(chat(3, "Bob", "third", "b3")),
-                recv(chat(2, "Bob", "second again", "b2")),
-            ],
-        );
-        assert_eq!(seqs(&state), [1, 2, 3]);
-        assert_eq!(state.messages[1].body.as_str(), "second");
-        // Every chat frame counts, duplicates included.
-        assert_eq!(state.received, 4);
-    }
-
-    #[test]
-    fn messages_of_other_rooms_are_not_shown() {
-        let mut msg = match chat(1, "Bob", "elsewhere", "b1") {
-            ServerMsg::Message(m) => m,
-            _ => unreachable!(),
-        };
-        msg.room = RoomName::parse("other").unwrap();
-        let state = chatting().reduce(recv(ServerMsg::Message(msg)));
-        assert!(state.messages.is_empty());
-        assert_eq!(state.received, 1);
-    }
-
-    #[test]
-    fn own_message_is_pending_until_its_echo_arrives() {
-        let state = chatting().reduce(Action::Queue {
-            client_id: id("c1"),
-            body: body("hi"),
-        });
-        assert_eq!(state.pending_count(), 1);
-        assert_eq!(state.unsent().len(), 1);
-
-        // Someone else's message with the same client id does not clear it.
-        let state = state.reduce(recv(chat(1, "Bob", "hi", "c1")));
-        assert_eq!(state.pending_count(), 1);
-
-        let state = state.reduce(recv(chat(2, "Alice", "hi", "c1")));
-        assert_eq!(state.pending_count(), 0);
-        assert_eq!(seqs(&state), [1, 2]);
-
-        // The ack that follows is harmless.
-        let state = state.reduce(recv(ServerMsg::Ack {
-            client_id: id("c1"),
-            room: RoomName::lobby(),
-            seq: 2,
-        }));
-        assert_eq!(state.pending_count(), 0);
-    }
-
-    #[test]
-    fn ack_alone_clears_pending() {
-        let state = apply(
-            chatting(),
-            [
-                Action::Queue {
-                    client_id: id("c1"),
-                    body: body("one"),
-                },
-                Action::Queue {
-                    client_id: id("c2"),
-                    body: body("two"),
-                },
-                recv(ServerMsg::Ack {
-                    client_id: id("c2"),
-                    room: RoomName::lobby(),
-                    seq: 7,
-                }),
-            ],
-        );
-        assert_eq!(state.pending.len(), 1);
-        assert_eq!(state.pending[0].client_id, id("c1"));
-    }
-
-    #[test]
-    fn queueing_the_same_client_id_twice_keeps_one() {
-        let queue = Action::Queue {
-            client_id: id("c1"),
-            body: body("one"),
-        };
-        let state = apply(chatting(), [queue.clone(), queue]);
-        assert_eq!(state.pending.len(), 1);
-    }
-
-    #[test]
-    fn error_with_client_id_marks_that_message_failed() {
-        let state = apply(
-            chatting(),
-            [
-                Action::Queue {
-                    client_id: id("c1"),
-                    body: body("one"),
-                },
-                Action::Queue {
-                    client_id: id("c2"),
-                    body: body("two"),
-                },
-                recv(ServerMsg::Error {
-                    code: ErrorCode::NotInRoom,
-                    message: "not in room".into(),
-                    client_id: Some(id("c1")),
-                }),
-            ],
-        );
-        assert_eq!(state.pending[0].failed.as_deref(), Some("not in room"));
-        assert_eq!(state.pending[1].failed, None);
-        assert_eq!(state.pending_count(), 1);
-        assert_eq!(state.unsent().len(), 1);
-        assert_eq!(
-            state.error,
-            Some(Notice {
-                code: Some(ErrorCode::NotInRoom),
-                text: "not in room".into()
-            })
-        );
-
-        let state = state.reduce(Action::DiscardFailed(id("c1")));
-        assert_eq!(state.pending.len(), 1);
-        // Discarding only applies to failed messages.
-        let state = state.reduce(Action::DiscardFailed(id("c2")));
-        assert_eq!(state.pending.len(), 1);
-
-        let state = state.reduce(Action::DismissError);
-        assert_eq!(state.error, None);
-    }
-
-    #[test]
-    fn error_without_client_id_only_shows_a_notice() {
-        let state = apply(
-            chatting(),
-            [
-                Action::Queue {
-                    client_id: id("c1"),
-                    body: body("one"),
-                },
-                recv(ServerMsg::Error {
-                    code: ErrorCode::BadJson,
-                    message: "bad".into(),
-                    client_id: None,
-                }),
-            ],
-        );
-        assert_eq!(state.pending_count(), 1);
-        assert_eq!(
-            state.error.as_ref().map(|n| n.code),
-            Some(Some(ErrorCode::BadJson))
-        );
-    }
-
-    #[test]
-    fn bad_frame_shows_a_notice() {
-        let state = chatting().reduce(Action::BadFrame {
-            conn: 1,
-            detail: "expected value".into(),
-        });
-        let notice = state.error.as_ref().unwrap();
-        assert_eq!(notice.code, None);
-        assert!(notice.text.contains("expected value"));
-    }
-
-    #[test]
-    fn close_is_recorded_with_code_and_reason() {
-        let state = chatting().reduce(Action::Closed {
-            conn: 1,
-            code: Some(1001),
-            reason: "server shutting down".into(),
-        });
-        assert_eq!(
-            state.conn,
-            ConnState::Closed {
-                code: Some(1001),
-                reason: "server shutting down".into()
-            }
-        );
-        assert_eq!(state.conn.as_str(), "closed");
-        assert_eq!(
-            state.conn.detail().as_deref(),
-            Some("server shutting down (1001)")
-        );
-        assert!(state.can_reconnect());
-    }
-
-    #[test]
-    fn reconnect_starts_a_new_connection_and_keeps_history_and_pending() {
-        let state = apply(
-            chatting(),
-            [
-                recv(chat(1, "Bob", "hello", "b1")),
-                Action::Queue {
-                    client_id: id("c1"),
-                    body: body("unsent"),
-                },
-                Action::Closed {
-                    conn: 1,
-                    code: Some(1006),
-                    reason: String::new(),
-                },
-            ],
-        );
-        let state = state.reduce(Action::Reconnect);
-        assert_eq!(state.conn_id, 2);
-        assert_eq!(state.conn, ConnState::Connecting);
-        assert_eq!(state.received, 0);
-        assert_eq!(seqs(&state), [1]);
-        assert_eq!(state.pending_count(), 1);
-
-        // Late events of the old connection change nothing.
-        let stale = apply(
-            state.clone(),
-            [
-                Action::Closed {
-                    conn: 1,
-                    code: Some(1000),
-                    reason: String::new(),
-                },
-                Action::Received {
-                    conn: 1,
-                    msg: chat(9, "Bob", "late", "b9"),
-                },
-            ],
-        );
-        assert!(Rc::ptr_eq(&state, &stale));
-
-        // Reconnecting while already connecting does nothing.
-        let again = state.clone().reduce(Action::Reconnect);
-        assert!(Rc::ptr_eq(&state, &again));
-    }
-
-    #[test]
-    fn a_room_history_that_went_backwards_replaces_the_shown_one() {
-        let joined = |last_seq| {
-            recv(ServerMsg::Joined {
-                room: RoomName::lobby(),
-                last_seq,
-            })
-        };
-        let state = apply(
-            chatting(),
-            [
-                recv(chat(1, "Bob", "one", "b1")),
-                recv(chat(2, "Bob", "two", "b2")),
-            ],
-        );
-        // Joined again with the history intact: nothing changes.
-        let same = apply(state.clone(), [joined(2), joined(5)]);
-        assert_eq!(seqs(&same), [1, 2]);
-        // The server restarted without its data: seq 1 is a new message now.
-        let reset = apply(state, [joined(0), recv(chat(1, "Carol", "new", "c1"))]);
-        assert_eq!(seqs(&reset), [1]);
-        assert_eq!(reset.messages[0].body.as_str(), "new");
-    }
-
-    #[test]
-    fn closing_is_shown() {
-        let state = chatting().reduce(Action::Closing { conn: 1 });
-        assert_eq!(state.conn, ConnState::Closing);
-        assert_eq!(state.conn.as_str(), "closing");
-    }
-
-    #[test]
-    fn close_descriptions() {
-        assert_eq!(describe_close(None, ""), "could not connect");
-        assert_eq!(describe_close(Some(1006), ""), "connection lost (1006)");
-        assert_eq!(
-            describe_close(Some(4000), ""),
-            "disconnected: connection too slow (4000)"
-        );
-        assert_eq!(
-            describe_close(Some(4000), "outbox full"),
-            "outbox full (4000)"
-        );
-        assert_eq!(
-            describe_close(None, "bad url"),
-            "could not connect: bad url"
-        );
-    }
-}
+mod tests;

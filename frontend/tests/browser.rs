@@ -13,12 +13,17 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use parley_common::{ChatMessage, ClientMsgId, MessageBody, RoomName, Username};
+use parley_common::{
+    ChatMessage, ClientMsgId, Credentials, MessageBody, RoomInfo, RoomName, Username,
+};
+use parley_frontend::auth::{AuthField, AuthMode, AuthProblem};
 use parley_frontend::components::{
-    Composer, ComposerProps, ErrorBanner, ErrorBannerProps, MessageList, MessageListProps,
-    NamePrompt, NamePromptProps, StatusBar, StatusBarProps,
+    AuthPage, AuthPageProps, Composer, ComposerProps, Directory, DirectoryProps, ErrorBanner,
+    ErrorBannerProps, MessageList, MessageListProps, Sidebar, SidebarProps, StatusBar,
+    StatusBarProps,
 };
 use parley_frontend::state::{ConnState, Notice, Pending};
+use parley_frontend::time;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent};
@@ -68,6 +73,22 @@ fn click(el: &Element) {
     el.dyn_ref::<HtmlElement>().unwrap().click();
 }
 
+fn input(root: &Element, selector: &str) -> HtmlInputElement {
+    root.query_selector(selector)
+        .unwrap()
+        .unwrap()
+        .dyn_into()
+        .unwrap()
+}
+
+/// The texts of every `p.field-error` inside `root`.
+fn errors(root: &Element) -> Vec<String> {
+    let found = root.query_selector_all("p.field-error").unwrap();
+    (0..found.length())
+        .map(|i| text(&found.item(i).unwrap().dyn_into::<Element>().unwrap()))
+        .collect()
+}
+
 fn chat(seq: u64, sender: &str, body: &str) -> ChatMessage {
     ChatMessage {
         room: RoomName::lobby(),
@@ -78,6 +99,33 @@ fn chat(seq: u64, sender: &str, body: &str) -> ChatMessage {
         client_id: ClientMsgId::parse(&format!("c{seq}")).unwrap(),
     }
 }
+
+/// A message list for `#lobby`, everything loaded, seen by Alice.
+fn list(messages: Vec<ChatMessage>, pending: Vec<Pending>) -> MessageListProps {
+    MessageListProps {
+        room: RoomName::lobby(),
+        messages: Rc::new(messages),
+        pending: Rc::new(pending),
+        me: Some(Username::parse("Alice").unwrap()),
+        loaded: true,
+        loading: false,
+        has_more: false,
+        on_load_older: Callback::noop(),
+        on_discard: Callback::noop(),
+    }
+}
+
+/// A callback that counts its calls.
+fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
+    let count = Rc::new(RefCell::new(0));
+    let callback = {
+        let count = count.clone();
+        Callback::from(move |()| *count.borrow_mut() += 1)
+    };
+    (count, callback)
+}
+
+// ---------- status bar ----------
 
 #[wasm_bindgen_test]
 async fn status_bar_shows_state_and_counts() {
@@ -97,11 +145,7 @@ async fn status_bar_shows_state_and_counts() {
 
 #[wasm_bindgen_test]
 async fn closed_status_bar_explains_and_offers_reconnect() {
-    let clicks = Rc::new(RefCell::new(0));
-    let on_reconnect = {
-        let clicks = clicks.clone();
-        Callback::from(move |()| *clicks.borrow_mut() += 1)
-    };
+    let (clicks, on_reconnect) = counter();
     let root = mount::<StatusBar>(StatusBarProps {
         conn: ConnState::Closed {
             code: Some(1001),
@@ -118,17 +162,19 @@ async fn closed_status_bar_explains_and_offers_reconnect() {
     assert_eq!(*clicks.borrow(), 1);
 }
 
+// ---------- message list ----------
+
 #[wasm_bindgen_test]
 async fn message_bodies_are_text_not_html() {
-    let root = mount::<MessageList>(MessageListProps {
-        messages: Rc::new(vec![
+    let root = mount::<MessageList>(list(
+        vec![
             chat(1, "Mallory", "<b>bold</b><img src=x onerror=alert(1)>"),
             chat(2, "Alice", "line one\nline two"),
-        ]),
-        pending: vec![],
-        me: Some(Username::parse("Alice").unwrap()),
-        on_discard: Callback::noop(),
-    });
+        ],
+        vec![],
+    ));
+    let ol = find(&root, "ol#messages").await;
+    assert_eq!(ol.get_attribute("data-room").as_deref(), Some("lobby"));
     let first = find(&root, "#messages li.message[data-seq='1']").await;
     let body = first.query_selector(".body").unwrap().unwrap();
     assert_eq!(text(&body), "<b>bold</b><img src=x onerror=alert(1)>");
@@ -152,57 +198,360 @@ async fn message_bodies_are_text_not_html() {
 
 #[wasm_bindgen_test]
 async fn pending_and_failed_messages_follow_the_history() {
-    let pending = |id: &str, failed: Option<&str>| Pending {
+    let pending = |id: &str, acked: Option<u64>, failed: Option<&str>| Pending {
         client_id: ClientMsgId::parse(id).unwrap(),
         body: MessageBody::parse("on its way").unwrap(),
+        acked,
         failed: failed.map(str::to_owned),
     };
-    let root = mount::<MessageList>(MessageListProps {
-        messages: Rc::new(vec![chat(1, "Bob", "hi")]),
-        pending: vec![pending("p1", None), pending("p2", Some("rate limited"))],
-        me: Some(Username::parse("Alice").unwrap()),
-        on_discard: Callback::noop(),
-    });
+    let root = mount::<MessageList>(list(
+        vec![chat(1, "Bob", "hi")],
+        vec![
+            pending("p1", None, None),
+            pending("p2", Some(7), None),
+            pending("p3", None, Some("rate limited")),
+        ],
+    ));
     find(&root, "li.message[data-seq='1']").await;
-    let items = root.query_selector_all("#messages > li").unwrap();
-    assert_eq!(items.length(), 3);
-    let last_two: Vec<Element> = (1..3)
+    let items = root.query_selector_all("#messages > li.message").unwrap();
+    assert_eq!(items.length(), 4);
+    let rest: Vec<Element> = (1..4)
         .map(|i| items.item(i).unwrap().dyn_into::<Element>().unwrap())
         .collect();
     assert_eq!(
-        last_two[0].get_attribute("class").as_deref(),
+        rest[0].get_attribute("class").as_deref(),
         Some("message own pending")
     );
-    assert!(last_two[0].get_attribute("data-seq").is_none());
-    assert!(last_two[1].class_list().contains("failed"));
-    assert!(text(&last_two[1]).contains("rate limited"));
+    assert!(rest[0].get_attribute("data-seq").is_none());
+    assert!(text(&rest[0]).contains("Sending"));
+    assert!(rest[1].class_list().contains("acked"));
+    assert!(text(&rest[1]).contains("Sent"));
+    assert!(rest[2].class_list().contains("failed"));
+    assert!(text(&rest[2]).contains("rate limited"));
 }
 
 #[wasm_bindgen_test]
-async fn empty_name_shows_an_inline_error() {
-    let submitted = Rc::new(RefCell::new(Vec::<String>::new()));
+async fn day_separators_divide_the_messages() {
+    let now = js_sys::Date::now() as u64;
+    let day = 86_400_000;
+    let at = |seq: u64, ts: u64| ChatMessage {
+        ts,
+        ..chat(seq, "Bob", &format!("message {seq}"))
+    };
+    let old = 1_700_000_000_000; // November 2023
+    let root = mount::<MessageList>(list(
+        vec![
+            at(1, old),
+            at(2, old + 60_000),
+            at(3, now - day),
+            at(4, now),
+        ],
+        vec![],
+    ));
+    find(&root, "li.message[data-seq='4']").await;
+    let items = root.query_selector_all("#messages > li").unwrap();
+    let rows: Vec<(String, String)> = (0..items.length())
+        .map(|i| {
+            let li = items.item(i).unwrap().dyn_into::<Element>().unwrap();
+            let class = li.get_attribute("class").unwrap_or_default();
+            let label = if class == "day-separator" {
+                text(&li)
+            } else {
+                li.get_attribute("data-seq").unwrap_or_default()
+            };
+            (class, label)
+        })
+        .collect();
+    let today = time::today();
+    let old_label = time::day_label(time::day_of(old), today);
+    assert!(old_label.contains("November 2023"), "{old_label}");
+    let expected = [
+        ("day-separator", old_label.as_str()),
+        ("message", "1"),
+        ("message", "2"),
+        ("day-separator", "Yesterday"),
+        ("message", "3"),
+        ("day-separator", "Today"),
+        ("message", "4"),
+    ];
+    let got: Vec<(&str, &str)> = rows.iter().map(|(c, l)| (c.as_str(), l.as_str())).collect();
+    assert_eq!(got, expected);
+}
+
+#[wasm_bindgen_test]
+async fn history_markers_show_loading_and_the_beginning() {
+    let loading = mount::<MessageList>(MessageListProps {
+        loading: true,
+        has_more: true,
+        ..list(vec![chat(5, "Bob", "hi")], vec![])
+    });
+    find(&loading, "#history-loading").await;
+    assert!(loading.query_selector("#history-start").unwrap().is_none());
+
+    let start = mount::<MessageList>(list(vec![chat(1, "Bob", "hi")], vec![]));
+    let marker = find(&start, "#history-start").await;
+    assert!(text(&marker).contains("This is the beginning of #lobby"));
+    assert!(start.query_selector("#history-loading").unwrap().is_none());
+
+    let more = mount::<MessageList>(MessageListProps {
+        has_more: true,
+        ..list(vec![chat(51, "Bob", "hi")], vec![])
+    });
+    find(&more, "li.message").await;
+    assert!(more.query_selector("#history-start").unwrap().is_none());
+    assert!(more.query_selector("#history-loading").unwrap().is_none());
+}
+
+/// Gives `.timeline` a fixed height so that it scrolls, as style.css does.
+fn scrolling_timeline() {
+    let document = gloo_document();
+    if document.get_element_by_id("test-timeline-style").is_none() {
+        let style = document.create_element("style").unwrap();
+        style.set_id("test-timeline-style");
+        style.set_text_content(Some(
+            ".timeline { display: block; height: 200px; overflow-y: auto; }",
+        ));
+        document.head().unwrap().append_child(&style).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn scrolling_to_the_top_asks_for_older_messages() {
+    scrolling_timeline();
+    let (asked, on_load_older) = counter();
+    let messages = (51..=100).map(|seq| chat(seq, "Bob", "hello")).collect();
+    let root = mount::<MessageList>(MessageListProps {
+        has_more: true,
+        on_load_older,
+        ..list(messages, vec![])
+    });
+    // It opens at the newest message, far from the top: nothing asked yet.
+    let scroller = wait_for(&root, "section.timeline", |el| el.scroll_top() > 300).await;
+    assert_eq!(*asked.borrow(), 0);
+
+    scroller.set_scroll_top(0);
+    scroller
+        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    assert!(*asked.borrow() >= 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_short_room_asks_for_older_messages_at_once() {
+    scrolling_timeline();
+    let (asked, on_load_older) = counter();
+    let root = mount::<MessageList>(MessageListProps {
+        has_more: true,
+        on_load_older,
+        ..list(vec![chat(60, "Bob", "only one shown")], vec![])
+    });
+    find(&root, "li.message").await;
+    for _ in 0..100 {
+        if *asked.borrow() > 0 {
+            break;
+        }
+        yew::platform::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(*asked.borrow() > 0);
+}
+
+// ---------- log in / create account ----------
+
+#[wasm_bindgen_test]
+async fn auth_form_checks_fields_before_sending() {
+    let submitted = Rc::new(RefCell::new(Vec::<(AuthMode, Credentials)>::new()));
     let on_submit = {
         let submitted = submitted.clone();
-        Callback::from(move |name: Username| submitted.borrow_mut().push(name.to_string()))
+        Callback::from(move |sent| submitted.borrow_mut().push(sent))
     };
-    let root = mount::<NamePrompt>(NamePromptProps { on_submit });
-    let form = find(&root, "form#name-form").await;
-    assert!(form.query_selector("input#name-input").unwrap().is_some());
-    click(&find(&root, "button#name-submit[type='submit']").await);
-    let error = find(&root, "p.field-error").await;
-    assert!(!text(&error).is_empty());
+    let root = mount::<AuthPage>(AuthPageProps {
+        busy: false,
+        problem: None,
+        notice: None,
+        on_submit,
+        on_edit: Callback::noop(),
+    });
+    let form = find(&root, "form#auth-form").await;
+    assert_eq!(form.get_attribute("data-mode").as_deref(), Some("login"));
+    assert_eq!(
+        input(&root, "#auth-password")
+            .get_attribute("type")
+            .as_deref(),
+        Some("password")
+    );
+
+    // Nothing typed: one error under each field, nothing sent.
+    click(&find(&root, "button#auth-submit[type='submit']").await);
+    wait_for(&root, "#auth-form", |_| errors(&root).len() == 2).await;
+    assert!(
+        root.query_selector("#auth-name + .field-error")
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        root.query_selector("#auth-password + .field-error")
+            .unwrap()
+            .is_some()
+    );
+    assert!(root.query_selector("#auth-error").unwrap().is_none());
     assert!(submitted.borrow().is_empty());
 
-    // A valid name (trimmed) is submitted and the error goes away.
-    let input: HtmlInputElement = find(&root, "#name-input").await.dyn_into().unwrap();
-    input.set_value("  Alice ");
-    click(&find(&root, "#name-submit").await);
-    wait_for(&root, "form#name-form", |form| {
-        form.query_selector(".field-error").unwrap().is_none()
+    // Switch to "create account": a weak password is refused under its field.
+    click(&find(&root, "button#auth-toggle[type='button']").await);
+    wait_for(&root, "#auth-form[data-mode='register']", |_| true).await;
+    assert!(errors(&root).is_empty());
+    input(&root, "#auth-name").set_value("Alice");
+    input(&root, "#auth-password").set_value("password");
+    click(&find(&root, "#auth-submit").await);
+    wait_for(&root, "#auth-form", |_| errors(&root).len() == 1).await;
+    let error = find(&root, "#auth-password + .field-error").await;
+    assert!(text(&error).contains("easy to guess"), "{}", text(&error));
+    assert!(submitted.borrow().is_empty());
+
+    input(&root, "#auth-password").set_value("correct horse battery");
+    click(&find(&root, "#auth-submit").await);
+    wait_for(&root, "#auth-form", |_| errors(&root).is_empty()).await;
+    let sent = submitted.borrow();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, AuthMode::Register);
+    assert_eq!(sent[0].1.name, "Alice");
+    assert_eq!(sent[0].1.password, "correct horse battery");
+}
+
+#[wasm_bindgen_test]
+async fn auth_form_shows_the_servers_answer_where_it_belongs() {
+    let page = |problem: AuthProblem| AuthPageProps {
+        busy: false,
+        problem: Some(problem),
+        notice: Some("You were logged out.".into()),
+        on_submit: Callback::noop(),
+        on_edit: Callback::noop(),
+    };
+    let root = mount::<AuthPage>(page(AuthProblem::form("Wrong user name or password.")));
+    let error = find(&root, "p.field-error#auth-error").await;
+    assert_eq!(text(&error), "Wrong user name or password.");
+    assert!(text(&root).contains("You were logged out."));
+
+    let root = mount::<AuthPage>(page(AuthProblem::new(
+        AuthField::Name,
+        "name must not contain ' '",
+    )));
+    let error = find(&root, "#auth-name + p.field-error").await;
+    assert_eq!(text(&error), "name must not contain ' '");
+    assert!(root.query_selector("#auth-error").unwrap().is_none());
+    assert_eq!(
+        input(&root, "#auth-name")
+            .get_attribute("aria-invalid")
+            .as_deref(),
+        Some("true")
+    );
+}
+
+// ---------- sidebar and directory ----------
+
+#[wasm_bindgen_test]
+async fn sidebar_lists_rooms_and_marks_the_active_one() {
+    let selected = Rc::new(RefCell::new(Vec::<String>::new()));
+    let on_select = {
+        let selected = selected.clone();
+        Callback::from(move |room: RoomName| selected.borrow_mut().push(room.to_string()))
+    };
+    let (directory, on_open_directory) = counter();
+    let (logout, on_logout) = counter();
+    let rooms = ["e2e-room", "lobby", "rust"].map(|r| RoomName::parse(r).unwrap());
+    let root = mount::<Sidebar>(SidebarProps {
+        me: Username::parse("Alice").unwrap(),
+        rooms: rooms.to_vec(),
+        active: Some(RoomName::lobby()),
+        directory_open: false,
+        open: false,
+        conn_state: "open".into(),
+        logging_out: false,
+        on_select,
+        on_open_directory,
+        on_logout,
+        on_close: Callback::noop(),
+    });
+    find(&root, "nav#sidebar ul#my-rooms").await;
+    let items = root.query_selector_all("#my-rooms > li.room").unwrap();
+    let names: Vec<String> = (0..items.length())
+        .map(|i| {
+            let li = items.item(i).unwrap().dyn_into::<Element>().unwrap();
+            li.get_attribute("data-room").unwrap()
+        })
+        .collect();
+    assert_eq!(names, ["e2e-room", "lobby", "rust"]);
+    let active = root.query_selector_all("#my-rooms li.active").unwrap();
+    assert_eq!(active.length(), 1);
+    let active: Element = active.item(0).unwrap().dyn_into().unwrap();
+    assert_eq!(active.get_attribute("data-room").as_deref(), Some("lobby"));
+    assert!(text(&root).contains("Alice"));
+
+    click(
+        &root
+            .query_selector("li.room[data-room='rust'] button")
+            .unwrap()
+            .unwrap(),
+    );
+    assert_eq!(*selected.borrow(), ["rust"]);
+    click(&find(&root, "button#open-directory").await);
+    click(&find(&root, "button#logout").await);
+    assert_eq!((*directory.borrow(), *logout.borrow()), (1, 1));
+}
+
+#[wasm_bindgen_test]
+async fn directory_offers_join_and_validates_new_room_names() {
+    let joined = Rc::new(RefCell::new(Vec::<String>::new()));
+    let created = Rc::new(RefCell::new(Vec::<String>::new()));
+    let record = |into: &Rc<RefCell<Vec<String>>>| {
+        let into = into.clone();
+        Callback::from(move |room: RoomName| into.borrow_mut().push(room.to_string()))
+    };
+    let info = |room: &str, members: u32, joined: bool| RoomInfo {
+        room: RoomName::parse(room).unwrap(),
+        members,
+        joined,
+    };
+    let root = mount::<Directory>(DirectoryProps {
+        rooms: Some(vec![info("games", 3, false), info("lobby", 1, true)]),
+        loading: false,
+        create_error: Some("#games already exists: join it from the list below.".into()),
+        creating: false,
+        joining: None,
+        on_join: record(&joined),
+        on_open: Callback::noop(),
+        on_create: record(&created),
+        on_create_edit: Callback::noop(),
+    });
+    let games = find(&root, "#directory li.directory-room[data-room='games']").await;
+    assert!(text(&games).contains("3 members"));
+    let lobby = find(&root, "li.directory-room[data-room='lobby']").await;
+    assert!(text(&lobby).contains("1 member"));
+    assert!(lobby.query_selector("button.join").unwrap().is_none());
+    click(&games.query_selector("button.join").unwrap().unwrap());
+    assert_eq!(*joined.borrow(), ["games"]);
+
+    // The server's answer to the last attempt is shown under the form.
+    let error = find(&root, "#create-room-form p.field-error").await;
+    assert!(text(&error).contains("already exists"));
+
+    // A name the rules refuse is not sent.
+    let name = input(&root, "#create-room-form input#create-room-name");
+    name.set_value("no spaces");
+    click(&find(&root, "button#create-room-submit[type='submit']").await);
+    wait_for(&root, "#create-room-form p.field-error", |e| {
+        text(e).contains("' '")
     })
     .await;
-    assert_eq!(*submitted.borrow(), ["Alice"]);
+    assert!(created.borrow().is_empty());
+
+    // Names are lower-cased, as the server does.
+    name.set_value("Board-Games");
+    click(&find(&root, "#create-room-submit").await);
+    assert_eq!(*created.borrow(), ["board-games"]);
 }
+
+// ---------- composer and banner ----------
 
 #[wasm_bindgen_test]
 async fn composer_sends_on_enter_and_keeps_shift_enter() {
@@ -213,7 +562,7 @@ async fn composer_sends_on_enter_and_keeps_shift_enter() {
     };
     let root = mount::<Composer>(ComposerProps {
         on_send,
-        placeholder: "Message".into(),
+        placeholder: "Message #lobby".into(),
     });
     let textarea: HtmlTextAreaElement = find(&root, "form#composer-form textarea#composer")
         .await
@@ -250,11 +599,7 @@ async fn composer_sends_on_enter_and_keeps_shift_enter() {
 
 #[wasm_bindgen_test]
 async fn error_banner_is_dismissable() {
-    let dismissed = Rc::new(RefCell::new(false));
-    let on_dismiss = {
-        let dismissed = dismissed.clone();
-        Callback::from(move |()| *dismissed.borrow_mut() = true)
-    };
+    let (dismissed, on_dismiss) = counter();
     let root = mount::<ErrorBanner>(ErrorBannerProps {
         notice: Some(Notice {
             code: None,
@@ -265,5 +610,5 @@ async fn error_banner_is_dismissable() {
     let banner = find(&root, "#error-banner").await;
     assert!(text(&banner).contains("<i>something</i> went wrong"));
     click(&banner.query_selector("button").unwrap().unwrap());
-    assert!(*dismissed.borrow());
+    assert_eq!(*dismissed.borrow(), 1);
 }

@@ -9,7 +9,7 @@ pub struct ComposerProps {
     /// Called with the validated body; the text area is cleared afterwards.
     pub on_send: Callback<MessageBody>,
     /// Shown as the text area's placeholder.
-    #[prop_or(AttrValue::Static("Message #lobby"))]
+    #[prop_or(AttrValue::Static("Message"))]
     pub placeholder: AttrValue,
 }
 
@@ -19,7 +19,7 @@ const COUNTER_FROM: usize = MessageBody::MAX_CHARS * 3 / 4;
 /// What to tell the user about a body that cannot be sent.
 pub fn body_error_text(err: &ValidationError, chars: usize) -> String {
     match err {
-        ValidationError::Empty => "Type a message first.".into(),
+        ValidationError::Empty | ValidationError::TooShort { .. } => "Type a message first.".into(),
         ValidationError::TooLong { max } => {
             format!("Your message is too long: {chars} of at most {max} characters.")
         }

@@ -1,14 +1,18 @@
 //! The UI pieces. Each takes plain data and callbacks as props; none of them owns
 //! app state or talks to the network.
 
+mod auth_page;
 mod composer;
+mod directory;
 mod error_banner;
 mod message_list;
-mod name_prompt;
+mod sidebar;
 mod status_bar;
 
+pub use auth_page::{AuthPage, AuthPageProps};
 pub use composer::{Composer, ComposerProps};
+pub use directory::{Directory, DirectoryProps, room_name_error_text};
 pub use error_banner::{ErrorBanner, ErrorBannerProps};
 pub use message_list::{MessageList, MessageListProps};
-pub use name_prompt::{NamePrompt, NamePromptProps};
+pub use sidebar::{Sidebar, SidebarProps};
 pub use status_bar::{StatusBar, StatusBarProps};

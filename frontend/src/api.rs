@@ -1,0 +1,124 @@
+//! The account API over HTTP (`/api/register`, `/api/login`, `/api/logout`,
+//! `/api/me`), with the browser's `fetch`. The session cookie is HttpOnly: the
+//! browser stores and sends it (`credentials: same-origin`); this code never sees it.
+//!
+//! `fetch` is called through web-sys directly rather than through gloo-net's
+//! `http` module: the four calls need little, and the wasm stays smaller.
+
+use parley_common::{ApiError, Credentials, Me};
+use serde::de::DeserializeOwned;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
+
+pub use crate::auth::ApiFailure;
+
+/// A response: its status and its body.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    fn json<T: DeserializeOwned>(&self) -> Result<T, ApiFailure> {
+        serde_json::from_str(&self.body).map_err(|_| ApiFailure::Status(self.status))
+    }
+
+    /// The failure this (non-2xx) response describes.
+    fn failure(&self) -> ApiFailure {
+        match serde_json::from_str::<ApiError>(&self.body) {
+            Ok(error) => ApiFailure::Api {
+                status: self.status,
+                error,
+            },
+            Err(_) => ApiFailure::Status(self.status),
+        }
+    }
+}
+
+fn network(err: JsValue) -> ApiFailure {
+    ApiFailure::Network(match err.dyn_into::<js_sys::Error>() {
+        Ok(err) => String::from(err.message()),
+        Err(other) => other
+            .as_string()
+            .unwrap_or_else(|| "request failed".to_owned()),
+    })
+}
+
+/// One same-origin request with an optional JSON body.
+async fn fetch(method: &str, path: &str, json: Option<String>) -> Result<Answer, ApiFailure> {
+    let window = web_sys::window().ok_or_else(|| ApiFailure::Network("no window".into()))?;
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(RequestCredentials::SameOrigin);
+    if let Some(json) = json {
+        let headers = Headers::new().map_err(network)?;
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(network)?;
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(&json));
+    }
+    let request = Request::new_with_str_and_init(path, &init).map_err(network)?;
+    let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(network)?
+        .dyn_into()
+        .map_err(network)?;
+    let body = JsFuture::from(response.text().map_err(network)?)
+        .await
+        .map_err(network)?
+        .as_string()
+        .unwrap_or_default();
+    Ok(Answer {
+        status: response.status(),
+        body,
+    })
+}
+
+async fn post_credentials(path: &str, credentials: &Credentials) -> Result<Me, ApiFailure> {
+    let json =
+        serde_json::to_string(credentials).map_err(|e| ApiFailure::Network(e.to_string()))?;
+    let answer = fetch("POST", path, Some(json)).await?;
+    if answer.ok() {
+        answer.json()
+    } else {
+        Err(answer.failure())
+    }
+}
+
+/// `POST /api/register`: creates the account and logs it in.
+pub async fn register(credentials: &Credentials) -> Result<Me, ApiFailure> {
+    post_credentials("/api/register", credentials).await
+}
+
+/// `POST /api/login`.
+pub async fn login(credentials: &Credentials) -> Result<Me, ApiFailure> {
+    post_credentials("/api/login", credentials).await
+}
+
+/// `GET /api/me`: who this browser's session belongs to. `Ok(None)` means no valid
+/// session (401): show the log-in page.
+pub async fn me() -> Result<Option<Me>, ApiFailure> {
+    let answer = fetch("GET", "/api/me", None).await?;
+    match answer.status {
+        401 => Ok(None),
+        _ if answer.ok() => answer.json().map(Some),
+        _ => Err(answer.failure()),
+    }
+}
+
+/// `POST /api/logout`: ends the session (the server also closes its WebSockets).
+pub async fn logout() -> Result<(), ApiFailure> {
+    let answer = fetch("POST", "/api/logout", None).await?;
+    // 401: the session was already gone, which is what was asked for.
+    if answer.ok() || answer.status == 401 {
+        Ok(())
+    } else {
+        Err(answer.failure())
+    }
+}
