@@ -1,24 +1,27 @@
-//! The hub: who is online, which of their connections are open, which rooms they
-//! are in, and fan-out of frames to those connections' outboxes.
+//! The hub: who is online, which of their connections are open, which channels
+//! (rooms and private conversations) they are in, and fan-out of frames to those
+//! connections' outboxes — chat messages, presence, typing.
 //!
 //! Sequence numbers and storage live in the [`store`](crate::store); the store's
 //! writer calls [`Hub::publish`] (through the [`Fanout`] trait) after each commit,
-//! in commit order, so members see every room's messages in order.
+//! in commit order, so members see every channel's messages in order.
 //!
 //! State lives behind one `std::sync::Mutex`, touched only in short synchronous
 //! sections that never `.await` (DESIGN.md rule 7). A std mutex (not tokio's) is the
 //! right tool: nothing inside waits, so holding it is a few microseconds, and fan-out
-//! is `try_send` of one shared, already-encoded frame into bounded outboxes.
+//! is `try_send` of one shared, already-encoded frame into bounded outboxes. A room
+//! message is encoded once for everyone; a private message twice (once per side,
+//! because each side names the conversation after the other).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parley_common::{ChatMessage, RoomName};
+use parley_common::{Channel, ChatMessage, ServerMsg, Username};
 
 use crate::outbox::{CloseReason, Frame, Outbox, Pushed};
-use crate::store::{Fanout, TokenHash, UserId};
+use crate::store::{AuthUser, ChannelKey, DmParties, Fanout, TokenHash, UserId};
 
 /// Identifies one connection (one WebSocket, or later one long-poll session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,20 +48,150 @@ struct Inner {
 #[derive(Debug, Default)]
 struct State {
     users: HashMap<UserId, OnlineUser>,
-    /// Online members of each room.
-    rooms: HashMap<RoomName, HashSet<UserId>>,
+    /// Online members of each channel.
+    channels: HashMap<ChannelKey, HashSet<UserId>>,
+    /// Online users by lower-cased name, for typing in private conversations.
+    by_name: HashMap<String, UserId>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct OnlineUser {
+    name: Username,
     conns: HashMap<ConnId, Conn>,
-    rooms: HashSet<RoomName>,
+    channels: HashSet<ChannelKey>,
 }
 
 #[derive(Debug)]
 struct Conn {
     outbox: Outbox,
     session: TokenHash,
+}
+
+/// How a frame is queued: must-deliver (a full outbox kicks) or ephemeral
+/// (dropped first when a connection lags).
+#[derive(Clone, Copy)]
+enum Class {
+    Deliver,
+    Ephemeral,
+}
+
+fn encode(msg: &ServerMsg) -> Option<Frame> {
+    match msg.to_json() {
+        Ok(json) => Some(Frame::from(json)),
+        Err(err) => {
+            tracing::error!(%err, "could not encode a server message");
+            None
+        }
+    }
+}
+
+impl State {
+    /// Queues `frame` on every connection of `user`; drops connections that were
+    /// kicked or are gone. Returns how many took it.
+    fn queue_for(&mut self, user: UserId, frame: &Frame, class: Class) -> usize {
+        let Some(online) = self.users.get_mut(&user) else {
+            return 0;
+        };
+        let mut delivered = 0;
+        online.conns.retain(|_, conn| match class {
+            Class::Deliver => match conn.outbox.push(frame.clone()) {
+                Pushed::Queued => {
+                    delivered += 1;
+                    true
+                }
+                Pushed::Kicked | Pushed::Closed => false,
+            },
+            Class::Ephemeral => {
+                delivered += usize::from(conn.outbox.push_ephemeral(frame.clone()));
+                true
+            }
+        });
+        delivered
+    }
+
+    fn members(&self, key: &ChannelKey) -> Vec<UserId> {
+        self.channels
+            .get(key)
+            .map(|m| m.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn name(&self, user: UserId) -> Option<Username> {
+        self.users.get(&user).map(|u| u.name.clone())
+    }
+
+    /// The channel as `viewer` names it.
+    fn channel_for(&self, key: &ChannelKey, viewer: UserId) -> Option<Channel> {
+        match key {
+            ChannelKey::Room(room) => Some(Channel::Room(room.clone())),
+            ChannelKey::Dm(..) => {
+                let peer = key.peer(viewer)?;
+                self.name(peer).map(Channel::Dm)
+            }
+        }
+    }
+
+    /// Sends "`user` is online/offline here" to the channel's other online
+    /// members. One shared frame for a room; a conversation names itself after
+    /// `user` for the peer.
+    fn presence(&mut self, key: &ChannelKey, user: UserId, online: bool) {
+        let Some(name) = self.name(user) else { return };
+        let others: Vec<UserId> = self
+            .members(key)
+            .into_iter()
+            .filter(|u| *u != user)
+            .collect();
+        let channel = match key {
+            ChannelKey::Room(room) => Channel::Room(room.clone()),
+            ChannelKey::Dm(..) => Channel::Dm(name.clone()),
+        };
+        let Some(frame) = encode(&ServerMsg::Presence {
+            channel,
+            user: name,
+            online,
+        }) else {
+            return;
+        };
+        for other in others {
+            self.queue_for(other, &frame, Class::Deliver);
+        }
+    }
+
+    /// Who is online in `key`, as `viewer` sees it.
+    fn snapshot(&self, key: &ChannelKey, viewer: UserId) -> Option<ServerMsg> {
+        let mut users: Vec<Username> = self
+            .members(key)
+            .into_iter()
+            .filter_map(|u| self.name(u))
+            .collect();
+        users.sort();
+        Some(ServerMsg::Online {
+            channel: self.channel_for(key, viewer)?,
+            users,
+        })
+    }
+
+    /// Adds `user` (if online) to `key`'s members; true if newly added.
+    fn subscribe(&mut self, user: UserId, key: &ChannelKey) -> bool {
+        let Some(online) = self.users.get_mut(&user) else {
+            return false;
+        };
+        let added = online.channels.insert(key.clone());
+        self.channels.entry(key.clone()).or_default().insert(user);
+        added
+    }
+
+    fn unsubscribe(&mut self, user: UserId, key: &ChannelKey) {
+        if let Some(online) = self.users.get_mut(&user) {
+            online.channels.remove(key);
+        }
+        if let Some(members) = self.channels.get_mut(key) {
+            members.remove(&user);
+            if members.is_empty() {
+                self.channels.remove(key);
+            }
+        }
+    }
 }
 
 impl Hub {
@@ -79,87 +212,129 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers an open connection of `user`, who is a member of `rooms`.
+    /// Registers an open connection of `user`, a member of `channels`. The first
+    /// connection of a user brings them online: their channels hear about it.
+    /// Returns who is online in each channel, for the new connection.
     pub fn connect(
         &self,
-        user: UserId,
+        user: &AuthUser,
         conn: ConnId,
         session: TokenHash,
         outbox: Outbox,
-        rooms: impl IntoIterator<Item = RoomName>,
-    ) {
+        channels: impl IntoIterator<Item = ChannelKey>,
+    ) -> Vec<ServerMsg> {
         let mut state = self.state();
-        let State {
-            users,
-            rooms: room_members,
-        } = &mut *state;
-        let online = users.entry(user).or_default();
-        online.conns.insert(conn, Conn { outbox, session });
-        for room in rooms {
-            room_members.entry(room.clone()).or_default().insert(user);
-            online.rooms.insert(room);
+        let first = !state.users.contains_key(&user.id);
+        if first {
+            state.users.insert(
+                user.id,
+                OnlineUser {
+                    name: user.name.clone(),
+                    conns: HashMap::new(),
+                    channels: HashSet::new(),
+                },
+            );
+            state.by_name.insert(user.name.key(), user.id);
         }
+        if let Some(online) = state.users.get_mut(&user.id) {
+            online.conns.insert(conn, Conn { outbox, session });
+        }
+        let channels: Vec<ChannelKey> = channels.into_iter().collect();
+        for key in &channels {
+            if state.subscribe(user.id, key) && first {
+                state.presence(key, user.id, true);
+            }
+        }
+        channels
+            .iter()
+            .filter_map(|key| state.snapshot(key, user.id))
+            .collect()
     }
 
-    /// Forgets a connection; a user whose last connection closed goes offline.
+    /// Forgets a connection; a user whose last connection closed goes offline and
+    /// their channels hear about it.
     pub fn disconnect(&self, user: UserId, conn: ConnId) {
         let mut state = self.state();
         let Some(online) = state.users.get_mut(&user) else {
             return;
         };
         online.conns.remove(&conn);
-        if online.conns.is_empty()
-            && let Some(gone) = state.users.remove(&user)
-        {
-            for room in gone.rooms {
-                remove_member(&mut state.rooms, &room, user);
-            }
+        if !online.conns.is_empty() {
+            return;
+        }
+        let channels: Vec<ChannelKey> = online.channels.iter().cloned().collect();
+        for key in &channels {
+            state.unsubscribe(user, key);
+            state.presence(key, user, false);
+        }
+        if let Some(gone) = state.users.remove(&user) {
+            state.by_name.remove(&gone.name.key());
         }
     }
 
-    /// `user` joined `room`: deliver its messages to all their connections.
-    pub fn joined(&self, user: UserId, room: &RoomName) {
+    /// `user` joined `room`: deliver its messages to all their connections, tell
+    /// the room they are here, and return who is online there.
+    pub fn joined(&self, user: UserId, key: &ChannelKey) -> Option<ServerMsg> {
         let mut state = self.state();
-        let State { users, rooms } = &mut *state;
-        if let Some(online) = users.get_mut(&user) {
-            online.rooms.insert(room.clone());
-            rooms.entry(room.clone()).or_default().insert(user);
+        if state.subscribe(user, key) {
+            state.presence(key, user, true);
         }
+        state.snapshot(key, user)
     }
 
     /// `user` left `room`.
-    pub fn left(&self, user: UserId, room: &RoomName) {
+    pub fn left(&self, user: UserId, key: &ChannelKey) {
         let mut state = self.state();
-        if let Some(online) = state.users.get_mut(&user) {
-            online.rooms.remove(room);
-        }
-        remove_member(&mut state.rooms, room, user);
+        state.unsubscribe(user, key);
+        state.presence(key, user, false);
     }
 
     /// Queues `frame` for every connection of `user` (e.g. "you joined a room", so
     /// all their tabs learn it).
     pub fn send_to_user(&self, user: UserId, frame: &Frame) {
-        let mut state = self.state();
-        if let Some(online) = state.users.get_mut(&user) {
-            push_all(&mut online.conns, frame);
-        }
+        self.state().queue_for(user, frame, Class::Deliver);
     }
 
-    /// Queues `frame` for every online member of `room`; returns how many
+    /// Queues `frame` for every online member of `key`; returns how many
     /// connections it was queued for. Connections whose outbox is full are kicked.
-    pub fn broadcast(&self, room: &RoomName, frame: &Frame) -> usize {
+    pub fn broadcast(&self, key: &ChannelKey, frame: &Frame) -> usize {
         let mut state = self.state();
-        let State { users, rooms } = &mut *state;
-        let Some(members) = rooms.get(room) else {
-            return 0;
+        state
+            .members(key)
+            .into_iter()
+            .map(|user| state.queue_for(user, frame, Class::Deliver))
+            .sum()
+    }
+
+    /// Forwards "`user` is typing" to the channel's other online members, as an
+    /// ephemeral frame. Typing to an offline (or unknown) user goes nowhere.
+    pub fn typing(&self, user: &AuthUser, channel: &Channel) -> Result<(), NotInRoom> {
+        let mut state = self.state();
+        let key = match channel {
+            Channel::Room(room) => ChannelKey::Room(room.clone()),
+            Channel::Dm(peer) => match state.by_name.get(&peer.key()) {
+                Some(peer) if *peer != user.id => ChannelKey::dm(user.id, *peer),
+                _ => return Ok(()),
+            },
         };
-        let mut delivered = 0;
-        for user in members {
-            if let Some(online) = users.get_mut(user) {
-                delivered += push_all(&mut online.conns, frame);
-            }
+        let members = state.members(&key);
+        if matches!(key, ChannelKey::Room(_)) && !members.contains(&user.id) {
+            return Err(NotInRoom);
         }
-        delivered
+        let shown_as = match &key {
+            ChannelKey::Room(room) => Channel::Room(room.clone()),
+            ChannelKey::Dm(..) => Channel::Dm(user.name.clone()),
+        };
+        let Some(frame) = encode(&ServerMsg::Typing {
+            channel: shown_as,
+            user: user.name.clone(),
+        }) else {
+            return Ok(());
+        };
+        for other in members.into_iter().filter(|u| *u != user.id) {
+            state.queue_for(other, &frame, Class::Ephemeral);
+        }
+        Ok(())
     }
 
     /// Closes every connection of a session (logout) with `reason`.
@@ -177,40 +352,41 @@ impl Hub {
         self.state().users.contains_key(&user)
     }
 
-    /// How many users of `room` are online (for tests and metrics).
-    pub fn online_members(&self, room: &RoomName) -> usize {
-        self.state().rooms.get(room).map_or(0, HashSet::len)
+    /// How many users of `key` are online (for tests and metrics).
+    pub fn online_members(&self, key: &ChannelKey) -> usize {
+        self.state().channels.get(key).map_or(0, HashSet::len)
     }
 }
 
 impl Fanout for Hub {
-    fn publish(&self, msg: &ChatMessage, frame: String) {
-        self.broadcast(&msg.room, &Frame::from(frame));
-    }
-}
-
-fn remove_member(rooms: &mut HashMap<RoomName, HashSet<UserId>>, room: &RoomName, user: UserId) {
-    if let Some(members) = rooms.get_mut(room) {
-        members.remove(&user);
-        if members.is_empty() {
-            rooms.remove(room);
+    fn publish(&self, key: &ChannelKey, msg: &ChatMessage, dm: Option<&DmParties>) {
+        let Some(dm) = dm else {
+            if let Some(frame) = encode(&ServerMsg::Message(msg.clone())) {
+                self.broadcast(key, &frame);
+            }
+            return;
+        };
+        let mut state = self.state();
+        // The first message of a conversation creates it: both sides (if online)
+        // now follow it, and learn whether the other is online.
+        for (me, peer) in [(&dm.sender, &dm.recipient), (&dm.recipient, &dm.sender)] {
+            if state.subscribe(me.id, key)
+                && let Some(frame) = state.snapshot(key, me.id).as_ref().and_then(encode)
+            {
+                state.queue_for(me.id, &frame, Class::Deliver);
+            }
+            let mut seen = msg.clone();
+            seen.channel = Channel::Dm(peer.name.clone());
+            if let Some(frame) = encode(&ServerMsg::Message(seen)) {
+                state.queue_for(me.id, &frame, Class::Deliver);
+            }
         }
     }
 }
 
-/// Pushes one shared frame into each connection's outbox, dropping the
-/// connections that were kicked or are gone. Returns how many took it.
-fn push_all(conns: &mut HashMap<ConnId, Conn>, frame: &Frame) -> usize {
-    let mut delivered = 0;
-    conns.retain(|_, conn| match conn.outbox.push(frame.clone()) {
-        Pushed::Queued => {
-            delivered += 1;
-            true
-        }
-        Pushed::Kicked | Pushed::Closed => false,
-    });
-    delivered
-}
+/// A typing signal for a room the user is not in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotInRoom;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {
@@ -221,26 +397,35 @@ pub fn now_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use parley_common::RoomName;
+
     use super::*;
     use crate::outbox::OutboxReceiver;
 
     const SESSION: TokenHash = TokenHash([7; 32]);
 
-    fn room(name: &str) -> RoomName {
-        RoomName::parse(name).unwrap()
+    fn room(name: &str) -> ChannelKey {
+        ChannelKey::Room(RoomName::parse(name).unwrap())
     }
 
-    fn online(hub: &Hub, user: i64, rooms: &[&str], capacity: usize) -> (ConnId, OutboxReceiver) {
+    fn user(id: i64) -> AuthUser {
+        AuthUser {
+            id: UserId(id),
+            name: Username::parse(&format!("user{id}")).unwrap(),
+        }
+    }
+
+    fn online(hub: &Hub, id: i64, rooms: &[&str], capacity: usize) -> (ConnId, OutboxReceiver) {
         let (outbox, rx) = Outbox::new(capacity);
-        let id = hub.next_conn_id();
+        let conn = hub.next_conn_id();
         hub.connect(
-            UserId(user),
-            id,
+            &user(id),
+            conn,
             SESSION,
             outbox,
             rooms.iter().map(|r| room(r)),
         );
-        (id, rx)
+        (conn, rx)
     }
 
     fn frames(rx: &mut OutboxReceiver) -> Vec<String> {
@@ -251,11 +436,21 @@ mod tests {
         out
     }
 
+    /// Only the frames of this `type`.
+    fn of_type(rx: &mut OutboxReceiver, kind: &str) -> Vec<String> {
+        let tag = format!("{{\"type\":\"{kind}\"");
+        frames(rx)
+            .into_iter()
+            .filter(|f| f.starts_with(&tag))
+            .collect()
+    }
+
     #[test]
     fn broadcast_reaches_online_members_of_the_room_only() {
         let hub = Hub::new();
         let (_, mut a) = online(&hub, 1, &["lobby", "rust"], 16);
         let (_, mut b) = online(&hub, 2, &["lobby"], 16);
+        frames(&mut a);
         assert_eq!(hub.broadcast(&room("rust"), &Frame::from("r1")), 1);
         assert_eq!(hub.broadcast(&room("lobby"), &Frame::from("l1")), 2);
         assert_eq!(frames(&mut a), ["r1", "l1"]);
@@ -267,6 +462,7 @@ mod tests {
         let hub = Hub::new();
         let (_, mut a) = online(&hub, 1, &["lobby"], 16);
         let (_, mut b) = online(&hub, 2, &["lobby"], 16);
+        frames(&mut a);
         hub.broadcast(&room("lobby"), &Frame::from(String::from("hello")));
         let fa = a.frames.try_recv().unwrap();
         let fb = b.frames.try_recv().unwrap();
@@ -274,19 +470,22 @@ mod tests {
     }
 
     #[test]
-    fn every_tab_of_a_user_gets_room_messages_and_the_user_stays_online_until_the_last_closes() {
+    fn presence_counts_users_not_connections() {
         let hub = Hub::new();
-        let (tab1, mut a1) = online(&hub, 1, &["lobby"], 16);
-        let (tab2, mut a2) = online(&hub, 1, &["lobby"], 16);
-        assert_eq!(hub.online_members(&room("lobby")), 1);
-        hub.broadcast(&room("lobby"), &Frame::from("x"));
-        assert_eq!(frames(&mut a1), ["x"]);
-        assert_eq!(frames(&mut a2), ["x"]);
+        let (_, mut watcher) = online(&hub, 9, &["lobby"], 64);
+        let (tab1, _r1) = online(&hub, 1, &["lobby"], 16);
+        let (tab2, _r2) = online(&hub, 1, &["lobby"], 16);
+        // One "online" for two tabs.
+        assert_eq!(of_type(&mut watcher, "presence").len(), 1);
+        assert_eq!(hub.online_members(&room("lobby")), 2);
         hub.disconnect(UserId(1), tab1);
         assert!(hub.is_online(UserId(1)));
+        assert!(of_type(&mut watcher, "presence").is_empty());
         hub.disconnect(UserId(1), tab2);
         assert!(!hub.is_online(UserId(1)));
-        assert_eq!(hub.online_members(&room("lobby")), 0);
+        let offline = of_type(&mut watcher, "presence");
+        assert_eq!(offline.len(), 1);
+        assert!(offline[0].contains("\"online\":false"), "{offline:?}");
     }
 
     #[test]
@@ -294,7 +493,10 @@ mod tests {
         let hub = Hub::new();
         let (_, mut a1) = online(&hub, 1, &["lobby"], 16);
         let (_, mut a2) = online(&hub, 1, &["lobby"], 16);
-        hub.joined(UserId(1), &room("rust"));
+        let snapshot = hub.joined(UserId(1), &room("rust")).unwrap();
+        assert!(matches!(snapshot, ServerMsg::Online { ref users, .. } if users.len() == 1));
+        frames(&mut a1);
+        frames(&mut a2);
         hub.broadcast(&room("rust"), &Frame::from("r"));
         assert_eq!(frames(&mut a1), ["r"]);
         assert_eq!(frames(&mut a2), ["r"]);
@@ -307,6 +509,7 @@ mod tests {
         let hub = Hub::new();
         let (_, mut fast) = online(&hub, 1, &["lobby"], 64);
         let (_, slow) = online(&hub, 2, &["lobby"], 2);
+        frames(&mut fast);
         for i in 0..5 {
             hub.broadcast(&room("lobby"), &Frame::from(format!("m{i}")));
         }
@@ -316,14 +519,42 @@ mod tests {
         assert_eq!(hub.broadcast(&room("lobby"), &Frame::from("after")), 1);
     }
 
+    #[test]
+    fn typing_reaches_the_others_and_is_refused_outside_the_room() {
+        let hub = Hub::new();
+        let (_, mut a) = online(&hub, 1, &["lobby"], 16);
+        let (_, mut b) = online(&hub, 2, &["lobby"], 16);
+        frames(&mut a);
+        let lobby = Channel::Room(RoomName::parse("lobby").unwrap());
+        hub.typing(&user(1), &lobby).unwrap();
+        assert_eq!(of_type(&mut b, "typing").len(), 1);
+        assert!(frames(&mut a).is_empty(), "not echoed to the typist");
+        let rust = Channel::Room(RoomName::parse("rust").unwrap());
+        assert_eq!(hub.typing(&user(1), &rust), Err(NotInRoom));
+    }
+
+    #[test]
+    fn typing_is_dropped_for_a_lagging_connection_without_kicking_it() {
+        let hub = Hub::new();
+        let (_, _a) = online(&hub, 1, &["lobby"], 16);
+        let (_, mut b) = online(&hub, 2, &["lobby"], 4);
+        frames(&mut b);
+        hub.broadcast(&room("lobby"), &Frame::from("m1"));
+        hub.broadcast(&room("lobby"), &Frame::from("m2"));
+        let lobby = Channel::Room(RoomName::parse("lobby").unwrap());
+        hub.typing(&user(1), &lobby).unwrap();
+        assert!(!b.kick.is_kicked());
+        assert_eq!(frames(&mut b), ["m1", "m2"]);
+    }
+
     #[tokio::test]
     async fn logout_kicks_only_that_sessions_connections() {
         let hub = Hub::new();
         let (o1, r1) = Outbox::new(4);
         let (o2, r2) = Outbox::new(4);
         let other = TokenHash([9; 32]);
-        hub.connect(UserId(1), hub.next_conn_id(), SESSION, o1, [room("lobby")]);
-        hub.connect(UserId(1), hub.next_conn_id(), other, o2, [room("lobby")]);
+        hub.connect(&user(1), hub.next_conn_id(), SESSION, o1, [room("lobby")]);
+        hub.connect(&user(1), hub.next_conn_id(), other, o2, [room("lobby")]);
         hub.close_session(SESSION, CloseReason::LOGGED_OUT);
         assert_eq!(r1.kick.kicked().await, CloseReason::LOGGED_OUT);
         assert!(!r2.kick.is_kicked());

@@ -124,6 +124,13 @@ impl Outbox {
         }
     }
 
+    /// Queues an ephemeral frame (a typing signal): dropped, never kicking, when the
+    /// outbox is already half full, so it is the first thing a lagging connection
+    /// loses and it never crowds out messages that must be delivered.
+    pub fn push_ephemeral(&self, frame: Frame) -> bool {
+        self.tx.capacity() * 2 > self.tx.max_capacity() && self.tx.try_send(frame).is_ok()
+    }
+
     /// Asks the connection's writer to close it with `reason`.
     pub fn kick(&self, reason: CloseReason) {
         self.kick.kick(reason);
@@ -145,6 +152,17 @@ mod tests {
         assert_eq!(rx.frames.try_recv().unwrap().as_str(), "a");
         drop(rx);
         assert_eq!(outbox.push(Frame::from("d")), Pushed::Closed);
+    }
+
+    #[test]
+    fn ephemeral_frames_give_way_when_the_outbox_fills() {
+        let (outbox, rx) = Outbox::new(4);
+        assert!(outbox.push_ephemeral(Frame::from("t1")));
+        assert_eq!(outbox.push(Frame::from("m1")), Pushed::Queued);
+        // Half full: typing is dropped, messages still queue, nobody is kicked.
+        assert!(!outbox.push_ephemeral(Frame::from("t2")));
+        assert_eq!(outbox.push(Frame::from("m2")), Pushed::Queued);
+        assert!(!rx.kick.is_kicked());
     }
 
     #[tokio::test]

@@ -6,19 +6,24 @@
 //! session is the authority on who the client is: the user comes from the
 //! authenticated session cookie, never from a payload.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use parley_common::{
-    ClientMsg, ClientMsgId, ErrorCode, HISTORY_PAGE, MessageBody, PROTOCOL_VERSION, ProtocolError,
-    RoomName, ServerMsg, decode_client,
+    Channel, ClientMsg, ClientMsgId, ErrorCode, HISTORY_PAGE, MessageBody, PROTOCOL_VERSION,
+    ProtocolError, RoomName, ServerMsg, decode_client,
 };
 
 use crate::hub::{ConnId, Hub};
 use crate::outbox::{Frame, Outbox};
-use crate::store::{AuthUser, Store, StoreError, TokenHash};
+use crate::store::{AuthUser, ChannelKey, Store, StoreError, TokenHash};
+
+/// Typing signals forwarded per channel and connection, at most one per this.
+const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Most messages a connection may have waiting for their commit; beyond that the
 /// transport stops reading from it until acks go out (backpressure).
@@ -38,6 +43,8 @@ pub struct Session {
     greeted: bool,
     /// Sends waiting for their commit, answered in the order they came.
     in_flight: FuturesOrdered<InFlight>,
+    /// When each channel's last typing signal was forwarded (rate limit).
+    typing: HashMap<Channel, Instant>,
 }
 
 impl std::fmt::Debug for Session {
@@ -52,19 +59,30 @@ impl std::fmt::Debug for Session {
 }
 
 /// Turns a store refusal into the client's error; failures are logged.
-fn store_error(err: &StoreError, room: &RoomName) -> ProtocolError {
+fn store_error(err: &StoreError, channel: &Channel) -> ProtocolError {
     match err {
         StoreError::NoSuchRoom => {
-            ProtocolError::new(ErrorCode::NoSuchRoom, format!("there is no room {room:?}"))
+            ProtocolError::new(ErrorCode::NoSuchRoom, format!("there is no room {channel}"))
         }
         StoreError::NotInRoom => ProtocolError::new(
             ErrorCode::NotInRoom,
-            format!("you are not in room {room:?}: join it first"),
+            format!("you are not in {channel}: join it first"),
         ),
         StoreError::RoomExists => ProtocolError::new(
             ErrorCode::RoomExists,
-            format!("room {room:?} already exists"),
+            format!("room {channel} already exists"),
         ),
+        StoreError::UnknownUser => ProtocolError::new(
+            ErrorCode::UnknownUser,
+            format!("there is no user {channel}"),
+        ),
+        StoreError::CannotMessageSelf => ProtocolError::new(
+            ErrorCode::CannotMessageSelf,
+            "private messages go to someone else",
+        ),
+        StoreError::BadReadMarker(why) => {
+            ProtocolError::new(ErrorCode::BadReadMarker, format!("read marker {why}"))
+        }
         StoreError::NameTaken | StoreError::Db(_) | StoreError::Closed | StoreError::Aborted => {
             tracing::error!(%err, "store request failed");
             ProtocolError::new(
@@ -86,6 +104,7 @@ impl Session {
             token,
             greeted: false,
             in_flight: FuturesOrdered::new(),
+            typing: HashMap::new(),
         }
     }
 
@@ -151,7 +170,7 @@ impl Session {
                     .store
                     .room_list(self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &RoomName::lobby()))?;
+                    .map_err(|e| store_error(&e, &Channel::Room(RoomName::lobby())))?;
                 self.reply(&ServerMsg::RoomList { rooms });
                 Ok(())
             }
@@ -159,7 +178,7 @@ impl Session {
                 self.store
                     .create_room(room.clone(), self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &room))?;
+                    .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
                 tracing::info!(user = %self.user.name, %room, "created room");
                 self.entered(room, 0).await
             }
@@ -168,25 +187,35 @@ impl Session {
                     .store
                     .join(room.clone(), self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &room))?;
+                    .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
                 self.entered(room, last_seq).await
             }
             ClientMsg::Leave { room } => {
                 self.store
                     .leave(room.clone(), self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &room))?;
-                self.hub.left(self.user.id, &room);
+                    .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
+                self.hub.left(self.user.id, &ChannelKey::Room(room.clone()));
                 self.to_all_tabs(&ServerMsg::Left { room });
                 Ok(())
             }
-            ClientMsg::History { room, before } => self.history(room, before).await,
+            ClientMsg::History { channel, before } => self.history(channel, before).await,
             ClientMsg::Send {
-                room,
+                channel,
                 client_id,
                 body,
             } => {
-                self.send(room, client_id, body);
+                self.send(channel, client_id, body);
+                Ok(())
+            }
+            ClientMsg::Typing { channel } => self.typing(channel),
+            ClientMsg::MarkRead { channel, seq } => {
+                let seq = self
+                    .store
+                    .mark_read(channel.clone(), self.user.clone(), seq)
+                    .await
+                    .map_err(|e| store_error(&e, &channel))?;
+                self.to_all_tabs(&ServerMsg::ReadMarker { channel, seq });
                 Ok(())
             }
         }
@@ -207,25 +236,50 @@ impl Session {
                 ),
             ));
         }
+        let lobby = Channel::Room(RoomName::lobby());
         let rooms = self
             .store
             .my_rooms(self.user.id)
             .await
-            .map_err(|e| store_error(&e, &RoomName::lobby()))?;
-        self.hub.connect(
-            self.user.id,
+            .map_err(|e| store_error(&e, &lobby))?;
+        let conversations = self
+            .store
+            .conversations(self.user.id)
+            .await
+            .map_err(|e| store_error(&e, &lobby))?;
+        let keys = rooms
+            .iter()
+            .map(|r| ChannelKey::Room(r.room.clone()))
+            .chain(
+                conversations
+                    .iter()
+                    .map(|c| ChannelKey::dm(self.user.id, c.peer)),
+            );
+        let online = self.hub.connect(
+            &self.user,
             self.id,
             self.token,
             self.outbox.clone(),
-            rooms.iter().map(|r| r.room.clone()),
+            keys.collect::<Vec<_>>(),
         );
         self.greeted = true;
         tracing::info!(conn = %self.id, user = %self.user.name, "session started");
+        let conversations = conversations
+            .into_iter()
+            .map(|c| parley_common::Conversation {
+                online: self.hub.is_online(c.peer),
+                ..c.summary
+            })
+            .collect();
         self.reply(&ServerMsg::Welcome {
             protocol: PROTOCOL_VERSION,
             user: self.user.name.clone(),
             rooms,
+            conversations,
         });
+        for snapshot in &online {
+            self.reply(snapshot);
+        }
         Ok(())
     }
 
@@ -234,43 +288,74 @@ impl Session {
     /// before the page is read, so no message falls between the two (the client
     /// drops duplicates by sequence number).
     async fn entered(&mut self, room: RoomName, last_seq: u64) -> Result<(), ProtocolError> {
-        self.hub.joined(self.user.id, &room);
+        let online = self
+            .hub
+            .joined(self.user.id, &ChannelKey::Room(room.clone()));
         self.to_all_tabs(&ServerMsg::Joined {
             room: room.clone(),
             last_seq,
         });
-        self.history(room, None).await
+        if let Some(online) = online {
+            self.to_all_tabs(&online);
+        }
+        self.history(Channel::Room(room), None).await
     }
 
-    async fn history(&mut self, room: RoomName, before: Option<u64>) -> Result<(), ProtocolError> {
+    async fn history(
+        &mut self,
+        channel: Channel,
+        before: Option<u64>,
+    ) -> Result<(), ProtocolError> {
         let page = self
             .store
-            .history(room.clone(), self.user.id, before, HISTORY_PAGE)
+            .history(channel.clone(), self.user.id, before, HISTORY_PAGE)
             .await
-            .map_err(|e| store_error(&e, &room))?;
+            .map_err(|e| store_error(&e, &channel))?;
         self.reply(&ServerMsg::History {
-            room,
+            channel,
             messages: page.messages,
             has_more: page.has_more,
         });
         Ok(())
     }
 
+    /// Forwards a typing signal, at most one per channel per [`TYPING_INTERVAL`]
+    /// (the rest are dropped silently: they carry no information).
+    fn typing(&mut self, channel: Channel) -> Result<(), ProtocolError> {
+        let now = Instant::now();
+        if self
+            .typing
+            .get(&channel)
+            .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL)
+        {
+            return Ok(());
+        }
+        if self.typing.len() > 64 {
+            self.typing
+                .retain(|_, last| now.duration_since(*last) < TYPING_INTERVAL);
+        }
+        self.hub
+            .typing(&self.user, &channel)
+            .map_err(|_| store_error(&StoreError::NotInRoom, &channel))?;
+        self.typing.insert(channel, now);
+        Ok(())
+    }
+
     /// Queues the message for storage without waiting for the commit; the ack (or
     /// error) is sent by [`Session::answer_next`] once it is stored.
-    fn send(&mut self, room: RoomName, client_id: ClientMsgId, body: MessageBody) {
+    fn send(&mut self, channel: Channel, client_id: ClientMsgId, body: MessageBody) {
         let stored = self
             .store
-            .append(room.clone(), self.user.clone(), client_id.clone(), body);
+            .append(channel.clone(), self.user.clone(), client_id.clone(), body);
         self.in_flight.push_back(Box::pin(async move {
             match stored.await {
                 // Committed and broadcast; a retry gets the original seq.
                 Ok(appended) => ServerMsg::Ack {
                     client_id: appended.msg.client_id,
-                    room: appended.msg.room,
+                    channel: appended.msg.channel,
                     seq: appended.msg.seq,
                 },
-                Err(e) => store_error(&e, &room)
+                Err(e) => store_error(&e, &channel)
                     .with_client_id(Some(client_id))
                     .to_server_msg(),
             }

@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::msg::{ClientMsg, ErrorCode, ServerMsg};
-use crate::text::{ClientMsgId, MessageBody, RoomName, ValidationError};
+use crate::text::{ClientMsgId, MessageBody, RoomName, Username, ValidationError};
 
 /// Why a client frame was rejected, ready to be sent back as an `error` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,12 @@ fn diagnose(text: &str, serde_err: &serde_json::Error) -> ProtocolError {
 
     // A known type failed to decode: find the first validated field that is wrong.
     type Check = fn(&str) -> Result<(), (ErrorCode, ValidationError)>;
-    let checks: [(&str, Check); 3] = [
+    let checks: [(&str, Check); 4] = [
+        ("dm", |s| {
+            Username::parse(s)
+                .map(drop)
+                .map_err(|e| (ErrorCode::InvalidName, e))
+        }),
         ("room", |s| {
             RoomName::parse(s)
                 .map(drop)

@@ -14,14 +14,16 @@ mod text;
 
 pub use api::{ApiError, Credentials, Me};
 pub use codec::{ProtocolError, decode_client};
-pub use msg::{ChatMessage, ClientMsg, ErrorCode, MyRoom, RoomInfo, ServerMsg};
+pub use msg::{
+    Channel, ChatMessage, ClientMsg, Conversation, ErrorCode, MyRoom, RoomInfo, ServerMsg,
+};
 pub use text::{
     ClientMsgId, MessageBody, Password, PasswordProblem, RoomName, Username, ValidationError,
 };
 
 /// Bumped on every incompatible change of the wire format. The client sends it in
 /// `hello`; the server answers `unsupported_version` when it differs.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The room every new account starts in.
 pub const LOBBY: &str = "lobby";

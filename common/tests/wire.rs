@@ -21,8 +21,8 @@ fn body(s: &str) -> MessageBody {
 fn client_samples() -> Vec<(ClientMsg, Value)> {
     vec![
         (
-            ClientMsg::Hello { protocol: 2 },
-            json!({"type": "hello", "protocol": 2}),
+            ClientMsg::Hello { protocol: 3 },
+            json!({"type": "hello", "protocol": 3}),
         ),
         (ClientMsg::ListRooms, json!({"type": "list_rooms"})),
         (
@@ -39,21 +39,42 @@ fn client_samples() -> Vec<(ClientMsg, Value)> {
         ),
         (
             ClientMsg::History {
-                room: room("rust"),
+                channel: Channel::Room(room("rust")),
                 before: Some(51),
             },
             json!({"type": "history", "room": "rust", "before": 51}),
         ),
         (
             ClientMsg::History {
-                room: room("rust"),
+                channel: Channel::Dm(name("bob")),
                 before: None,
             },
-            json!({"type": "history", "room": "rust"}),
+            json!({"type": "history", "dm": "bob"}),
         ),
         (
             ClientMsg::Send {
-                room: room("lobby"),
+                channel: Channel::Dm(name("bob")),
+                client_id: cid("d-1"),
+                body: body("psst"),
+            },
+            json!({"type": "send", "dm": "bob", "client_id": "d-1", "body": "psst"}),
+        ),
+        (
+            ClientMsg::Typing {
+                channel: Channel::Room(room("rust")),
+            },
+            json!({"type": "typing", "room": "rust"}),
+        ),
+        (
+            ClientMsg::MarkRead {
+                channel: Channel::Dm(name("bob")),
+                seq: 4,
+            },
+            json!({"type": "mark_read", "dm": "bob", "seq": 4}),
+        ),
+        (
+            ClientMsg::Send {
+                channel: Channel::Room(room("lobby")),
                 client_id: cid("c-1"),
                 body: body("hi <b>there</b>\n"),
             },
@@ -65,7 +86,7 @@ fn client_samples() -> Vec<(ClientMsg, Value)> {
 fn chat(seq: u64) -> (ChatMessage, Value) {
     (
         ChatMessage {
-            room: room("lobby"),
+            channel: Channel::Room(room("lobby")),
             seq,
             sender: name("Bob"),
             body: body("hello"),
@@ -84,15 +105,54 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
     vec![
         (
             ServerMsg::Welcome {
-                protocol: 2,
+                protocol: 3,
                 user: name("Alice"),
                 rooms: vec![MyRoom {
                     room: room("lobby"),
                     last_seq: 7,
+                    last_read: 5,
+                }],
+                conversations: vec![Conversation {
+                    with: name("bob"),
+                    last_seq: 3,
+                    last_read: 3,
+                    last_ts: 1_700_000_000_000,
+                    online: true,
                 }],
             },
-            json!({"type": "welcome", "protocol": 2, "user": "Alice",
-                   "rooms": [{"room": "lobby", "last_seq": 7}]}),
+            json!({"type": "welcome", "protocol": 3, "user": "Alice",
+                   "rooms": [{"room": "lobby", "last_seq": 7, "last_read": 5}],
+                   "conversations": [{"with": "bob", "last_seq": 3, "last_read": 3,
+                                      "last_ts": 1_700_000_000_000u64, "online": true}]}),
+        ),
+        (
+            ServerMsg::Online {
+                channel: Channel::Room(room("lobby")),
+                users: vec![name("Alice"), name("bob")],
+            },
+            json!({"type": "online", "room": "lobby", "users": ["Alice", "bob"]}),
+        ),
+        (
+            ServerMsg::Presence {
+                channel: Channel::Dm(name("bob")),
+                user: name("bob"),
+                online: false,
+            },
+            json!({"type": "presence", "dm": "bob", "user": "bob", "online": false}),
+        ),
+        (
+            ServerMsg::Typing {
+                channel: Channel::Room(room("lobby")),
+                user: name("bob"),
+            },
+            json!({"type": "typing", "room": "lobby", "user": "bob"}),
+        ),
+        (
+            ServerMsg::ReadMarker {
+                channel: Channel::Room(room("lobby")),
+                seq: 9,
+            },
+            json!({"type": "read_marker", "room": "lobby", "seq": 9}),
         ),
         (
             ServerMsg::RoomList {
@@ -117,7 +177,7 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
         ),
         (
             ServerMsg::History {
-                room: room("lobby"),
+                channel: Channel::Room(room("lobby")),
                 messages: vec![m8.clone()],
                 has_more: true,
             },
@@ -125,9 +185,21 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
         ),
         (ServerMsg::Message(m8), message_json),
         (
+            ServerMsg::Message(ChatMessage {
+                channel: Channel::Dm(name("Bob")),
+                seq: 1,
+                sender: name("Alice"),
+                body: body("psst"),
+                ts: 5,
+                client_id: cid("d-1"),
+            }),
+            json!({"type": "message", "dm": "Bob", "seq": 1, "sender": "Alice", "body": "psst",
+                   "ts": 5, "client_id": "d-1"}),
+        ),
+        (
             ServerMsg::Ack {
                 client_id: cid("c-1"),
-                room: room("lobby"),
+                channel: Channel::Room(room("lobby")),
                 seq: 8,
             },
             json!({"type": "ack", "client_id": "c-1", "room": "lobby", "seq": 8}),
@@ -225,6 +297,9 @@ fn error_codes_are_snake_case_strings() {
         (ErrorCode::InvalidBody, "invalid_body"),
         (ErrorCode::NotInRoom, "not_in_room"),
         (ErrorCode::NoSuchRoom, "no_such_room"),
+        (ErrorCode::UnknownUser, "unknown_user"),
+        (ErrorCode::CannotMessageSelf, "cannot_message_self"),
+        (ErrorCode::BadReadMarker, "bad_read_marker"),
         (ErrorCode::RoomExists, "room_exists"),
         (ErrorCode::InvalidCredentials, "invalid_credentials"),
         (ErrorCode::NameTaken, "name_taken"),
@@ -271,6 +346,14 @@ fn bad_frames_get_precise_codes() {
         decode_err(r#"{"type": "send", "room": "lobby", "client_id": "a b", "body": "x"}"#).code,
         ErrorCode::InvalidClientId
     );
+    assert_eq!(
+        decode_err(r#"{"type": "send", "dm": "no body!", "client_id": "a", "body": "x"}"#).code,
+        ErrorCode::InvalidName
+    );
+    assert_eq!(
+        decode_err(r#"{"type": "send", "client_id": "a", "body": "x"}"#).code,
+        ErrorCode::BadMessage
+    );
 }
 
 #[test]
@@ -299,7 +382,7 @@ fn a_sender_field_in_the_payload_is_ignored() {
     assert_eq!(
         msg,
         ClientMsg::Send {
-            room: room("lobby"),
+            channel: Channel::Room(room("lobby")),
             client_id: cid("m1"),
             body: body("hi"),
         }

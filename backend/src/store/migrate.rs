@@ -7,8 +7,13 @@
 use rusqlite::Connection;
 
 /// In order; never edit or reorder a released one, add a new file instead.
-const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/0001_init.sql")),
+    (
+        "0002_dms_and_read_markers",
+        include_str!("../../migrations/0002_dms_and_read_markers.sql"),
+    ),
+];
 
 pub fn apply(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;

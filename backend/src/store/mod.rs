@@ -20,10 +20,63 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parley_common::{ChatMessage, ClientMsgId, MessageBody, MyRoom, RoomInfo, RoomName, Username};
+use parley_common::{
+    Channel, ChatMessage, ClientMsgId, Conversation, MessageBody, MyRoom, RoomInfo, RoomName,
+    Username,
+};
 use tokio::sync::oneshot;
 
 pub use writer::{Fanout, Stats};
+
+/// A channel as the server keys it: a room by name, a private conversation by its
+/// two users (lower id first, so both sides name it the same).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChannelKey {
+    Room(RoomName),
+    Dm(UserId, UserId),
+}
+
+impl ChannelKey {
+    pub fn dm(a: UserId, b: UserId) -> Self {
+        if a <= b {
+            Self::Dm(a, b)
+        } else {
+            Self::Dm(b, a)
+        }
+    }
+
+    /// The `rooms.name` of the channel's row.
+    pub fn db_name(&self) -> String {
+        match self {
+            Self::Room(r) => r.as_str().to_owned(),
+            Self::Dm(a, b) => format!("@{}:{}", a.0, b.0),
+        }
+    }
+
+    /// The other user of a conversation, seen from `me`.
+    pub fn peer(&self, me: UserId) -> Option<UserId> {
+        match self {
+            Self::Room(_) => None,
+            Self::Dm(a, b) => Some(if *a == me { *b } else { *a }),
+        }
+    }
+}
+
+/// The two users of a private message, with their names, so the fan-out can name
+/// the conversation from each side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmParties {
+    pub sender: AuthUser,
+    pub recipient: AuthUser,
+}
+
+/// One of the user's conversations, with the other user's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MyConversation {
+    pub peer: UserId,
+    /// `online` is filled in by the caller (the store does not know).
+    pub summary: Conversation,
+}
 
 /// A user's database id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,7 +112,11 @@ pub struct StoredUser {
 /// A message the writer stored (or found already stored, for a retried send).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {
+    /// As the sender sees it (a conversation is named after the recipient).
     pub msg: ChatMessage,
+    pub key: ChannelKey,
+    /// Set for private messages.
+    pub dm: Option<DmParties>,
     /// True when (sender, client id) was already stored: nothing new was written
     /// or broadcast, and `msg` is the original.
     pub duplicate: bool,
@@ -84,6 +141,12 @@ pub enum StoreError {
     NoSuchRoom,
     #[error("not a member of the room")]
     NotInRoom,
+    #[error("no such user")]
+    UnknownUser,
+    #[error("cannot message yourself")]
+    CannotMessageSelf,
+    #[error("bad read marker: {0}")]
+    BadReadMarker(&'static str),
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("the store is shut down")]
@@ -218,6 +281,27 @@ impl Store {
         self.reads.run(move |c| read::my_rooms(c, user)).await
     }
 
+    /// The user's private conversations, most recent first.
+    pub async fn conversations(&self, user: UserId) -> Result<Vec<MyConversation>, StoreError> {
+        self.reads.run(move |c| read::conversations(c, user)).await
+    }
+
+    /// Moves the user's read marker in `channel` forward to `seq`.
+    pub async fn mark_read(
+        &self,
+        channel: Channel,
+        user: AuthUser,
+        seq: u64,
+    ) -> Result<u64, StoreError> {
+        self.write(|reply| writer::Op::MarkRead {
+            channel,
+            user,
+            seq,
+            reply,
+        })
+        .await
+    }
+
     pub async fn room_list(&self, user: UserId) -> Result<Vec<RoomInfo>, StoreError> {
         self.reads.run(move |c| read::room_list(c, user)).await
     }
@@ -231,14 +315,14 @@ impl Store {
     /// Callers may keep several in flight: that is what lets one commit carry many.
     pub fn append(
         &self,
-        room: RoomName,
+        channel: Channel,
         sender: AuthUser,
         client_id: ClientMsgId,
         body: MessageBody,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
         let submitted = self.writer.submit(writer::Op::Append {
-            room,
+            channel,
             sender,
             client_id,
             body,
@@ -251,16 +335,16 @@ impl Store {
     }
 
     /// The page of up to `limit` messages before `before` (the latest page when
-    /// `None`), for a member of the room.
+    /// `None`) of a room `user` is in, or of their conversation with a user.
     pub async fn history(
         &self,
-        room: RoomName,
+        channel: Channel,
         user: UserId,
         before: Option<u64>,
         limit: usize,
     ) -> Result<HistoryPage, StoreError> {
         self.reads
-            .run(move |c| read::history(c, &room, user, before, limit))
+            .run(move |c| read::history(c, &channel, user, before, limit))
             .await
     }
 

@@ -4,10 +4,15 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use parley_common::{ChatMessage, ClientMsgId, MessageBody, MyRoom, RoomInfo, RoomName, Username};
+use parley_common::{
+    Channel, ChatMessage, ClientMsgId, Conversation, MessageBody, MyRoom, RoomInfo, RoomName,
+    Username,
+};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{AuthUser, HistoryPage, StoreError, StoredUser, TokenHash, UserId};
+use super::{
+    AuthUser, ChannelKey, HistoryPage, MyConversation, StoreError, StoredUser, TokenHash, UserId,
+};
 
 #[derive(Debug)]
 pub struct Pool {
@@ -98,13 +103,38 @@ pub fn session_user(
 
 pub fn my_rooms(c: &Connection, user: UserId) -> Result<Vec<MyRoom>, StoreError> {
     let mut stmt = c.prepare_cached(
-        "SELECT r.name, r.last_seq FROM memberships m JOIN rooms r ON r.id = m.room_id
-         WHERE m.user_id = ?1 ORDER BY r.name",
+        "SELECT r.name, r.last_seq, m.last_read FROM memberships m JOIN rooms r ON r.id = m.room_id
+         WHERE m.user_id = ?1 AND r.kind = 'room' ORDER BY r.name",
     )?;
     let rows = stmt.query_map(params![user.0], |r| {
         Ok(MyRoom {
             room: text(r, 0, RoomName::parse)?,
             last_seq: r.get(1)?,
+            last_read: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn conversations(c: &Connection, user: UserId) -> Result<Vec<MyConversation>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT u.id, u.name, r.last_seq, m.last_read, r.last_ts
+         FROM memberships m
+         JOIN rooms r ON r.id = m.room_id AND r.kind = 'dm'
+         JOIN memberships o ON o.room_id = r.id AND o.user_id != m.user_id
+         JOIN users u ON u.id = o.user_id
+         WHERE m.user_id = ?1 ORDER BY r.last_ts DESC",
+    )?;
+    let rows = stmt.query_map(params![user.0], |r| {
+        Ok(MyConversation {
+            peer: UserId(r.get(0)?),
+            summary: Conversation {
+                with: text(r, 1, Username::parse)?,
+                last_seq: r.get(2)?,
+                last_read: r.get(3)?,
+                last_ts: r.get(4)?,
+                online: false,
+            },
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -115,7 +145,7 @@ pub fn room_list(c: &Connection, user: UserId) -> Result<Vec<RoomInfo>, StoreErr
         "SELECT r.name,
                 (SELECT COUNT(*) FROM memberships m WHERE m.room_id = r.id),
                 EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = ?1)
-         FROM rooms r ORDER BY r.name",
+         FROM rooms r WHERE r.kind = 'room' ORDER BY r.name",
     )?;
     let rows = stmt.query_map(params![user.0], |r| {
         Ok(RoomInfo {
@@ -129,22 +159,39 @@ pub fn room_list(c: &Connection, user: UserId) -> Result<Vec<RoomInfo>, StoreErr
 
 pub fn history(
     c: &Connection,
-    room: &RoomName,
+    channel: &Channel,
     user: UserId,
     before: Option<u64>,
     limit: usize,
 ) -> Result<HistoryPage, StoreError> {
+    let db_name = match channel {
+        Channel::Room(room) => room.as_str().to_owned(),
+        Channel::Dm(name) => {
+            let peer = user_by_name(c, &name.key())?.ok_or(StoreError::UnknownUser)?;
+            if peer.id == user {
+                return Err(StoreError::CannotMessageSelf);
+            }
+            ChannelKey::dm(user, peer.id).db_name()
+        }
+    };
     let membership: Option<(i64, bool)> = c
         .prepare_cached(
             "SELECT r.id, EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = ?2)
              FROM rooms r WHERE r.name = ?1",
         )?
-        .query_row(params![room.as_str(), user.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![db_name, user.0], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let room_id = match membership {
-        None => return Err(StoreError::NoSuchRoom),
-        Some((_, false)) => return Err(StoreError::NotInRoom),
-        Some((id, true)) => id,
+    let room_id = match (membership, channel) {
+        // A conversation nobody has written in yet: empty.
+        (None, Channel::Dm(_)) => {
+            return Ok(HistoryPage {
+                messages: Vec::new(),
+                has_more: false,
+            });
+        }
+        (None, Channel::Room(_)) => return Err(StoreError::NoSuchRoom),
+        (Some((_, false)), _) => return Err(StoreError::NotInRoom),
+        (Some((id, true)), _) => id,
     };
     let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
     // One more than asked for tells whether older messages exist.
@@ -156,7 +203,7 @@ pub fn history(
     )?;
     let rows = stmt.query_map(params![room_id, before, fetch], |r| {
         Ok(ChatMessage {
-            room: room.clone(),
+            channel: channel.clone(),
             seq: r.get(0)?,
             sender: text(r, 1, Username::parse)?,
             body: text(r, 2, MessageBody::parse)?,

@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
-use parley_common::{ChatMessage, ClientMsgId, MessageBody, RoomName, ServerMsg, Username};
+use parley_common::{Channel, ChatMessage, ClientMsgId, MessageBody, RoomName, Username};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{Appended, AuthUser, StoreError, TokenHash, UserId};
+use super::{Appended, AuthUser, ChannelKey, DmParties, StoreError, TokenHash, UserId};
 use crate::hub::now_ms;
 
 /// Most requests committed together.
@@ -29,8 +29,8 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// Receives committed messages, in commit order, from the writer thread. Must not
 /// block: it runs between commits.
 pub trait Fanout: Send + Sync + std::fmt::Debug {
-    /// `frame` is `msg` already encoded as a `ServerMsg::Message`.
-    fn publish(&self, msg: &ChatMessage, frame: String);
+    /// `msg` is as its sender sees it; `dm` is set for private messages.
+    fn publish(&self, key: &ChannelKey, msg: &ChatMessage, dm: Option<&DmParties>);
 }
 
 #[derive(Debug)]
@@ -65,8 +65,14 @@ pub enum Op {
         user: UserId,
         reply: Reply<()>,
     },
+    MarkRead {
+        channel: Channel,
+        user: AuthUser,
+        seq: u64,
+        reply: Reply<u64>,
+    },
     Append {
-        room: RoomName,
+        channel: Channel,
         sender: AuthUser,
         client_id: ClientMsgId,
         body: MessageBody,
@@ -139,6 +145,7 @@ pub fn spawn(conn: Connection, fanout: Arc<dyn Fanout>) -> Result<Handle, StoreE
         rooms: HashMap::new(),
         members: HashSet::new(),
         dirty_rooms: HashMap::new(),
+        dirty_reads: HashMap::new(),
         stats: Arc::clone(&stats),
     };
     let thread = std::thread::Builder::new()
@@ -162,12 +169,15 @@ struct RoomRow {
 struct Writer {
     conn: Connection,
     fanout: Arc<dyn Fanout>,
-    /// Cache of rooms (never deleted, so never stale) with their latest seq.
-    rooms: HashMap<RoomName, RoomRow>,
+    /// Cache of rooms and conversations by `rooms.name` (never deleted, so never
+    /// stale) with their latest seq.
+    rooms: HashMap<String, RoomRow>,
     /// Cache of known (user, room) memberships.
     members: HashSet<(i64, i64)>,
-    /// Rooms whose `last_seq` changed in the open transaction.
-    dirty_rooms: HashMap<i64, u64>,
+    /// Rooms whose latest (seq, ts) changed in the open transaction.
+    dirty_rooms: HashMap<i64, (u64, u64)>,
+    /// Read markers moved by sending in the open transaction: (user, room) → seq.
+    dirty_reads: HashMap<(i64, i64), u64>,
     stats: Arc<Stats>,
 }
 
@@ -244,10 +254,18 @@ impl Writer {
             for op in batch.drain(..) {
                 done.push(self.apply(op)?);
             }
-            for (room_id, seq) in self.dirty_rooms.drain() {
+            for (room_id, (seq, ts)) in self.dirty_rooms.drain() {
                 self.conn
-                    .prepare_cached("UPDATE rooms SET last_seq = ?1 WHERE id = ?2")?
-                    .execute(params![seq, room_id])?;
+                    .prepare_cached("UPDATE rooms SET last_seq = ?1, last_ts = ?2 WHERE id = ?3")?
+                    .execute(params![seq, ts, room_id])?;
+            }
+            for ((user, room_id), seq) in self.dirty_reads.drain() {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE memberships SET last_read = max(last_read, ?1)
+                         WHERE user_id = ?2 AND room_id = ?3",
+                    )?
+                    .execute(params![seq, user, room_id])?;
             }
             self.conn.execute_batch("COMMIT")?;
             Ok(())
@@ -266,10 +284,7 @@ impl Writer {
                     if let Done::Appended(_, Ok(a)) = d
                         && !a.duplicate
                     {
-                        match (ServerMsg::Message(a.msg.clone())).to_json() {
-                            Ok(frame) => self.fanout.publish(&a.msg, frame),
-                            Err(err) => tracing::error!(%err, "could not encode a message"),
-                        }
+                        self.fanout.publish(&a.key, &a.msg, a.dm.as_ref());
                     }
                 }
                 done.into_iter().for_each(Done::answer);
@@ -281,6 +296,7 @@ impl Writer {
                 self.rooms.clear();
                 self.members.clear();
                 self.dirty_rooms.clear();
+                self.dirty_reads.clear();
                 // Requests never reached were dropped with `batch`; their callers
                 // see `Closed`. The ones applied get the error.
                 batch.clear();
@@ -326,7 +342,7 @@ impl Writer {
                 creator,
                 reply,
             } => {
-                let r = if self.room(&room)?.is_some() {
+                let r = if self.room(room.as_str())?.is_some() {
                     Err(StoreError::RoomExists)
                 } else {
                     self.conn
@@ -335,14 +351,15 @@ impl Writer {
                         )?
                         .execute(params![room.as_str(), creator.0, now_ms()])?;
                     let id = self.conn.last_insert_rowid();
-                    self.rooms.insert(room, RoomRow { id, last_seq: 0 });
+                    self.rooms
+                        .insert(room.as_str().to_owned(), RoomRow { id, last_seq: 0 });
                     self.add_member(id, creator)?;
                     Ok(())
                 };
                 Done::Unit(reply, r)
             }
             Op::Join { room, user, reply } => {
-                let r = match self.room(&room)? {
+                let r = match self.room(room.as_str())? {
                     None => Err(StoreError::NoSuchRoom),
                     Some(row) => {
                         self.add_member(row.id, user)?;
@@ -352,7 +369,7 @@ impl Writer {
                 Done::Seq(reply, r)
             }
             Op::Leave { room, user, reply } => {
-                let r = match self.room(&room)? {
+                let r = match self.room(room.as_str())? {
                     None => Err(StoreError::NoSuchRoom),
                     Some(row) => {
                         let n = self
@@ -372,14 +389,23 @@ impl Writer {
                 Done::Unit(reply, r)
             }
             Op::Append {
-                room,
+                channel,
                 sender,
                 client_id,
                 body,
                 reply,
             } => {
-                let r = self.append(room, sender, client_id, body)?;
+                let r = self.append(channel, sender, client_id, body)?;
                 Done::Appended(reply, r)
+            }
+            Op::MarkRead {
+                channel,
+                user,
+                seq,
+                reply,
+            } => {
+                let r = self.mark_read(&channel, &user, seq)?;
+                Done::Seq(reply, r)
             }
         })
     }
@@ -403,7 +429,7 @@ impl Writer {
             )?
             .execute(params![name.as_str(), key, hash, now_ms()])?;
         let id = UserId(self.conn.last_insert_rowid());
-        if let Some(lobby) = self.room(&RoomName::lobby())? {
+        if let Some(lobby) = self.room(parley_common::LOBBY)? {
             self.add_member(lobby.id, id)?;
         }
         Ok(Ok(id))
@@ -419,14 +445,14 @@ impl Writer {
         Ok(())
     }
 
-    fn room(&mut self, room: &RoomName) -> rusqlite::Result<Option<RoomRow>> {
-        if let Some(row) = self.rooms.get(room) {
+    fn room(&mut self, name: &str) -> rusqlite::Result<Option<RoomRow>> {
+        if let Some(row) = self.rooms.get(name) {
             return Ok(Some(*row));
         }
         let row = self
             .conn
             .prepare_cached("SELECT id, last_seq FROM rooms WHERE name = ?1")?
-            .query_row(params![room.as_str()], |r| {
+            .query_row(params![name], |r| {
                 Ok(RoomRow {
                     id: r.get(0)?,
                     last_seq: r.get(1)?,
@@ -434,23 +460,83 @@ impl Writer {
             })
             .optional()?;
         if let Some(row) = row {
-            self.rooms.insert(room.clone(), row);
+            self.rooms.insert(name.to_owned(), row);
         }
         Ok(row)
     }
 
+    /// Looks a user up by name (for private messages).
+    fn user_named(&mut self, name: &Username) -> rusqlite::Result<Option<AuthUser>> {
+        self.conn
+            .prepare_cached("SELECT id, name FROM users WHERE name_key = ?1")?
+            .query_row(params![name.key()], |r| {
+                Ok((UserId(r.get(0)?), r.get::<_, String>(1)?))
+            })
+            .optional()
+            .map(|row| {
+                row.and_then(|(id, name)| {
+                    Username::parse(&name)
+                        .ok()
+                        .map(|name| AuthUser { id, name })
+                })
+            })
+    }
+
+    /// Resolves where a message goes: the channel key, the peer of a conversation,
+    /// and its row if it exists yet. `Ok(Err(..))` is a refusal.
+    #[allow(clippy::type_complexity)]
+    fn resolve(
+        &mut self,
+        channel: &Channel,
+        me: &AuthUser,
+    ) -> Result<Result<(ChannelKey, Option<AuthUser>, Option<RoomRow>), StoreError>, StoreError>
+    {
+        Ok(Ok(match channel {
+            Channel::Room(room) => {
+                let key = ChannelKey::Room(room.clone());
+                let row = self.room(room.as_str())?;
+                (key, None, row)
+            }
+            Channel::Dm(name) => {
+                let Some(peer) = self.user_named(name)? else {
+                    return Ok(Err(StoreError::UnknownUser));
+                };
+                if peer.id == me.id {
+                    return Ok(Err(StoreError::CannotMessageSelf));
+                }
+                let key = ChannelKey::dm(me.id, peer.id);
+                let row = self.room(&key.db_name())?;
+                (key, Some(peer), row)
+            }
+        }))
+    }
+
     fn append(
         &mut self,
-        room: RoomName,
+        channel: Channel,
         sender: AuthUser,
         client_id: ClientMsgId,
         body: MessageBody,
     ) -> Result<Result<Appended, StoreError>, StoreError> {
-        let Some(row) = self.room(&room)? else {
-            return Ok(match self.stored(&sender, &client_id)? {
-                Some(original) => Ok(original),
-                None => Err(StoreError::NoSuchRoom),
-            });
+        let (key, peer, row) = match self.resolve(&channel, &sender)? {
+            Ok(resolved) => resolved,
+            Err(refusal) => {
+                return Ok(match self.stored(&sender, &client_id)? {
+                    Some(original) => Ok(original),
+                    None => Err(refusal),
+                });
+            }
+        };
+        let row = match (row, &peer) {
+            (Some(row), _) => row,
+            // The first message of a conversation creates it.
+            (None, Some(peer)) => self.create_conversation(&key, sender.id, peer.id)?,
+            (None, None) => {
+                return Ok(match self.stored(&sender, &client_id)? {
+                    Some(original) => Ok(original),
+                    None => Err(StoreError::NoSuchRoom),
+                });
+            }
         };
         if !self.is_member(sender.id, row.id)? {
             // A retry of a message stored before the sender left still gets its ack.
@@ -482,28 +568,103 @@ impl Writer {
             return Ok(self.stored(&sender, &client_id)?.ok_or(StoreError::Aborted));
         }
         self.rooms.insert(
-            room.clone(),
+            key.db_name(),
             RoomRow {
                 id: row.id,
                 last_seq: seq,
             },
         );
-        // rooms.last_seq is written once per room per batch, before the commit.
-        self.dirty_rooms.insert(row.id, seq);
+        // Written once per room (and reader) per batch, before the commit. Sending
+        // means having read the channel up to your own message.
+        self.dirty_rooms.insert(row.id, (seq, ts));
+        self.dirty_reads.insert((sender.id.0, row.id), seq);
+        let dm = peer.map(|recipient| DmParties {
+            sender: sender.clone(),
+            recipient,
+        });
         Ok(Ok(Appended {
             msg: ChatMessage {
-                room,
+                channel,
                 seq,
                 sender: sender.name,
                 body,
                 ts,
                 client_id,
             },
+            key,
+            dm,
             duplicate: false,
         }))
     }
 
-    /// The message `sender` already stored under `client_id`, if any.
+    fn create_conversation(
+        &mut self,
+        key: &ChannelKey,
+        a: UserId,
+        b: UserId,
+    ) -> rusqlite::Result<RoomRow> {
+        let name = key.db_name();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?1, 'dm', ?2, ?3)",
+            )?
+            .execute(params![name, a.0, now_ms()])?;
+        let row = RoomRow {
+            id: self.conn.last_insert_rowid(),
+            last_seq: 0,
+        };
+        self.rooms.insert(name, row);
+        self.add_member(row.id, a)?;
+        self.add_member(row.id, b)?;
+        Ok(row)
+    }
+
+    fn mark_read(
+        &mut self,
+        channel: &Channel,
+        user: &AuthUser,
+        seq: u64,
+    ) -> Result<Result<u64, StoreError>, StoreError> {
+        let (_, _, row) = match self.resolve(channel, user)? {
+            Ok(resolved) => resolved,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let Some(row) = row else {
+            return Ok(Err(match channel {
+                Channel::Room(_) => StoreError::NoSuchRoom,
+                Channel::Dm(_) => StoreError::BadReadMarker("there are no messages yet"),
+            }));
+        };
+        let current: Option<u64> = self
+            .conn
+            .prepare_cached(
+                "SELECT last_read FROM memberships WHERE user_id = ?1 AND room_id = ?2",
+            )?
+            .query_row(params![user.id.0, row.id], |r| r.get(0))
+            .optional()?;
+        let Some(current) = current else {
+            return Ok(Err(StoreError::NotInRoom));
+        };
+        let current = current.max(
+            self.dirty_reads
+                .get(&(user.id.0, row.id))
+                .copied()
+                .unwrap_or(0),
+        );
+        if seq > row.last_seq {
+            return Ok(Err(StoreError::BadReadMarker("beyond the latest message")));
+        }
+        if seq < current {
+            return Ok(Err(StoreError::BadReadMarker(
+                "behind the current read marker",
+            )));
+        }
+        self.dirty_reads.insert((user.id.0, row.id), seq);
+        Ok(Ok(seq))
+    }
+
+    /// The message `sender` already stored under `client_id`, if any, as the
+    /// sender sees it.
     fn stored(
         &mut self,
         sender: &AuthUser,
@@ -512,37 +673,60 @@ impl Writer {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT r.name, m.seq, m.body, m.ts FROM messages m JOIN rooms r ON r.id = m.room_id
+                "SELECT r.name, r.kind, m.seq, m.body, m.ts FROM messages m JOIN rooms r ON r.id = m.room_id
                  WHERE m.sender_id = ?1 AND m.client_id = ?2",
             )?
             .query_row(params![sender.id.0, client_id.as_str()], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
-                    r.get::<_, u64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, u64>(3)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, u64>(4)?,
                 ))
             })
             .optional()?;
-        let Some((room, seq, body, ts)) = row else {
+        let Some((room, kind, seq, body, ts)) = row else {
             return Ok(None);
         };
-        let corrupt = |e: parley_common::ValidationError| {
-            StoreError::Db(rusqlite::Error::FromSqlConversionFailure(
+        let corrupt = || {
+            StoreError::Db(rusqlite::Error::InvalidColumnType(
                 0,
+                "rooms.name".into(),
                 rusqlite::types::Type::Text,
-                Box::new(e),
             ))
+        };
+        let (channel, key) = if kind == "dm" {
+            let (a, b) = room
+                .strip_prefix('@')
+                .and_then(|ids| ids.split_once(':'))
+                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                .ok_or_else(corrupt)?;
+            let key = ChannelKey::dm(UserId(a), UserId(b));
+            let peer_id = key.peer(sender.id).ok_or_else(corrupt)?;
+            let peer: String = self
+                .conn
+                .prepare_cached("SELECT name FROM users WHERE id = ?1")?
+                .query_row(params![peer_id.0], |r| r.get(0))?;
+            (
+                Channel::Dm(Username::parse(&peer).map_err(|_| corrupt())?),
+                key,
+            )
+        } else {
+            let room = RoomName::parse(&room).map_err(|_| corrupt())?;
+            (Channel::Room(room.clone()), ChannelKey::Room(room))
         };
         Ok(Some(Appended {
             msg: ChatMessage {
-                room: RoomName::parse(&room).map_err(corrupt)?,
+                channel,
                 seq,
                 sender: sender.name.clone(),
-                body: MessageBody::parse(&body).map_err(corrupt)?,
+                body: MessageBody::parse(&body).map_err(|_| corrupt())?,
                 ts,
                 client_id: client_id.clone(),
             },
+            key,
+            dm: None,
             duplicate: true,
         }))
     }

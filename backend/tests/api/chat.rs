@@ -20,12 +20,12 @@ async fn two_users_chat_in_the_lobby() {
     match alice.recv().await {
         ServerMsg::Ack {
             client_id,
-            room,
+            channel,
             seq,
         } => {
             assert_eq!(
-                (client_id.as_str(), room.as_str(), seq),
-                ("a-1", "lobby", 1)
+                (client_id.as_str(), channel.to_string().as_str(), seq),
+                ("a-1", "#lobby", 1)
             );
         }
         other => panic!("expected an ack, got {other:?}"),

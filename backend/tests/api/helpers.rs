@@ -38,6 +38,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// `spawn_app` with changes to the configuration.
 pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
+    // Server logs show up with `--nocapture`; RUST_LOG picks the level.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
     let dir = TempDir::new();
     std::fs::write(
         dir.0.join("index.html"),
@@ -192,7 +200,10 @@ impl TestApp {
             .await
             .expect("connect timed out")
         {
-            Ok((ws, _)) => Ok(Client { ws }),
+            Ok((ws, _)) => Ok(Client {
+                ws,
+                side: Vec::new(),
+            }),
             Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(e) => panic!("websocket connect failed: {e}"),
         }
@@ -244,6 +255,8 @@ impl TestApp {
 
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Presence, online lists and typing signals that `recv` stepped over.
+    pub side: Vec<ServerMsg>,
 }
 
 impl Client {
@@ -260,7 +273,41 @@ impl Client {
     }
 
     /// The next server message (pings and pongs skipped), waiting at most `TIMEOUT`.
+    /// The next server message that is not presence, an online list or typing
+    /// (those are kept in `side`), waiting at most `TIMEOUT`.
     pub async fn recv(&mut self) -> ServerMsg {
+        loop {
+            let msg = self.recv_any().await;
+            match msg {
+                ServerMsg::Presence { .. }
+                | ServerMsg::Online { .. }
+                | ServerMsg::Typing { .. } => {
+                    self.side.push(msg);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits for a message matching `pred`, looking first at what `recv` stepped
+    /// over; other messages met on the way are kept in `side`.
+    pub async fn wait_for(&mut self, what: &str, pred: impl Fn(&ServerMsg) -> bool) -> ServerMsg {
+        if let Some(i) = self.side.iter().position(&pred) {
+            return self.side.remove(i);
+        }
+        loop {
+            let msg = tokio::time::timeout(TIMEOUT, self.recv_any())
+                .await
+                .unwrap_or_else(|_| panic!("waited in vain for {what}; saw {:?}", self.side));
+            if pred(&msg) {
+                return msg;
+            }
+            self.side.push(msg);
+        }
+    }
+
+    /// The next server message of any kind (pings and pongs skipped).
+    pub async fn recv_any(&mut self) -> ServerMsg {
         loop {
             let frame = tokio::time::timeout(TIMEOUT, self.ws.next())
                 .await
@@ -366,11 +413,15 @@ impl Client {
     pub async fn expect_history(&mut self, room: &str) -> (Vec<ChatMessage>, bool) {
         match self.recv().await {
             ServerMsg::History {
-                room: r,
+                channel,
                 messages,
                 has_more,
             } => {
-                assert_eq!(r.as_str(), room);
+                let name = match &channel {
+                    parley_common::Channel::Room(r) => r.to_string(),
+                    parley_common::Channel::Dm(u) => u.to_string(),
+                };
+                assert_eq!(name, room);
                 (messages, has_more)
             }
             other => panic!("expected history of {room}, got {other:?}"),

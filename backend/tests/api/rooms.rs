@@ -19,7 +19,10 @@ async fn two_users_in_two_rooms_see_only_their_rooms() {
 
     // Bob hears the lobby message, not the one in #rust; Alice never hears #go.
     let m = bob.recv_message().await;
-    assert_eq!((m.room.as_str(), m.client_id.as_str()), ("lobby", "a-2"));
+    assert_eq!(
+        (m.channel.to_string().as_str(), m.client_id.as_str()),
+        ("#lobby", "a-2")
+    );
     bob.expect_quiet().await;
     alice.expect_quiet().await;
 
