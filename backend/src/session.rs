@@ -210,7 +210,7 @@ impl Session {
             }
             ClientMsg::Typing { channel } => self.typing(channel),
             ClientMsg::MarkRead { channel, seq } => {
-                let seq = self
+                let (channel, seq) = self
                     .store
                     .mark_read(channel.clone(), self.user.clone(), seq)
                     .await
@@ -312,7 +312,7 @@ impl Session {
             .await
             .map_err(|e| store_error(&e, &channel))?;
         self.reply(&ServerMsg::History {
-            channel,
+            channel: page.channel,
             messages: page.messages,
             has_more: page.has_more,
         });

@@ -125,6 +125,9 @@ pub struct Appended {
 /// A page of history, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPage {
+    /// The channel as the reader names it (a conversation by the other user's
+    /// name as they spell it).
+    pub channel: Channel,
     pub messages: Vec<ChatMessage>,
     pub has_more: bool,
 }
@@ -292,7 +295,7 @@ impl Store {
         channel: Channel,
         user: AuthUser,
         seq: u64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(Channel, u64), StoreError> {
         self.write(|reply| writer::Op::MarkRead {
             channel,
             user,

@@ -164,16 +164,21 @@ pub fn history(
     before: Option<u64>,
     limit: usize,
 ) -> Result<HistoryPage, StoreError> {
-    let db_name = match channel {
-        Channel::Room(room) => room.as_str().to_owned(),
+    // A conversation is named as the other user spells their name.
+    let (db_name, channel) = match channel {
+        Channel::Room(room) => (room.as_str().to_owned(), channel.clone()),
         Channel::Dm(name) => {
             let peer = user_by_name(c, &name.key())?.ok_or(StoreError::UnknownUser)?;
             if peer.id == user {
                 return Err(StoreError::CannotMessageSelf);
             }
-            ChannelKey::dm(user, peer.id).db_name()
+            (
+                ChannelKey::dm(user, peer.id).db_name(),
+                Channel::Dm(peer.name),
+            )
         }
     };
+    let channel = &channel;
     let membership: Option<(i64, bool)> = c
         .prepare_cached(
             "SELECT r.id, EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = ?2)
@@ -185,6 +190,7 @@ pub fn history(
         // A conversation nobody has written in yet: empty.
         (None, Channel::Dm(_)) => {
             return Ok(HistoryPage {
+                channel: channel.clone(),
                 messages: Vec::new(),
                 has_more: false,
             });
@@ -215,5 +221,9 @@ pub fn history(
     let has_more = messages.len() > limit;
     messages.truncate(limit);
     messages.reverse();
-    Ok(HistoryPage { messages, has_more })
+    Ok(HistoryPage {
+        channel: channel.clone(),
+        messages,
+        has_more,
+    })
 }

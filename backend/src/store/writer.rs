@@ -69,7 +69,7 @@ pub enum Op {
         channel: Channel,
         user: AuthUser,
         seq: u64,
-        reply: Reply<u64>,
+        reply: Reply<(Channel, u64)>,
     },
     Append {
         channel: Channel,
@@ -186,6 +186,7 @@ enum Done {
     User(Reply<UserId>, Result<UserId, StoreError>),
     Unit(Reply<()>, Result<(), StoreError>),
     Seq(Reply<u64>, Result<u64, StoreError>),
+    Marked(Reply<(Channel, u64)>, Result<(Channel, u64), StoreError>),
     Appended(Reply<Appended>, Result<Appended, StoreError>),
 }
 
@@ -196,6 +197,7 @@ impl Done {
             Self::User(r, _) => drop(r.send(Err(StoreError::Aborted))),
             Self::Unit(r, _) => drop(r.send(Err(StoreError::Aborted))),
             Self::Seq(r, _) => drop(r.send(Err(StoreError::Aborted))),
+            Self::Marked(r, _) => drop(r.send(Err(StoreError::Aborted))),
             Self::Appended(r, _) => drop(r.send(Err(StoreError::Aborted))),
         }
     }
@@ -206,6 +208,7 @@ impl Done {
             Self::User(r, v) => drop(r.send(v)),
             Self::Unit(r, v) => drop(r.send(v)),
             Self::Seq(r, v) => drop(r.send(v)),
+            Self::Marked(r, v) => drop(r.send(v)),
             Self::Appended(r, v) => drop(r.send(v)),
         }
     }
@@ -405,7 +408,7 @@ impl Writer {
                 reply,
             } => {
                 let r = self.mark_read(&channel, &user, seq)?;
-                Done::Seq(reply, r)
+                Done::Marked(reply, r)
             }
         })
     }
@@ -578,6 +581,11 @@ impl Writer {
         // means having read the channel up to your own message.
         self.dirty_rooms.insert(row.id, (seq, ts));
         self.dirty_reads.insert((sender.id.0, row.id), seq);
+        // A conversation is named as the recipient spells their name.
+        let channel = match &peer {
+            Some(recipient) => Channel::Dm(recipient.name.clone()),
+            None => channel,
+        };
         let dm = peer.map(|recipient| DmParties {
             sender: sender.clone(),
             recipient,
@@ -624,8 +632,8 @@ impl Writer {
         channel: &Channel,
         user: &AuthUser,
         seq: u64,
-    ) -> Result<Result<u64, StoreError>, StoreError> {
-        let (_, _, row) = match self.resolve(channel, user)? {
+    ) -> Result<Result<(Channel, u64), StoreError>, StoreError> {
+        let (_, peer, row) = match self.resolve(channel, user)? {
             Ok(resolved) => resolved,
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -660,7 +668,11 @@ impl Writer {
             )));
         }
         self.dirty_reads.insert((user.id.0, row.id), seq);
-        Ok(Ok(seq))
+        let channel = match peer {
+            Some(peer) => Channel::Dm(peer.name),
+            None => channel.clone(),
+        };
+        Ok(Ok((channel, seq)))
     }
 
     /// The message `sender` already stored under `client_id`, if any, as the

@@ -428,6 +428,15 @@ impl Client {
         }
     }
 
+    /// The latest page of the conversation with `user`.
+    pub async fn dm_history(&mut self, user: &str) -> Vec<ChatMessage> {
+        self.send_json(json!({"type": "history", "dm": user})).await;
+        match self.recv().await {
+            ServerMsg::History { messages, .. } => messages,
+            other => panic!("expected the conversation with {user}, got {other:?}"),
+        }
+    }
+
     pub async fn history(&mut self, room: &str, before: Option<u64>) -> (Vec<ChatMessage>, bool) {
         let mut msg = json!({"type": "history", "room": room});
         if let Some(b) = before {

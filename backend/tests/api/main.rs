@@ -11,3 +11,4 @@ mod durability;
 mod lifecycle;
 mod limits;
 mod rooms;
+mod social;
