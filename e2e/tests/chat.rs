@@ -3,11 +3,15 @@
 //! Needs the release SPA in `PARLEY_DIST` and chromedriver (`CHROMEDRIVER`):
 //! `cargo xtask test` provides both. The DOM contract the selectors rely on is the
 //! frontend's (frontend/README.md): `#auth-form`, `#sidebar`, `#directory`,
-//! `#create-room-form`, `#composer`, `#messages li.message`, `#status`.
+//! `#create-room-form`, `#composer`, `#messages li.message`, `#status`, and for
+//! private messages, presence and typing `#my-dms li.dm`, `#new-dm-form`,
+//! `.unread-badge`, `#typing-indicator`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
+
+use std::time::Duration;
 
 use fantoccini::key::Key;
 use serde_json::Value;
@@ -18,6 +22,10 @@ const BOB: (&str, &str) = ("Bob", "tr0ub4dor and three cats");
 const ROOM: &str = "e2e-room";
 const ALICE_SAYS: &str = "hello from Alice";
 const BOB_SAYS: &str = "hi Alice, Bob here";
+const ALICE_WHISPERS: &str = "Bob, are you there? (just between us)";
+/// A typing indicator runs out ~4 s after the last signal; this is the most a test
+/// waits for it to go.
+const TYPING_GONE_WITHIN: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_users_chat_in_a_room_and_history_survives_a_reload() -> Result<(), Report> {
@@ -50,6 +58,131 @@ async fn unknown_paths_load_the_spa() -> Result<(), Report> {
     }
     .await;
     harness.finish(browsers, outcome).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_message_waits_unread_and_typing_shows_in_the_room() -> Result<(), Report> {
+    let harness = Harness::start().await?;
+    let mut browsers = Vec::new();
+    let outcome = async {
+        browsers.push(harness.browser("alice").await?);
+        browsers.push(harness.browser("bob").await?);
+        private_chat(&harness, &browsers[0], &browsers[1]).await
+    }
+    .await;
+    harness.finish(browsers, outcome).await
+}
+
+async fn private_chat(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {
+    for (browser, (name, password)) in [(alice, ALICE), (bob, BOB)] {
+        browser.goto(&harness.url("/")).await?;
+        register(browser, name, password).await?;
+    }
+    click(bob, "#sidebar #logout").await?;
+    bob.wait_for("#auth-form[data-mode='login']").await?;
+
+    // Alice starts a conversation with Bob, who is away, and writes to him.
+    alice
+        .wait_for("#new-dm-form #new-dm-name")
+        .await?
+        .send_keys(BOB.0)
+        .await?;
+    click(alice, "#new-dm-form #new-dm-submit").await?;
+    alice.wait_for("ol#messages[data-dm='Bob']").await?;
+    alice
+        .wait_for("#my-dms li.dm.active[data-user='Bob']")
+        .await?;
+    send(alice, ALICE_WHISPERS).await?;
+    wait_for_stored(alice, "Alice", ALICE_WHISPERS).await?;
+
+    // Bob comes back: one unread message from Alice, shown until he reads it.
+    log_in(bob, BOB.0, BOB.1).await?;
+    bob.wait_for("#conn-state[data-state='open']").await?;
+    let alice_dm = "#my-dms li.dm[data-user='Alice']";
+    let badge = format!("{alice_dm} .unread-badge");
+    bob.wait_until("Alice's conversation shows 1 unread", || async {
+        let text = text_of(bob, &badge).await?;
+        Ok(if text.as_deref() == Some("1") {
+            Ok(())
+        } else {
+            Err(format!("{badge}: {text:?}"))
+        })
+    })
+    .await?;
+    click(bob, &format!("{alice_dm} button")).await?;
+    bob.wait_for("ol#messages[data-dm='Alice']").await?;
+    wait_for_message(bob, "Alice", ALICE_WHISPERS).await?;
+    bob.wait_until("the unread badge is gone once read", || async {
+        let text = text_of(bob, &badge).await?;
+        Ok(match text {
+            None => Ok(()),
+            Some(text) => Err(format!("{badge}: {text:?}")),
+        })
+    })
+    .await?;
+
+    // In the lobby, Alice types without sending: Bob sees it, then it goes.
+    for browser in [alice, bob] {
+        click(browser, "#my-rooms li.room[data-room='lobby'] button").await?;
+        browser.wait_for("ol#messages[data-room='lobby']").await?;
+    }
+    alice
+        .wait_for("#composer")
+        .await?
+        .send_keys("I am writing something")
+        .await?;
+    bob.wait_until("the typing indicator mentions Alice", || async {
+        let text = text_of(bob, "#typing-indicator").await?.unwrap_or_default();
+        Ok(if text.contains("Alice") {
+            Ok(())
+        } else {
+            Err(format!("#typing-indicator: {text:?}"))
+        })
+    })
+    .await?;
+    bob.wait_until_within(
+        TYPING_GONE_WITHIN,
+        "the typing indicator no longer mentions Alice",
+        || async {
+            let text = text_of(bob, "#typing-indicator").await?.unwrap_or_default();
+            Ok(if text.contains("Alice") {
+                Err(format!("#typing-indicator: {text:?}"))
+            } else {
+                Ok(())
+            })
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The text of the first element matching `css`, or `None` when there is none.
+async fn text_of(browser: &Browser, css: &str) -> TestResult<Option<String>> {
+    let found = browser
+        .eval(&format!(
+            "const e = document.querySelector({}); return e ? e.textContent.trim() : null;",
+            Value::String(css.to_owned())
+        ))
+        .await?;
+    Ok(found.as_str().map(str::to_owned))
+}
+
+/// Waits until the message is shown as stored (with its seq), not as pending.
+async fn wait_for_stored(browser: &Browser, sender: &str, body: &str) -> TestResult<Shown> {
+    browser
+        .wait_until(
+            &format!("{sender}'s message {body:?} is stored"),
+            || async {
+                let shown = messages(browser).await?;
+                let found = shown
+                    .iter()
+                    .rev()
+                    .find(|m| m.sender == sender && m.body == body && m.seq.is_some())
+                    .cloned();
+                Ok(found.ok_or_else(|| format!("{shown:?}")))
+            },
+        )
+        .await
 }
 
 async fn chat(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {

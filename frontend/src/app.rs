@@ -1,25 +1,30 @@
 //! The root component: owns the state, runs the side effects (the session check,
-//! the connection, sending the reducer's outbox, reconnecting) and lays out the
-//! screens.
+//! the connection, sending the reducer's outbox, reconnecting, the page's focus,
+//! the typing indicators' clock) and lays out the screens.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
-use parley_common::{MessageBody, RoomName};
+use parley_common::{Channel, MessageBody, RoomName, Username};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::api;
 use crate::auth::{self, AuthMode};
 use crate::components::{
-    AuthPage, Composer, Directory, ErrorBanner, MessageList, Sidebar, StatusBar,
+    AuthPage, Composer, Directory, DmEntry, ErrorBanner, MessageList, OnlineUsers, RoomEntry,
+    Sidebar, StatusBar, TypingIndicator,
 };
 use crate::connection::{self, Connection};
 use crate::ids::ClientIdGen;
-use crate::state::{Action, AppState, ConnState, Room, Session, View};
+use crate::state::{Action, AppState, Chat, ConnState, Session, View};
 
 #[component]
 pub fn App() -> Html {
-    let state = use_reducer(|| AppState::opening(room_in_url()));
+    let state = use_reducer(|| AppState::opening(channel_in_url()));
     // The running connection, if any. Written only by the connection effect.
     let connection = use_mut_ref(|| None::<Connection>);
     // Outgoing messages with a smaller id were handed to a connection already.
@@ -78,6 +83,34 @@ pub fn App() -> Html {
         });
     }
 
+    // Whether the user can be reading: the page is visible and has the focus.
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with((), move |()| {
+            let listeners = watch_focus(&dispatch);
+            move || drop(listeners)
+        });
+    }
+
+    // The typing indicators' clock: a tick when the next one runs out.
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with(state.typing_expires(), move |&expires| {
+            let cancelled = Rc::new(Cell::new(false));
+            if let Some(at) = expires {
+                let cancelled = cancelled.clone();
+                spawn_local(async move {
+                    let wait = at.saturating_sub(now_ms()).saturating_add(20);
+                    yew::platform::time::sleep(Duration::from_millis(wait)).await;
+                    if !cancelled.get() {
+                        dispatch.dispatch(Action::Tick { now_ms: now_ms() });
+                    }
+                });
+            }
+            move || cancelled.set(true)
+        });
+    }
+
     // A closed connection: if the session ended, back to the log-in page; else
     // try again, waiting longer after each failure.
     {
@@ -99,24 +132,32 @@ pub fn App() -> Html {
         });
     }
 
-    // The URL names the room shown, so that a reload (or a bookmark) opens it.
+    // The URL names the chat shown, so that a reload (or a bookmark) opens it.
     {
-        let shown = match (&state.session, state.view, state.active_room()) {
-            (Session::SignedIn(_), View::Room, Some(room)) => Some(room.name.clone()),
+        let shown = match (&state.session, state.view, state.active_chat()) {
+            (Session::SignedIn(_), View::Chat, Some(chat)) => Some(chat.channel.clone()),
             _ => None,
         };
         use_effect_with(shown, |shown| {
-            if let Some(room) = shown {
-                show_room_in_url(room);
+            if let Some(channel) = shown {
+                show_channel_in_url(channel);
             }
         });
     }
 
-    // The tab's title names the room shown.
+    // The tab's title names the chat shown, after the number of unread messages.
     {
-        let title = match (&state.session, state.view, state.active_room()) {
-            (Session::SignedIn(_), View::Room, Some(room)) => format!("#{} · Parley", room.name),
-            (Session::SignedIn(_), View::Directory, _) => "Browse rooms · Parley".to_owned(),
+        let unread = match state.unread_total() {
+            0 => String::new(),
+            n => format!("({n}) "),
+        };
+        let title = match (&state.session, state.view, state.active_chat()) {
+            (Session::SignedIn(_), View::Chat, Some(chat)) => {
+                format!("{unread}{} · Parley", chat.channel)
+            }
+            (Session::SignedIn(_), View::Directory, _) => {
+                format!("{unread}Browse rooms · Parley")
+            }
             _ => "Parley".to_owned(),
         };
         use_effect_with(title, |title| {
@@ -186,22 +227,39 @@ pub fn App() -> Html {
             }
         }
         Session::SignedIn(me) => {
-            let main = match (state.view, state.active_room()) {
+            let main = match (state.view, state.active_chat()) {
                 (View::Directory, _) => directory(&state, &dispatch),
-                (View::Room, Some(room)) => room_view(&state, &dispatch, &ids, room),
-                (View::Room, None) if state.ready => no_room(&dispatch),
-                (View::Room, None) => connecting(&state.conn),
+                (View::Chat, Some(chat)) => chat_view(&state, &dispatch, &ids, chat),
+                (View::Chat, None) if state.ready => no_room(&dispatch),
+                (View::Chat, None) => connecting(&state.conn),
             };
-            let shown = state.active_room().map(|r| r.name.clone());
-            let title = match (state.view, &shown) {
-                (View::Room, Some(room)) => html! {
-                    <h1 class="title"><span class="hash" aria-hidden="true">{ "#" }</span>{ room.as_str() }</h1>
+            let shown = state.active_chat().filter(|_| state.view == View::Chat);
+            let title = match shown.map(|c| (&c.channel, c)) {
+                Some((Channel::Room(room), chat)) => html! {
+                    <>
+                        <h1 class="title"><span class="hash" aria-hidden="true">{ "#" }</span>{ room.as_str() }</h1>
+                        <OnlineUsers users={chat.online.clone()} me={state.me().cloned()} />
+                    </>
                 },
-                (View::Directory, _) => html! { <h1 class="title">{ "Browse rooms" }</h1> },
-                (View::Room, None) => html! { <h1 class="title">{ "Parley" }</h1> },
+                Some((Channel::Dm(user), chat)) => {
+                    let online = chat.peer_online();
+                    html! {
+                        <>
+                            <h1 class="title"><span class="hash" aria-hidden="true">{ "@" }</span>{ user.as_str() }</h1>
+                            <span id="dm-status" class={classes!("dm-status", online.then_some("online"))}>
+                                <span class="presence-dot" aria-hidden="true"></span>
+                                { if online { "Online" } else { "Offline" } }
+                            </span>
+                        </>
+                    }
+                }
+                None if state.view == View::Directory => {
+                    html! { <h1 class="title">{ "Browse rooms" }</h1> }
+                }
+                None => html! { <h1 class="title">{ "Parley" }</h1> },
             };
-            let leave = match (state.view, &shown) {
-                (View::Room, Some(room)) => {
+            let leave = match shown.and_then(|c| c.channel.room()) {
+                Some(room) => {
                     let room = room.clone();
                     let label = format!("Leave #{room}");
                     let onclick = dispatch
@@ -216,8 +274,12 @@ pub fn App() -> Html {
                         </button>
                     }
                 }
-                _ => html! {},
+                None => html! {},
             };
+            // Behind the menu (phone layout): something unread in another chat.
+            let unread_elsewhere = state
+                .chats()
+                .any(|c| c.unread() > 0 && state.active.as_ref() != Some(&c.channel));
             let open_menu = dispatch
                 .to_callback()
                 .reform(|_: MouseEvent| Action::SetSidebar(true));
@@ -244,13 +306,18 @@ pub fn App() -> Html {
                 <div class={classes!("app", "shell", state.sidebar_open.then_some("menu-open"))}>
                     <Sidebar
                         me={me.clone()}
-                        rooms={state.rooms.iter().map(|r| r.name.clone()).collect::<Vec<_>>()}
+                        rooms={state.rooms.iter().filter_map(room_entry).collect::<Vec<_>>()}
+                        dms={state.dms.iter().filter_map(dm_entry).collect::<Vec<_>>()}
                         active={state.active.clone()}
                         directory_open={state.view == View::Directory}
                         open={state.sidebar_open}
                         conn_state={state.conn.as_str()}
                         logging_out={state.logging_out}
-                        on_select={dispatch.to_callback().reform(Action::SelectRoom)}
+                        new_dm_error={state.new_dm.error.clone()}
+                        new_dm_busy={state.new_dm.opening.is_some()}
+                        on_select={dispatch.to_callback().reform(Action::Select)}
+                        on_new_dm={dispatch.to_callback().reform(Action::OpenDm)}
+                        on_new_dm_edit={dispatch.to_callback().reform(|()| Action::NewDmEdited)}
                         on_open_directory={dispatch.to_callback().reform(|()| Action::OpenDirectory)}
                         {on_logout}
                         on_close={close_menu}
@@ -263,7 +330,7 @@ pub fn App() -> Html {
                             <button
                                 type="button"
                                 id="menu-toggle"
-                                class="icon-button menu-toggle"
+                                class={classes!("icon-button", "menu-toggle", unread_elsewhere.then_some("has-unread"))}
                                 aria-label="Rooms menu"
                                 aria-controls="sidebar"
                                 aria-expanded={state.sidebar_open.to_string()}
@@ -286,15 +353,22 @@ pub fn App() -> Html {
     }
 }
 
-/// The room named by the page's fragment (`/#rust-users`), if any.
-fn room_in_url() -> Option<RoomName> {
+/// The chat named by the page's fragment (`/#rust-users`, `/#@bob`), if any.
+fn channel_in_url() -> Option<Channel> {
     let hash = web_sys::window()?.location().hash().ok()?;
-    RoomName::parse(hash.strip_prefix('#')?).ok()
+    let name = hash.strip_prefix('#')?;
+    match name.strip_prefix('@') {
+        Some(user) => Username::parse(user).ok().map(Channel::Dm),
+        None => RoomName::parse(name).ok().map(Channel::Room),
+    }
 }
 
-/// Puts `room` in the page's fragment without adding a history entry.
-fn show_room_in_url(room: &RoomName) {
-    let url = format!("#{room}");
+/// Puts `channel` in the page's fragment without adding a history entry.
+fn show_channel_in_url(channel: &Channel) {
+    let url = match channel {
+        Channel::Room(room) => format!("#{room}"),
+        Channel::Dm(user) => format!("#@{user}"),
+    };
     if let Some(window) = web_sys::window()
         && window.location().hash().ok().as_deref() != Some(url.as_str())
         && let Ok(history) = window.history()
@@ -312,66 +386,164 @@ fn backoff(retries: u32) -> Duration {
     Duration::from_millis((full as f64 * jitter) as u64)
 }
 
-fn room_view(
+fn room_entry(chat: &Chat) -> Option<RoomEntry> {
+    Some(RoomEntry {
+        name: chat.channel.room()?.clone(),
+        unread: chat.unread(),
+    })
+}
+
+fn dm_entry(chat: &Chat) -> Option<DmEntry> {
+    Some(DmEntry {
+        with: chat.peer()?.clone(),
+        unread: chat.unread(),
+        online: chat.peer_online(),
+    })
+}
+
+/// Milliseconds since the Unix epoch, by the browser's clock.
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// Whether the page is shown and has the keyboard focus.
+fn page_focused() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| !d.hidden() && d.has_focus().unwrap_or(true))
+}
+
+/// An event listener, removed when dropped.
+struct Listener {
+    target: web_sys::EventTarget,
+    event: &'static str,
+    callback: Closure<dyn Fn()>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.target.remove_event_listener_with_callback(
+            self.event,
+            self.callback.as_ref().unchecked_ref(),
+        );
+    }
+}
+
+/// Reports the page's focus now and whenever it changes (window focus and blur,
+/// the tab hidden or shown). Dropping the listeners stops it.
+fn watch_focus(dispatch: &UseReducerDispatcher<AppState>) -> Vec<Listener> {
+    dispatch.dispatch(Action::Focus(page_focused()));
+    let Some(window) = web_sys::window() else {
+        return Vec::new();
+    };
+    let mut targets: Vec<(web_sys::EventTarget, &'static str)> = vec![
+        (window.clone().into(), "focus"),
+        (window.clone().into(), "blur"),
+    ];
+    if let Some(document) = window.document() {
+        targets.push((document.into(), "visibilitychange"));
+    }
+    targets
+        .into_iter()
+        .filter_map(|(target, event)| {
+            let dispatch = dispatch.clone();
+            let callback = Closure::<dyn Fn()>::new(move || {
+                // While a blur event runs, the document may still claim the focus.
+                let focused = event != "blur" && page_focused();
+                dispatch.dispatch(Action::Focus(focused));
+            });
+            target
+                .add_event_listener_with_callback(event, callback.as_ref().unchecked_ref())
+                .ok()?;
+            Some(Listener {
+                target,
+                event,
+                callback,
+            })
+        })
+        .collect()
+}
+
+fn chat_view(
     state: &AppState,
     dispatch: &UseReducerDispatcher<AppState>,
-    ids: &std::rc::Rc<std::cell::RefCell<ClientIdGen>>,
-    room: &Room,
+    ids: &Rc<std::cell::RefCell<ClientIdGen>>,
+    chat: &Chat,
 ) -> Html {
-    let name = room.name.clone();
+    let channel = chat.channel.clone();
     let on_send = {
         let dispatch = dispatch.clone();
         let ids = ids.clone();
-        let room = name.clone();
+        let channel = channel.clone();
         Callback::from(move |body: MessageBody| {
             let Some(client_id) = ids.borrow_mut().next_id() else {
                 return dispatch
                     .dispatch(Action::ShowError("Could not number the message.".into()));
             };
             dispatch.dispatch(Action::Queue {
-                room: room.clone(),
+                channel: channel.clone(),
                 client_id,
                 body,
             });
         })
     };
+    let on_typing = {
+        let channel = channel.clone();
+        dispatch.to_callback().reform(move |()| Action::Typed {
+            channel: channel.clone(),
+            now_ms: now_ms(),
+        })
+    };
     let on_load_older = {
-        let room = name.clone();
+        let channel = channel.clone();
         dispatch
             .to_callback()
-            .reform(move |()| Action::LoadOlder(room.clone()))
+            .reform(move |()| Action::LoadOlder(channel.clone()))
     };
     let on_discard = {
-        let room = name.clone();
+        let channel = channel.clone();
         dispatch
             .to_callback()
             .reform(move |client_id| Action::DiscardFailed {
-                room: room.clone(),
+                channel: channel.clone(),
                 client_id,
             })
     };
+    let on_read = {
+        let channel = channel.clone();
+        dispatch.to_callback().reform(move |seq| Action::Read {
+            channel: channel.clone(),
+            seq,
+        })
+    };
     let placeholder: AttrValue = match state.conn {
-        ConnState::Open => format!("Message #{name}").into(),
+        ConnState::Open => format!("Message {channel}").into(),
         ConnState::Connecting => "Connecting… you can type already".into(),
         ConnState::Idle | ConnState::Closing | ConnState::Closed { .. } => {
             "Offline: sent when you are back online".into()
         }
     };
+    let typing: Vec<Username> = chat.typing.iter().map(|t| t.user.clone()).collect();
     html! {
         <>
             <MessageList
-                key={name.as_str()}
-                room={name.clone()}
-                messages={room.messages.clone()}
-                pending={room.pending.clone()}
+                key={channel.to_string()}
+                channel={channel.clone()}
+                messages={chat.messages.clone()}
+                pending={chat.pending.clone()}
                 me={state.me().cloned()}
-                loaded={room.loaded}
-                loading={room.loading}
-                has_more={room.has_more}
+                loaded={chat.loaded}
+                loading={chat.loading}
+                has_more={chat.has_more}
+                divider={chat.divider}
+                last_read={chat.last_read}
+                reading={state.focused && state.ready}
                 {on_load_older}
                 {on_discard}
+                {on_read}
             />
-            <Composer {on_send} {placeholder} />
+            <TypingIndicator names={typing} />
+            <Composer key={channel.to_string()} {on_send} {on_typing} {placeholder} />
         </>
     }
 }
@@ -386,7 +558,7 @@ fn directory(state: &AppState, dispatch: &UseReducerDispatcher<AppState>) -> Htm
             creating={dir.creating.is_some()}
             joining={dir.joining.clone()}
             on_join={dispatch.to_callback().reform(Action::JoinRoom)}
-            on_open={dispatch.to_callback().reform(Action::SelectRoom)}
+            on_open={dispatch.to_callback().reform(|room| Action::Select(Channel::Room(room)))}
             on_create={dispatch.to_callback().reform(Action::CreateRoom)}
             on_create_edit={dispatch.to_callback().reform(|()| Action::CreateEdited)}
         />

@@ -175,6 +175,9 @@ pub fn auth_problem(failure: &ApiFailure) -> AuthProblem {
         | ErrorCode::BodyTooLong
         | ErrorCode::InvalidBody
         | ErrorCode::NotInRoom
+        | ErrorCode::UnknownUser
+        | ErrorCode::CannotMessageSelf
+        | ErrorCode::BadReadMarker
         | ErrorCode::NoSuchRoom
         | ErrorCode::RoomExists
         | ErrorCode::Unauthorized

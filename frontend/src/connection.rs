@@ -101,7 +101,11 @@ async fn run(
         match event {
             Event::Frame(Some(Ok(Message::Text(text)))) => {
                 match serde_json::from_str::<ServerMsg>(&text) {
-                    Ok(msg) => dispatch.dispatch(Action::Received { conn, msg }),
+                    Ok(msg) => dispatch.dispatch(Action::Received {
+                        conn,
+                        msg,
+                        now_ms: js_sys::Date::now() as u64,
+                    }),
                     Err(err) => dispatch.dispatch(Action::BadFrame {
                         conn,
                         detail: err.to_string(),

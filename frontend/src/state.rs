@@ -2,20 +2,31 @@
 //! [`Action`] applied by [`AppState::reduce`], so the logic is unit-tested natively.
 //!
 //! The reducer also decides what to *send*: it appends [`ClientMsg`]s to the
-//! [`AppState::outbox`] (a history page when a room is opened, `join`, a chat
-//! message…). The root component hands them to the current connection and reports
-//! them sent with [`Action::Flushed`]. So "what goes over the wire, and when" is
-//! tested here too, without a socket.
+//! [`AppState::outbox`] (a history page when a chat is opened, `join`, a chat
+//! message, a read marker…). The root component hands them to the current
+//! connection and reports them sent with [`Action::Flushed`]. So "what goes over
+//! the wire, and when" is tested here too, without a socket.
+//!
+//! The reducer never reads the clock: actions that depend on time (typing
+//! signals and their expiry) carry it.
 
+mod chat;
+
+use std::cmp::Reverse;
 use std::rc::Rc;
 
 use parley_common::{
-    ChatMessage, ClientMsg, ClientMsgId, ErrorCode, MessageBody, MyRoom, RoomInfo, RoomName,
-    ServerMsg, Username,
+    Channel, ClientMsg, ClientMsgId, Conversation, ErrorCode, MessageBody, MyRoom, RoomInfo,
+    RoomName, ServerMsg, Username,
 };
 use yew::Reducible;
 
 use crate::auth::AuthProblem;
+
+pub use chat::{Chat, Pending, TYPING_SHOWN_MS, Typist, same_channel, same_user};
+
+/// At most one `typing` signal per this many milliseconds while the user types.
+pub const TYPING_EVERY_MS: u64 = 2_000;
 
 /// Who is using the app, as far as the browser knows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -32,9 +43,9 @@ pub enum Session {
 /// What the main panel shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum View {
-    /// The active room's messages and the composer.
+    /// The active room's or conversation's messages and the composer.
     #[default]
-    Room,
+    Chat,
     /// The room directory and the create-room form.
     Directory,
 }
@@ -97,125 +108,6 @@ pub fn describe_close(code: Option<u16>, reason: &str) -> String {
     }
 }
 
-/// An outgoing chat message whose stored copy has not arrived yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    pub client_id: ClientMsgId,
-    pub body: MessageBody,
-    /// The server acknowledged it as this seq; it stays shown here until the
-    /// message itself arrives (live, or in a history page) and takes its place.
-    pub acked: Option<u64>,
-    /// Set when the server rejected it (an `error` naming its `client_id`). A
-    /// failed message is never retried and does not count as pending.
-    pub failed: Option<String>,
-}
-
-impl Pending {
-    /// Still waiting for the server's answer (and re-sent on a new connection).
-    pub fn in_flight(&self) -> bool {
-        self.acked.is_none() && self.failed.is_none()
-    }
-}
-
-/// One of the user's rooms, with what this tab has of its history.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Room {
-    pub name: RoomName,
-    /// The room's latest sequence number, as far as the server has said.
-    pub last_seq: u64,
-    /// Ordered by `seq`, without duplicates. Contiguous once `loaded`.
-    pub messages: Rc<Vec<ChatMessage>>,
-    /// Own messages not yet shown as stored, in the order they were sent.
-    pub pending: Rc<Vec<Pending>>,
-    /// A history page reached us since the last (re)connection: `messages` run
-    /// without gaps up to the newest message.
-    pub loaded: bool,
-    /// A history request is on its way.
-    pub loading: bool,
-    /// Older messages than the first one in `messages` exist on the server.
-    pub has_more: bool,
-}
-
-impl Room {
-    pub fn new(name: RoomName, last_seq: u64) -> Self {
-        Self {
-            name,
-            last_seq,
-            messages: Rc::default(),
-            pending: Rc::default(),
-            loaded: false,
-            loading: false,
-            has_more: false,
-        }
-    }
-
-    /// The seq of the newest message shown (0 when none).
-    pub fn newest_seq(&self) -> u64 {
-        self.messages.last().map_or(0, |m| m.seq)
-    }
-
-    /// Takes the server's `last_seq`. If what is shown goes beyond it, the server
-    /// lost its data (or is another server): what is shown is stale, and new
-    /// messages would collide with it by seq, so it is dropped.
-    fn sync_last_seq(&mut self, last_seq: u64) {
-        if self.newest_seq() > last_seq {
-            self.messages = Rc::default();
-            self.loaded = false;
-            self.has_more = false;
-        }
-        self.last_seq = last_seq;
-    }
-
-    /// Inserts `msg` at its place by `seq`; a `seq` already present is kept as is.
-    fn insert(&mut self, msg: ChatMessage) {
-        self.last_seq = self.last_seq.max(msg.seq);
-        if let Err(at) = self.messages.binary_search_by_key(&msg.seq, |m| m.seq) {
-            Rc::make_mut(&mut self.messages).insert(at, msg);
-        }
-    }
-
-    /// Merges a history page (oldest first) into what is shown.
-    fn merge_page(&mut self, page: Vec<ChatMessage>, has_more: bool) {
-        let (Some(first), Some(last)) = (page.first(), page.last()) else {
-            // Nothing (older) to show: the room is empty, or this is its start.
-            self.has_more = false;
-            return;
-        };
-        let (first, last) = (first.seq, last.seq);
-        // A page newer than what is shown, with a gap in between (messages were
-        // missed while offline): drop the older part so the list stays contiguous;
-        // it can be loaded again by scrolling up.
-        if self.messages.last().is_some_and(|m| first > m.seq + 1) {
-            Rc::make_mut(&mut self.messages).retain(|m| m.seq > last);
-        }
-        // `has_more` describes the oldest message shown.
-        if self.messages.first().is_none_or(|m| first <= m.seq) {
-            self.has_more = has_more;
-        }
-        for msg in page {
-            self.insert(msg);
-        }
-    }
-
-    /// Forgets own pending messages whose stored copy is now shown.
-    fn settle_pending<'a>(&mut self, arrived: impl IntoIterator<Item = &'a ClientMsgId>) {
-        for id in arrived {
-            if self.pending.iter().any(|p| &p.client_id == id) {
-                Rc::make_mut(&mut self.pending).retain(|p| &p.client_id != id);
-            }
-        }
-    }
-
-    fn pending_mut(&mut self, client_id: &ClientMsgId) -> Option<&mut Pending> {
-        if !self.pending.iter().any(|p| &p.client_id == client_id) {
-            return None;
-        }
-        Rc::make_mut(&mut self.pending)
-            .iter_mut()
-            .find(|p| &p.client_id == client_id)
-    }
-}
-
 /// The room directory and the requests made from it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Directory {
@@ -262,6 +154,16 @@ impl Directory {
     }
 }
 
+/// The "new conversation" form and its request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewDm {
+    /// The user this tab asked to open a conversation with: the answer (a history
+    /// page, or `unknown_user`) opens it or explains why not.
+    pub opening: Option<Username>,
+    /// Why the last attempt failed, shown under the form.
+    pub error: Option<String>,
+}
+
 /// Something to show in the error banner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -306,13 +208,20 @@ pub struct AppState {
     pub retries: u32,
 
     /// The user's rooms, sorted by name.
-    pub rooms: Vec<Room>,
-    /// The room shown (and written to).
-    pub active: Option<RoomName>,
+    pub rooms: Vec<Chat>,
+    /// The user's private conversations, most recent first.
+    pub dms: Vec<Chat>,
+    /// The room or conversation shown (and written to).
+    pub active: Option<Channel>,
     pub view: View,
     pub directory: Directory,
+    pub new_dm: NewDm,
     /// The room menu is open (phone layout).
     pub sidebar_open: bool,
+    /// The page is visible and has the focus: what the list shows is being read.
+    pub focused: bool,
+    /// The last `typing` signal sent: where, and when (ms).
+    pub typing_sent: Option<(Channel, u64)>,
 
     /// Chat messages (`message` frames) received on the current connection.
     pub received: u64,
@@ -357,15 +266,20 @@ pub enum Action {
         code: Option<u16>,
         reason: String,
     },
-    /// A frame from the server, decoded.
-    Received { conn: ConnId, msg: ServerMsg },
+    /// A frame from the server, decoded, and when it arrived (ms since the Unix
+    /// epoch).
+    Received {
+        conn: ConnId,
+        msg: ServerMsg,
+        now_ms: u64,
+    },
     /// A frame from the server that could not be decoded.
     BadFrame { conn: ConnId, detail: String },
     /// Outgoing messages with an id below `upto` were handed to the connection.
     Flushed { upto: u64 },
 
-    /// Show this room.
-    SelectRoom(RoomName),
+    /// Show this room or conversation.
+    Select(Channel),
     /// Show the room directory (and refresh it).
     OpenDirectory,
     /// Create a room (and join it).
@@ -376,20 +290,33 @@ pub enum Action {
     JoinRoom(RoomName),
     /// Leave a room.
     LeaveRoom(RoomName),
-    /// The reader scrolled to the top of the room: fetch the page before it.
-    LoadOlder(RoomName),
+    /// Open the conversation with this user (asking the server whether they
+    /// exist when it is a new one).
+    OpenDm(Username),
+    /// The new-conversation input changed: hide its error.
+    NewDmEdited,
+    /// The reader scrolled to the top of the chat: fetch the page before it.
+    LoadOlder(Channel),
+    /// The reader has seen everything in `channel` up to `seq`.
+    Read { channel: Channel, seq: u64 },
     /// Open or close the room menu (phone layout).
     SetSidebar(bool),
+    /// The page gained (`true`) or lost the focus, or was hidden.
+    Focus(bool),
+    /// The user is typing in `channel`'s composer, at `now_ms`.
+    Typed { channel: Channel, now_ms: u64 },
+    /// The clock reached `now_ms`: typing indicators that ran out disappear.
+    Tick { now_ms: u64 },
 
     /// The user sent a message; it is pending until the server stores it.
     Queue {
-        room: RoomName,
+        channel: Channel,
         client_id: ClientMsgId,
         body: MessageBody,
     },
     /// Forget a failed outgoing message.
     DiscardFailed {
-        room: RoomName,
+        channel: Channel,
         client_id: ClientMsgId,
     },
     /// Show a problem found by the client itself.
@@ -399,11 +326,11 @@ pub enum Action {
 }
 
 impl AppState {
-    /// The state at startup, showing `room` once connected if the user is in it
-    /// (the room named in the page's URL, so a reload comes back to it).
-    pub fn opening(room: Option<RoomName>) -> Self {
+    /// The state at startup, showing `channel` once connected if the user has it
+    /// (the one named in the page's URL, so a reload comes back to it).
+    pub fn opening(channel: Option<Channel>) -> Self {
         Self {
-            active: room,
+            active: channel,
             ..Self::default()
         }
     }
@@ -416,20 +343,39 @@ impl AppState {
         }
     }
 
-    pub fn room(&self, name: &RoomName) -> Option<&Room> {
-        self.rooms.iter().find(|r| &r.name == name)
+    /// The room or conversation `channel` names, if the user has it.
+    pub fn chat(&self, channel: &Channel) -> Option<&Chat> {
+        let list = match channel {
+            Channel::Room(_) => &self.rooms,
+            Channel::Dm(_) => &self.dms,
+        };
+        list.iter().find(|c| same_channel(&c.channel, channel))
     }
 
-    /// The room shown, if any.
-    pub fn active_room(&self) -> Option<&Room> {
-        self.active.as_ref().and_then(|name| self.room(name))
+    /// The room or conversation shown, if any.
+    pub fn active_chat(&self) -> Option<&Chat> {
+        self.active.as_ref().and_then(|channel| self.chat(channel))
     }
 
-    /// Outgoing messages still waiting for the server, in every room.
+    /// Every room, then every conversation.
+    pub fn chats(&self) -> impl Iterator<Item = &Chat> {
+        self.rooms.iter().chain(&self.dms)
+    }
+
+    /// Unread messages in every room and conversation (for the tab's title).
+    pub fn unread_total(&self) -> u64 {
+        self.chats().map(Chat::unread).sum()
+    }
+
+    /// When the next typing indicator runs out (ms), if one is shown.
+    pub fn typing_expires(&self) -> Option<u64> {
+        self.chats().filter_map(Chat::typing_expires).min()
+    }
+
+    /// Outgoing messages still waiting for the server, everywhere.
     pub fn pending_count(&self) -> usize {
-        self.rooms
-            .iter()
-            .map(|r| r.pending.iter().filter(|p| p.in_flight()).count())
+        self.chats()
+            .map(|c| c.pending.iter().filter(|p| p.in_flight()).count())
             .sum()
     }
 
@@ -443,12 +389,55 @@ impl AppState {
         self.outbox.iter().filter(move |o| o.id >= from)
     }
 
-    fn is_me(&self, sender: &Username) -> bool {
-        self.me().is_some_and(|me| me.key() == sender.key())
+    fn is_me(&self, user: &Username) -> bool {
+        self.me().is_some_and(|me| same_user(me, user))
     }
 
-    fn room_mut(&mut self, name: &RoomName) -> Option<&mut Room> {
-        self.rooms.iter_mut().find(|r| &r.name == name)
+    fn is_active(&self, channel: &Channel) -> bool {
+        self.active
+            .as_ref()
+            .is_some_and(|a| same_channel(a, channel))
+    }
+
+    fn chat_mut(&mut self, channel: &Channel) -> Option<&mut Chat> {
+        let list = match channel {
+            Channel::Room(_) => &mut self.rooms,
+            Channel::Dm(_) => &mut self.dms,
+        };
+        list.iter_mut().find(|c| same_channel(&c.channel, channel))
+    }
+
+    fn chats_mut(&mut self) -> impl Iterator<Item = &mut Chat> {
+        self.rooms.iter_mut().chain(&mut self.dms)
+    }
+
+    /// The chat a server event names. A conversation the server tells about
+    /// with `create` (its first message, or who is online in it) is added: the
+    /// other user started it. The server's spelling of a user name wins over
+    /// the one typed here.
+    fn server_chat(&mut self, channel: &Channel, create: bool) -> Option<&mut Chat> {
+        if let Channel::Room(_) = channel {
+            return self.chat_mut(channel);
+        }
+        let at = match self
+            .dms
+            .iter()
+            .position(|c| same_channel(&c.channel, channel))
+        {
+            Some(at) => at,
+            None if create => {
+                self.dms.push(Chat::new(channel.clone(), 0, 0));
+                self.dms.len() - 1
+            }
+            None => return None,
+        };
+        if self.dms[at].channel != *channel {
+            if self.is_active(channel) {
+                self.active = Some(channel.clone());
+            }
+            self.dms[at].channel = channel.clone();
+        }
+        Some(&mut self.dms[at])
     }
 
     fn send(&mut self, msg: ClientMsg) {
@@ -478,63 +467,92 @@ impl AppState {
             auth_notice: notice,
             conn_id: self.conn_id.wrapping_add(1).max(1),
             next_out: self.next_out,
+            focused: self.focused,
             ..Self::default()
         }
     }
 
-    /// Asks for the latest history page of `name` unless it is loaded or coming.
-    fn request_history(&mut self, name: &RoomName) {
+    /// Asks for the latest history page of `channel` unless it is loaded or coming.
+    fn request_history(&mut self, channel: &Channel) {
         let ready = self.ready;
-        let Some(room) = self.room_mut(name) else {
+        let Some(chat) = self.chat_mut(channel) else {
             return;
         };
-        if ready && !room.loaded && !room.loading {
-            room.loading = true;
+        if ready && !chat.loaded && !chat.loading {
+            chat.loading = true;
+            let channel = chat.channel.clone();
             self.send(ClientMsg::History {
-                room: name.clone(),
+                channel,
                 before: None,
             });
         }
     }
 
-    /// Makes `name` (one of the user's rooms) the active room, fetching its history
-    /// if needed, without changing the view.
-    fn show(&mut self, name: RoomName) {
-        self.request_history(&name);
-        self.active = Some(name);
+    /// Makes `channel` (one the user has) the active one, fetching its history if
+    /// needed, without changing the view. A chat that was not shown gets its
+    /// "New messages" divider above its first unread message; the one it
+    /// replaces loses its divider.
+    fn show(&mut self, channel: &Channel) {
+        let Some(canonical) = self.chat(channel).map(|c| c.channel.clone()) else {
+            return;
+        };
+        if !self.is_active(channel) {
+            if let Some(old) = self.active.clone()
+                && let Some(old) = self.chat_mut(&old)
+            {
+                old.divider = None;
+            }
+            if let Some(chat) = self.chat_mut(channel) {
+                chat.divider = chat.first_unread();
+            }
+        }
+        self.request_history(channel);
+        self.active = Some(canonical);
     }
 
-    /// Shows room `name` in the main panel (and closes the phone menu).
-    fn activate(&mut self, name: RoomName) {
-        self.view = View::Room;
+    /// Shows `channel` in the main panel (and closes the phone menu).
+    fn activate(&mut self, channel: &Channel) {
+        self.view = View::Chat;
         self.sidebar_open = false;
-        self.show(name);
+        self.new_dm.error = None;
+        self.show(channel);
     }
 
-    /// Keeps the active room if it is still one of the user's, else picks the
-    /// lobby or the first room (or none when the user is in no room).
+    /// Keeps the active chat if it is still one of the user's, else picks the
+    /// lobby, the first room or the latest conversation (or none at all).
     fn ensure_active(&mut self) {
-        let keep = self.active_room().is_some();
-        let lobby = RoomName::lobby();
-        let next = if keep {
-            self.active.clone()
-        } else if self.room(&lobby).is_some() {
+        let lobby = Channel::Room(RoomName::lobby());
+        let next = if let Some(active) = self.active_chat() {
+            Some(active.channel.clone())
+        } else if self.chat(&lobby).is_some() {
             Some(lobby)
         } else {
-            self.rooms.first().map(|r| r.name.clone())
+            self.chats().next().map(|c| c.channel.clone())
         };
-        self.active = None;
-        if let Some(name) = next {
-            self.show(name);
+        match next {
+            Some(channel) => self.show(&channel),
+            None => self.active = None,
         }
     }
 
-    fn insert_room(&mut self, room: Room) {
+    fn insert_room(&mut self, room: Chat) {
         let at = self
             .rooms
-            .binary_search_by(|r| r.name.cmp(&room.name))
+            .binary_search_by(|r| r.channel.cmp(&room.channel))
             .unwrap_or_else(|at| at);
         self.rooms.insert(at, room);
+    }
+
+    /// Most recent first; a conversation nobody wrote in yet (opened here) first
+    /// of all, where the user looks for it.
+    fn sort_dms(&mut self) {
+        self.dms.sort_by_key(|c| {
+            Reverse(if c.last_ts == 0 && c.last_seq == 0 {
+                u64::MAX
+            } else {
+                c.last_ts
+            })
+        });
     }
 
     fn refresh_directory(&mut self) {
@@ -548,41 +566,73 @@ impl AppState {
         self.error = Some(Notice { code, text });
     }
 
-    fn apply_welcome(&mut self, user: Username, rooms: Vec<MyRoom>) {
+    /// Takes what the server says the user has, keeping what this tab already
+    /// shows of it.
+    fn apply_welcome(&mut self, user: Username, rooms: Vec<MyRoom>, dms: Vec<Conversation>) {
         self.session = Session::SignedIn(user);
         self.ready = true;
         self.retries = 0;
         let mut old = std::mem::take(&mut self.rooms);
-        for MyRoom { room, last_seq } in rooms {
-            let kept = old
-                .iter()
-                .position(|r| r.name == room)
-                .map(|at| old.swap_remove(at));
-            let room = match kept {
-                Some(mut kept) => {
-                    kept.sync_last_seq(last_seq);
-                    // Messages may have been missed while disconnected: the latest
-                    // page is fetched again (and merged) when the room is shown.
-                    kept.loaded = kept.loaded && kept.newest_seq() >= last_seq;
-                    kept.loading = false;
-                    kept
-                }
-                None => Room::new(room, last_seq),
+        for MyRoom {
+            room,
+            last_seq,
+            last_read,
+        } in rooms
+        {
+            let channel = Channel::Room(room);
+            let chat = match take_chat(&mut old, &channel) {
+                Some(kept) => resumed(kept, last_seq, last_read),
+                None => Chat::new(channel, last_seq, last_read),
             };
-            self.insert_room(room);
+            self.insert_room(chat);
+        }
+        let mut old = std::mem::take(&mut self.dms);
+        for Conversation {
+            with,
+            last_seq,
+            last_read,
+            last_ts,
+            online,
+        } in dms
+        {
+            let channel = Channel::Dm(with.clone());
+            let mut chat = match take_chat(&mut old, &channel) {
+                Some(kept) => resumed(kept, last_seq, last_read),
+                None => Chat::new(channel.clone(), last_seq, last_read),
+            };
+            chat.channel = channel;
+            chat.last_ts = chat.last_ts.max(last_ts);
+            chat.set_online(if online { vec![with] } else { Vec::new() });
+            self.dms.push(chat);
+        }
+        // Conversations opened here in which nobody has written yet stay.
+        for mut draft in old.into_iter().filter(|c| c.last_seq == 0) {
+            draft.loaded = false;
+            draft.loading = false;
+            self.dms.push(draft);
+        }
+        self.sort_dms();
+        if self.active_chat().is_none() {
+            self.active = None;
         }
         self.ensure_active();
+        // Messages that arrived while offline are new, too.
+        if let Some(active) = self.active.clone()
+            && let Some(chat) = self.chat_mut(&active)
+            && chat.divider.is_none()
+        {
+            chat.divider = chat.first_unread();
+        }
         // What is still pending goes out again: the server stores a retried client
         // id once, so nothing shows twice.
         let resend: Vec<ClientMsg> = self
-            .rooms
-            .iter()
-            .flat_map(|r| {
-                r.pending
+            .chats()
+            .flat_map(|c| {
+                c.pending
                     .iter()
                     .filter(|p| p.in_flight())
                     .map(|p| ClientMsg::Send {
-                        room: r.name.clone(),
+                        channel: c.channel.clone(),
                         client_id: p.client_id.clone(),
                         body: p.body.clone(),
                     })
@@ -596,84 +646,106 @@ impl AppState {
         }
     }
 
-    fn apply_server_msg(&mut self, msg: ServerMsg) {
+    fn apply_server_msg(&mut self, msg: ServerMsg, now_ms: u64) {
         match msg {
             ServerMsg::Welcome {
                 protocol: _,
                 user,
                 rooms,
-            } => self.apply_welcome(user, rooms),
+                conversations,
+            } => self.apply_welcome(user, rooms, conversations),
             ServerMsg::RoomList { mut rooms } => {
                 rooms.sort_by(|a, b| a.room.cmp(&b.room));
                 self.directory.rooms = Some(rooms);
                 self.directory.loading = false;
             }
-            ServerMsg::Joined { room, last_seq } => {
-                let requested = self.directory.joining.as_ref() == Some(&room)
-                    || self.directory.creating.as_ref() == Some(&room);
-                match self.room_mut(&room) {
-                    Some(known) => known.sync_last_seq(last_seq),
-                    None => self.insert_room(Room::new(room.clone(), last_seq)),
-                }
-                self.directory.mark(&room, true);
-                if requested {
-                    self.directory.joining = None;
-                    self.directory.creating = None;
-                    // Its latest history page follows the `joined`.
-                    if let Some(joined) = self.room_mut(&room) {
-                        joined.loading = true;
-                    }
-                    self.activate(room);
-                } else if self.active.is_none() {
-                    self.show(room);
-                }
-            }
+            ServerMsg::Joined { room, last_seq } => self.apply_joined(&room, last_seq),
             ServerMsg::Left { room } => {
-                self.rooms.retain(|r| r.name != room);
+                let channel = Channel::Room(room.clone());
+                self.rooms.retain(|r| r.channel != channel);
                 self.directory.mark(&room, false);
                 self.ensure_active();
             }
             ServerMsg::History {
-                room,
+                channel,
                 messages,
                 has_more,
-            } => {
-                let me = self.me().map(Username::key);
-                let Some(shown) = self.room_mut(&room) else {
-                    return;
-                };
-                let mine: Vec<ClientMsgId> = messages
-                    .iter()
-                    .filter(|m| me.as_ref() == Some(&m.sender.key()))
-                    .map(|m| m.client_id.clone())
-                    .collect();
-                shown.merge_page(messages, has_more);
-                shown.settle_pending(&mine);
-                shown.loaded = true;
-                shown.loading = false;
-            }
+            } => self.apply_history(&channel, messages, has_more),
             ServerMsg::Message(msg) => {
                 self.received += 1;
                 let mine = self.is_me(&msg.sender);
-                if let Some(room) = self.room_mut(&msg.room) {
-                    if mine {
-                        room.settle_pending([&msg.client_id]);
-                    }
-                    room.insert(msg);
+                let active = self.is_active(&msg.channel);
+                let focused = self.focused;
+                let is_dm = matches!(msg.channel, Channel::Dm(_));
+                let Some(chat) = self.server_chat(&msg.channel.clone(), true) else {
+                    return;
+                };
+                let seq = msg.seq;
+                chat.stopped_typing(&msg.sender);
+                if is_dm && !mine {
+                    // They just wrote: they are online (whatever an earlier
+                    // snapshot said).
+                    chat.presence(msg.sender.clone(), true);
+                }
+                if mine {
+                    chat.settle_pending([&msg.client_id]);
+                }
+                chat.insert(msg);
+                if mine {
+                    // Writing means having read up to there (the server moved the
+                    // marker too).
+                    chat.read_upto(seq);
+                } else if active && !focused && chat.divider.is_none() {
+                    // Arrived while the user looks elsewhere: mark where the new
+                    // ones start.
+                    chat.divider = chat.first_unread();
+                }
+                if is_dm {
+                    self.sort_dms();
                 }
             }
             ServerMsg::Ack {
                 client_id,
-                room,
+                channel,
                 seq,
             } => {
-                if let Some(room) = self.room_mut(&room) {
-                    room.last_seq = room.last_seq.max(seq);
-                    if room.messages.binary_search_by_key(&seq, |m| m.seq).is_ok() {
-                        room.settle_pending([&client_id]);
-                    } else if let Some(p) = room.pending_mut(&client_id) {
+                if let Some(chat) = self.chat_mut(&channel) {
+                    chat.read_upto(seq);
+                    if chat.messages.binary_search_by_key(&seq, |m| m.seq).is_ok() {
+                        chat.settle_pending([&client_id]);
+                    } else if let Some(p) = chat.pending_mut(&client_id) {
                         p.acked = Some(seq);
                     }
+                }
+            }
+            ServerMsg::Online { channel, users } => {
+                let new = self.chat(&channel).is_none();
+                if let Some(chat) = self.server_chat(&channel, true) {
+                    chat.set_online(users);
+                }
+                if new {
+                    self.sort_dms();
+                }
+            }
+            ServerMsg::Presence {
+                channel,
+                user,
+                online,
+            } => {
+                if let Some(chat) = self.server_chat(&channel, false) {
+                    chat.presence(user, online);
+                }
+            }
+            ServerMsg::Typing { channel, user } => {
+                if !self.is_me(&user)
+                    && let Some(chat) = self.server_chat(&channel, false)
+                {
+                    chat.typing(user, now_ms);
+                }
+            }
+            ServerMsg::ReadMarker { channel, seq } => {
+                if let Some(chat) = self.server_chat(&channel, false) {
+                    chat.read_upto(seq);
                 }
             }
             ServerMsg::Error {
@@ -684,10 +756,82 @@ impl AppState {
         }
     }
 
+    fn apply_joined(&mut self, room: &RoomName, last_seq: u64) {
+        let requested = self.directory.joining.as_ref() == Some(room)
+            || self.directory.creating.as_ref() == Some(room);
+        let channel = Channel::Room(room.clone());
+        match self.chat_mut(&channel) {
+            Some(known) => known.sync(last_seq, None),
+            None => self.insert_room(Chat::new(channel.clone(), last_seq, 0)),
+        }
+        self.directory.mark(room, true);
+        if requested {
+            self.directory.joining = None;
+            self.directory.creating = None;
+            if let Some(joined) = self.chat_mut(&channel) {
+                // Its latest history page follows the `joined`.
+                joined.loading = true;
+                // Joining means catching up: what was said before is not news.
+                // The other tabs hear it as a `read_marker`.
+                joined.read_upto(last_seq);
+            }
+            if last_seq > 0 {
+                self.send(ClientMsg::MarkRead {
+                    channel: channel.clone(),
+                    seq: last_seq,
+                });
+            }
+            self.activate(&channel);
+        } else if self.active.is_none() {
+            self.show(&channel);
+        }
+    }
+
+    fn apply_history(
+        &mut self,
+        channel: &Channel,
+        messages: Vec<parley_common::ChatMessage>,
+        has_more: bool,
+    ) {
+        let opened = match (channel, &self.new_dm.opening) {
+            (Channel::Dm(user), Some(opening)) => same_user(user, opening),
+            _ => false,
+        };
+        if opened && self.chat(channel).is_none() {
+            // The user exists: the conversation starts here. The messages spell
+            // the name as its owner does.
+            let named = messages
+                .first()
+                .map_or_else(|| channel.clone(), |m| m.channel.clone());
+            self.dms.push(Chat::new(named, 0, 0));
+            self.sort_dms();
+        }
+        let me = self.me().cloned();
+        let Some(chat) = self.chat_mut(channel) else {
+            return;
+        };
+        let mine: Vec<(ClientMsgId, u64)> = messages
+            .iter()
+            .filter(|m| me.as_ref().is_some_and(|me| same_user(me, &m.sender)))
+            .map(|m| (m.client_id.clone(), m.seq))
+            .collect();
+        chat.merge_page(messages, has_more);
+        chat.settle_pending(mine.iter().map(|(id, _)| id));
+        if let Some(&(_, seq)) = mine.last() {
+            chat.read_upto(seq);
+        }
+        chat.loaded = true;
+        chat.loading = false;
+        if opened {
+            self.new_dm.opening = None;
+            self.activate(channel);
+        }
+    }
+
     fn apply_error(&mut self, code: ErrorCode, message: String, client_id: Option<&ClientMsgId>) {
         // A rejected chat message is shown, in red, where it was written.
         if let Some(id) = client_id
-            && let Some(p) = self.rooms.iter_mut().find_map(|r| r.pending_mut(id))
+            && let Some(p) = self.chats_mut().find_map(|c| c.pending_mut(id))
         {
             p.failed = Some(message);
             return;
@@ -710,13 +854,29 @@ impl AppState {
                 }
                 self.refresh_directory();
             }
+            ErrorCode::UnknownUser | ErrorCode::CannotMessageSelf | ErrorCode::InvalidName
+                if self.new_dm.opening.is_some() =>
+            {
+                let name = self.new_dm.opening.take();
+                self.new_dm.error = Some(match (code, name) {
+                    (ErrorCode::UnknownUser, Some(name)) => {
+                        format!("There is no user named {name}.")
+                    }
+                    (ErrorCode::CannotMessageSelf, _) => {
+                        "That is you: pick someone else.".to_owned()
+                    }
+                    _ => message,
+                });
+            }
             ErrorCode::NotInRoom => {
                 // A history request for a room left meanwhile (in another tab).
-                for room in &mut self.rooms {
-                    room.loading = false;
+                for chat in self.chats_mut() {
+                    chat.loading = false;
                 }
                 self.show_error(Some(code), message);
             }
+            // A read marker that another tab moved further already: harmless.
+            ErrorCode::BadReadMarker => {}
             ErrorCode::BadJson
             | ErrorCode::BadMessage
             | ErrorCode::UnknownType
@@ -729,6 +889,8 @@ impl AppState {
             | ErrorCode::EmptyBody
             | ErrorCode::BodyTooLong
             | ErrorCode::InvalidBody
+            | ErrorCode::UnknownUser
+            | ErrorCode::CannotMessageSelf
             | ErrorCode::NoSuchRoom
             | ErrorCode::RoomExists
             | ErrorCode::InvalidCredentials
@@ -750,13 +912,18 @@ impl AppState {
         self.conn = ConnState::Closed { code, reason };
         self.ready = false;
         self.outbox = Rc::default();
-        // Requests in flight are lost with the connection.
-        for room in &mut self.rooms {
-            room.loading = false;
+        // Requests in flight are lost with the connection, and who is online or
+        // typing is unknown until the next `welcome`.
+        for chat in self.chats_mut() {
+            chat.loading = false;
+            chat.set_online(Vec::new());
+            chat.typing.clear();
         }
         self.directory.loading = false;
         self.directory.creating = None;
         self.directory.joining = None;
+        self.new_dm.opening = None;
+        self.typing_sent = None;
         self
     }
 
@@ -775,16 +942,31 @@ impl AppState {
             Action::DismissError => self.error.is_none(),
             Action::Flushed { upto } => self.outbox.first().is_none_or(|o| o.id >= *upto),
             Action::SetSidebar(open) => self.sidebar_open == *open,
+            Action::Focus(focused) => self.focused == *focused,
             Action::CreateEdited => self.directory.create_error.is_none(),
-            Action::SelectRoom(room) => {
-                self.room(room).is_none()
-                    || (self.active.as_ref() == Some(room)
-                        && self.view == View::Room
-                        && !self.sidebar_open)
+            Action::NewDmEdited => self.new_dm.error.is_none(),
+            Action::Select(channel) => {
+                self.chat(channel).is_none()
+                    || (self.is_active(channel) && self.view == View::Chat && !self.sidebar_open)
             }
-            Action::LoadOlder(room) => self
-                .room(room)
-                .is_none_or(|r| !self.ready || r.loading || (r.loaded && !r.has_more)),
+            Action::LoadOlder(channel) => self
+                .chat(channel)
+                .is_none_or(|c| !self.ready || c.loading || (c.loaded && !c.has_more)),
+            // Only forward, and never beyond what the server has.
+            Action::Read { channel, seq } => {
+                !self.ready
+                    || self
+                        .chat(channel)
+                        .is_none_or(|c| *seq <= c.last_read || *seq > c.last_seq)
+            }
+            Action::Typed { channel, now_ms } => {
+                !self.ready
+                    || self.chat(channel).is_none()
+                    || self.typing_sent.as_ref().is_some_and(|(sent, at)| {
+                        same_channel(sent, channel) && now_ms.saturating_sub(*at) < TYPING_EVERY_MS
+                    })
+            }
+            Action::Tick { now_ms } => self.typing_expires().is_none_or(|t| t > *now_ms),
             Action::SessionChecked(None)
             | Action::AuthSubmitted
             | Action::AuthFailed(_)
@@ -795,11 +977,30 @@ impl AppState {
             | Action::CreateRoom(_)
             | Action::JoinRoom(_)
             | Action::LeaveRoom(_)
+            | Action::OpenDm(_)
             | Action::Queue { .. }
             | Action::DiscardFailed { .. }
             | Action::ShowError(_) => false,
         }
     }
+}
+
+/// Removes and returns the chat `channel` names from `list`.
+fn take_chat(list: &mut Vec<Chat>, channel: &Channel) -> Option<Chat> {
+    let at = list
+        .iter()
+        .position(|c| same_channel(&c.channel, channel))?;
+    Some(list.swap_remove(at))
+}
+
+/// A chat this tab had, brought up to date with a new connection's `welcome`.
+fn resumed(mut kept: Chat, last_seq: u64, last_read: u64) -> Chat {
+    kept.sync(last_seq, Some(last_read));
+    // Messages may have been missed while disconnected: the latest page is
+    // fetched again (and merged) when the chat is shown.
+    kept.loaded = kept.loaded && kept.newest_seq() >= last_seq;
+    kept.loading = false;
+    kept
 }
 
 impl Reducible for AppState {
@@ -847,7 +1048,7 @@ impl Reducible for AppState {
             Action::Opened { .. } => next.conn = ConnState::Open,
             Action::Closing { .. } => next.conn = ConnState::Closing,
             Action::Closed { code, reason, .. } => next = next.apply_closed(code, reason),
-            Action::Received { msg, .. } => next.apply_server_msg(msg),
+            Action::Received { msg, now_ms, .. } => next.apply_server_msg(msg, now_ms),
             Action::BadFrame { detail, .. } => {
                 next.show_error(
                     None,
@@ -856,7 +1057,7 @@ impl Reducible for AppState {
             }
             Action::Flushed { upto } => Rc::make_mut(&mut next.outbox).retain(|o| o.id >= upto),
 
-            Action::SelectRoom(room) => next.activate(room),
+            Action::Select(channel) => next.activate(&channel),
             Action::OpenDirectory => {
                 next.view = View::Directory;
                 next.sidebar_open = false;
@@ -876,66 +1077,92 @@ impl Reducible for AppState {
             }
             Action::CreateEdited => next.directory.create_error = None,
             Action::JoinRoom(room) => {
-                if next.room(&room).is_some() {
-                    next.activate(room);
+                let channel = Channel::Room(room.clone());
+                if next.chat(&channel).is_some() {
+                    next.activate(&channel);
                 } else if next.ready {
                     next.directory.joining = Some(room.clone());
                     next.send(ClientMsg::Join { room });
                 }
             }
             Action::LeaveRoom(room) => {
-                if next.ready && next.room(&room).is_some() {
+                if next.ready && next.chat(&Channel::Room(room.clone())).is_some() {
                     next.send(ClientMsg::Leave { room });
                 }
             }
-            Action::LoadOlder(name) => {
+            Action::OpenDm(user) => next.open_dm(user),
+            Action::NewDmEdited => next.new_dm.error = None,
+            Action::LoadOlder(channel) => {
                 let oldest = next
-                    .room(&name)
-                    .filter(|r| r.loaded)
-                    .and_then(|r| r.messages.first().map(|m| m.seq));
+                    .chat(&channel)
+                    .filter(|c| c.loaded)
+                    .and_then(|c| c.messages.first().map(|m| (c.channel.clone(), m.seq)));
                 match oldest {
-                    Some(oldest) => {
-                        if let Some(room) = next.room_mut(&name) {
-                            room.loading = true;
+                    Some((channel, oldest)) => {
+                        if let Some(chat) = next.chat_mut(&channel) {
+                            chat.loading = true;
                         }
                         next.send(ClientMsg::History {
-                            room: name,
+                            channel,
                             before: Some(oldest),
                         });
                     }
-                    None => next.request_history(&name),
+                    None => next.request_history(&channel),
+                }
+            }
+            Action::Read { channel, seq } => {
+                if let Some(chat) = next.chat_mut(&channel) {
+                    chat.read_upto(seq);
+                    let channel = chat.channel.clone();
+                    next.send(ClientMsg::MarkRead { channel, seq });
                 }
             }
             Action::SetSidebar(open) => next.sidebar_open = open,
+            Action::Focus(focused) => next.focused = focused,
+            Action::Typed { channel, now_ms } => {
+                if let Some(chat) = next.chat(&channel) {
+                    let channel = chat.channel.clone();
+                    next.typing_sent = Some((channel.clone(), now_ms));
+                    next.send(ClientMsg::Typing { channel });
+                }
+            }
+            Action::Tick { now_ms } => {
+                for chat in next.chats_mut() {
+                    chat.expire_typing(now_ms);
+                }
+            }
 
             Action::Queue {
-                room,
+                channel,
                 client_id,
                 body,
             } => {
                 let ready = next.ready;
-                if let Some(shown) = next.room_mut(&room)
-                    && !shown.pending.iter().any(|p| p.client_id == client_id)
+                if let Some(chat) = next.chat_mut(&channel)
+                    && !chat.pending.iter().any(|p| p.client_id == client_id)
                 {
-                    Rc::make_mut(&mut shown.pending).push(Pending {
+                    Rc::make_mut(&mut chat.pending).push(Pending {
                         client_id: client_id.clone(),
                         body: body.clone(),
                         acked: None,
                         failed: None,
                     });
+                    let channel = chat.channel.clone();
+                    // The message ends the typing; typing again signals at once.
+                    next.typing_sent = None;
                     // Offline, it waits: `welcome` sends everything still pending.
                     if ready {
                         next.send(ClientMsg::Send {
-                            room,
+                            channel,
                             client_id,
                             body,
                         });
                     }
                 }
             }
-            Action::DiscardFailed { room, client_id } => {
-                if let Some(room) = next.room_mut(&room) {
-                    Rc::make_mut(&mut room.pending)
+            Action::DiscardFailed { channel, client_id } => {
+                if let Some(chat) = next.chat_mut(&channel) {
+                    Rc::make_mut(&mut chat.pending)
                         .retain(|p| p.client_id != client_id || p.failed.is_none());
                 }
             }
@@ -943,6 +1170,29 @@ impl Reducible for AppState {
             Action::DismissError => next.error = None,
         }
         Rc::new(next)
+    }
+}
+
+impl AppState {
+    /// Opens the conversation with `user`: at once when the user has it, else
+    /// after the server said the user exists (see [`NewDm`]).
+    fn open_dm(&mut self, user: Username) {
+        let channel = Channel::Dm(user.clone());
+        if self.is_me(&user) {
+            self.new_dm.error = Some("That is you: pick someone else.".into());
+        } else if self.chat(&channel).is_some() {
+            self.new_dm.error = None;
+            self.activate(&channel);
+        } else if self.ready {
+            self.new_dm.error = None;
+            self.new_dm.opening = Some(user);
+            self.send(ClientMsg::History {
+                channel,
+                before: None,
+            });
+        } else {
+            self.new_dm.error = Some("You are offline: try again once connected.".into());
+        }
     }
 }
 

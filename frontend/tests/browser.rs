@@ -14,13 +14,14 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use parley_common::{
-    ChatMessage, ClientMsgId, Credentials, MessageBody, RoomInfo, RoomName, Username,
+    Channel, ChatMessage, ClientMsgId, Credentials, MessageBody, RoomInfo, RoomName, Username,
 };
 use parley_frontend::auth::{AuthField, AuthMode, AuthProblem};
 use parley_frontend::components::{
-    AuthPage, AuthPageProps, Composer, ComposerProps, Directory, DirectoryProps, ErrorBanner,
-    ErrorBannerProps, MessageList, MessageListProps, Sidebar, SidebarProps, StatusBar,
-    StatusBarProps,
+    AuthPage, AuthPageProps, Composer, ComposerProps, Directory, DirectoryProps, DmEntry,
+    ErrorBanner, ErrorBannerProps, MessageList, MessageListProps, OnlineUsers, OnlineUsersProps,
+    RoomEntry, Sidebar, SidebarProps, StatusBar, StatusBarProps, TypingIndicator,
+    TypingIndicatorProps,
 };
 use parley_frontend::state::{ConnState, Notice, Pending};
 use parley_frontend::time;
@@ -91,7 +92,7 @@ fn errors(root: &Element) -> Vec<String> {
 
 fn chat(seq: u64, sender: &str, body: &str) -> ChatMessage {
     ChatMessage {
-        room: RoomName::lobby(),
+        channel: Channel::Room(RoomName::lobby()),
         seq,
         sender: Username::parse(sender).unwrap(),
         body: MessageBody::parse(body).unwrap(),
@@ -103,7 +104,7 @@ fn chat(seq: u64, sender: &str, body: &str) -> ChatMessage {
 /// A message list for `#lobby`, everything loaded, seen by Alice.
 fn list(messages: Vec<ChatMessage>, pending: Vec<Pending>) -> MessageListProps {
     MessageListProps {
-        room: RoomName::lobby(),
+        channel: Channel::Room(RoomName::lobby()),
         messages: Rc::new(messages),
         pending: Rc::new(pending),
         me: Some(Username::parse("Alice").unwrap()),
@@ -112,6 +113,10 @@ fn list(messages: Vec<ChatMessage>, pending: Vec<Pending>) -> MessageListProps {
         has_more: false,
         on_load_older: Callback::noop(),
         on_discard: Callback::noop(),
+        divider: None,
+        last_read: 0,
+        reading: false,
+        on_read: Callback::noop(),
     }
 }
 
@@ -355,6 +360,124 @@ async fn a_short_room_asks_for_older_messages_at_once() {
     assert!(*asked.borrow() > 0);
 }
 
+#[wasm_bindgen_test]
+async fn a_conversation_is_marked_as_such_with_its_new_messages_divider() {
+    let bob = Channel::Dm(user("Bob"));
+    let in_dm = |seq, sender: &str| ChatMessage {
+        channel: bob.clone(),
+        ..chat(seq, sender, &format!("message {seq}"))
+    };
+    let root = mount::<MessageList>(MessageListProps {
+        channel: bob.clone(),
+        divider: Some(3),
+        last_read: 2,
+        ..list(
+            vec![
+                in_dm(1, "Bob"),
+                in_dm(2, "Alice"),
+                in_dm(3, "Bob"),
+                in_dm(4, "Bob"),
+            ],
+            vec![],
+        )
+    });
+    let ol = find(&root, "ol#messages[data-dm='Bob']").await;
+    assert!(ol.get_attribute("data-room").is_none());
+    let items = root.query_selector_all("#messages > li").unwrap();
+    let rows: Vec<String> = (0..items.length())
+        .map(|i| {
+            let li: Element = items.item(i).unwrap().dyn_into().unwrap();
+            li.get_attribute("data-seq")
+                .unwrap_or_else(|| li.get_attribute("class").unwrap())
+        })
+        .collect();
+    assert_eq!(
+        rows[1..],
+        ["1", "2", "new-messages-divider", "3", "4"].map(String::from)
+    );
+    let start = find(&root, "#history-start").await;
+    assert!(text(&start).contains("your conversation with Bob"));
+}
+
+#[wasm_bindgen_test]
+async fn what_is_seen_while_reading_is_reported() {
+    scrolling_timeline();
+    let seen = Rc::new(RefCell::new(Vec::<u64>::new()));
+    let on_read = {
+        let seen = seen.clone();
+        Callback::from(move |seq| seen.borrow_mut().push(seq))
+    };
+    // Not reading (the page has no focus): nothing reported.
+    let idle = mount::<MessageList>(MessageListProps {
+        last_read: 1,
+        on_read: on_read.clone(),
+        ..list(vec![chat(1, "Bob", "one"), chat(2, "Bob", "two")], vec![])
+    });
+    find(&idle, "li.message[data-seq='2']").await;
+    yew::platform::time::sleep(Duration::from_millis(50)).await;
+    assert!(seen.borrow().is_empty());
+
+    // Reading, everything visible: up to the newest.
+    let root = mount::<MessageList>(MessageListProps {
+        last_read: 1,
+        reading: true,
+        on_read,
+        ..list(vec![chat(1, "Bob", "one"), chat(2, "Bob", "two")], vec![])
+    });
+    find(&root, "li.message[data-seq='2']").await;
+    for _ in 0..100 {
+        if !seen.borrow().is_empty() {
+            break;
+        }
+        yew::platform::time::sleep(Duration::from_millis(10)).await;
+    }
+    // (Possibly more than once: the app ignores a marker it has already.)
+    assert!(
+        seen.borrow().iter().all(|&seq| seq == 2),
+        "{:?}",
+        seen.borrow()
+    );
+}
+
+// ---------- presence ----------
+
+#[wasm_bindgen_test]
+async fn typing_indicator_names_who_types() {
+    let root = mount::<TypingIndicator>(TypingIndicatorProps {
+        names: vec![user("Bob"), user("Carol")],
+    });
+    let el = find(&root, "#typing-indicator").await;
+    assert!(
+        text(&el).contains("Bob and Carol are typing"),
+        "{}",
+        text(&el)
+    );
+    let root = mount::<TypingIndicator>(TypingIndicatorProps { names: vec![] });
+    let el = find(&root, "#typing-indicator").await;
+    assert_eq!(text(&el), "");
+}
+
+#[wasm_bindgen_test]
+async fn online_users_are_listed_by_name() {
+    let root = mount::<OnlineUsers>(OnlineUsersProps {
+        users: Rc::new(vec![user("Alice"), user("Bob"), user("Carol")]),
+        me: Some(user("Alice")),
+    });
+    find(&root, "#online-users").await;
+    let found = root
+        .query_selector_all("#online-users .online-user")
+        .unwrap();
+    let names: Vec<String> = (0..found.length())
+        .map(|i| {
+            text(&found.item(i).unwrap().dyn_into::<Element>().unwrap())
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["Alice", "Bob", "Carol"]);
+    assert!(text(&root).contains("3 online"));
+}
+
 // ---------- log in / create account ----------
 
 #[wasm_bindgen_test]
@@ -449,28 +572,158 @@ async fn auth_form_shows_the_servers_answer_where_it_belongs() {
 
 // ---------- sidebar and directory ----------
 
+fn user(name: &str) -> Username {
+    Username::parse(name).unwrap()
+}
+
+/// A sidebar for Alice, nothing shown, every callback a no-op.
+fn sidebar(rooms: Vec<RoomEntry>, dms: Vec<DmEntry>) -> SidebarProps {
+    SidebarProps {
+        me: user("Alice"),
+        rooms,
+        dms,
+        active: None,
+        directory_open: false,
+        open: false,
+        conn_state: "open".into(),
+        logging_out: false,
+        new_dm_error: None,
+        new_dm_busy: false,
+        on_select: Callback::noop(),
+        on_new_dm: Callback::noop(),
+        on_new_dm_edit: Callback::noop(),
+        on_open_directory: Callback::noop(),
+        on_logout: Callback::noop(),
+        on_close: Callback::noop(),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn sidebar_lists_conversations_with_presence_and_unread_badges() {
+    let selected = Rc::new(RefCell::new(Vec::<Channel>::new()));
+    let on_select = {
+        let selected = selected.clone();
+        Callback::from(move |channel| selected.borrow_mut().push(channel))
+    };
+    let dm = |with: &str, unread: u64, online: bool| DmEntry {
+        with: user(with),
+        unread,
+        online,
+    };
+    let root = mount::<Sidebar>(SidebarProps {
+        active: Some(Channel::Dm(user("bob"))),
+        on_select,
+        ..sidebar(
+            vec![
+                RoomEntry {
+                    name: RoomName::lobby(),
+                    unread: 3,
+                },
+                RoomEntry {
+                    name: RoomName::parse("rust").unwrap(),
+                    unread: 0,
+                },
+            ],
+            vec![dm("Carol", 120, false), dm("Bob", 0, true)],
+        )
+    });
+    find(&root, "ul#my-dms").await;
+    let items = root.query_selector_all("#my-dms > li.dm").unwrap();
+    let users: Vec<String> = (0..items.length())
+        .map(|i| {
+            let li: Element = items.item(i).unwrap().dyn_into().unwrap();
+            li.get_attribute("data-user").unwrap()
+        })
+        .collect();
+    assert_eq!(users, ["Carol", "Bob"]);
+    let bob = find(&root, "li.dm[data-user='Bob']").await;
+    assert!(bob.class_list().contains("online"));
+    // The active conversation is found whatever the case of its name.
+    assert!(bob.class_list().contains("active"));
+    assert!(bob.query_selector(".unread-badge").unwrap().is_none());
+    let carol = find(&root, "li.dm[data-user='Carol']").await;
+    assert!(!carol.class_list().contains("online"));
+    let badge = carol.query_selector(".unread-badge").unwrap().unwrap();
+    assert_eq!(text(&badge), "99+");
+    let lobby = find(&root, "li.room[data-room='lobby'] .unread-badge").await;
+    assert_eq!(text(&lobby), "3");
+    assert!(
+        root.query_selector("li.room[data-room='rust'] .unread-badge")
+            .unwrap()
+            .is_none()
+    );
+
+    click(&carol.query_selector("button").unwrap().unwrap());
+    assert_eq!(*selected.borrow(), [Channel::Dm(user("Carol"))]);
+}
+
+#[wasm_bindgen_test]
+async fn new_conversation_form_checks_the_name_before_asking() {
+    let asked = Rc::new(RefCell::new(Vec::<String>::new()));
+    let on_new_dm = {
+        let asked = asked.clone();
+        Callback::from(move |u: Username| asked.borrow_mut().push(u.to_string()))
+    };
+    let root = mount::<Sidebar>(SidebarProps {
+        on_new_dm,
+        ..sidebar(vec![], vec![])
+    });
+    let name: HtmlInputElement = find(&root, "form#new-dm-form input#new-dm-name")
+        .await
+        .dyn_into()
+        .unwrap();
+    let submit = find(
+        &root,
+        "form#new-dm-form button#new-dm-submit[type='submit']",
+    )
+    .await;
+
+    // Oneself is refused here, and so is a name the server would refuse.
+    name.set_value("alice");
+    click(&submit);
+    let error = find(&root, "p.field-error#new-dm-error").await;
+    assert!(text(&error).contains("That is you"), "{}", text(&error));
+    name.set_value("no spaces");
+    click(&submit);
+    wait_for(&root, "#new-dm-error", |e| text(e).contains("' '")).await;
+    assert!(asked.borrow().is_empty());
+
+    name.set_value("@Bob");
+    click(&submit);
+    assert_eq!(*asked.borrow(), ["Bob"]);
+    wait_for(&root, "#new-dm-form", |_| {
+        root.query_selector("#new-dm-error").unwrap().is_none()
+    })
+    .await;
+
+    // The server's answer is shown in the same place.
+    let root = mount::<Sidebar>(SidebarProps {
+        new_dm_error: Some("There is no user named Zed.".into()),
+        ..sidebar(vec![], vec![])
+    });
+    let error = find(&root, "#new-dm-form #new-dm-error").await;
+    assert_eq!(text(&error), "There is no user named Zed.");
+}
+
 #[wasm_bindgen_test]
 async fn sidebar_lists_rooms_and_marks_the_active_one() {
     let selected = Rc::new(RefCell::new(Vec::<String>::new()));
     let on_select = {
         let selected = selected.clone();
-        Callback::from(move |room: RoomName| selected.borrow_mut().push(room.to_string()))
+        Callback::from(move |channel: Channel| selected.borrow_mut().push(channel.to_string()))
     };
     let (directory, on_open_directory) = counter();
     let (logout, on_logout) = counter();
-    let rooms = ["e2e-room", "lobby", "rust"].map(|r| RoomName::parse(r).unwrap());
+    let rooms = ["e2e-room", "lobby", "rust"].map(|r| RoomEntry {
+        name: RoomName::parse(r).unwrap(),
+        unread: 0,
+    });
     let root = mount::<Sidebar>(SidebarProps {
-        me: Username::parse("Alice").unwrap(),
-        rooms: rooms.to_vec(),
-        active: Some(RoomName::lobby()),
-        directory_open: false,
-        open: false,
-        conn_state: "open".into(),
-        logging_out: false,
+        active: Some(Channel::Room(RoomName::lobby())),
         on_select,
         on_open_directory,
         on_logout,
-        on_close: Callback::noop(),
+        ..sidebar(rooms.to_vec(), vec![])
     });
     find(&root, "nav#sidebar ul#my-rooms").await;
     let items = root.query_selector_all("#my-rooms > li.room").unwrap();
@@ -493,7 +746,7 @@ async fn sidebar_lists_rooms_and_marks_the_active_one() {
             .unwrap()
             .unwrap(),
     );
-    assert_eq!(*selected.borrow(), ["rust"]);
+    assert_eq!(*selected.borrow(), ["#rust"]);
     click(&find(&root, "button#open-directory").await);
     click(&find(&root, "button#logout").await);
     assert_eq!((*directory.borrow(), *logout.borrow()), (1, 1));
@@ -563,6 +816,7 @@ async fn composer_sends_on_enter_and_keeps_shift_enter() {
     let root = mount::<Composer>(ComposerProps {
         on_send,
         placeholder: "Message #lobby".into(),
+        on_typing: Callback::noop(),
     });
     let textarea: HtmlTextAreaElement = find(&root, "form#composer-form textarea#composer")
         .await
@@ -595,6 +849,29 @@ async fn composer_sends_on_enter_and_keeps_shift_enter() {
     click(&find(&root, "button#send[type='submit']").await);
     find(&root, "p.field-error").await;
     assert_eq!(sent.borrow().len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn composer_reports_typing_only_with_text() {
+    let (typed, on_typing) = counter();
+    let root = mount::<Composer>(ComposerProps {
+        on_send: Callback::noop(),
+        placeholder: "Message #lobby".into(),
+        on_typing,
+    });
+    let textarea: HtmlTextAreaElement = find(&root, "textarea#composer").await.dyn_into().unwrap();
+    let edit = |value: &str| {
+        textarea.set_value(value);
+        let init = web_sys::InputEventInit::new();
+        init.set_bubbles(true);
+        let event = web_sys::InputEvent::new_with_event_init_dict("input", &init).unwrap();
+        textarea.dispatch_event(&event).unwrap();
+    };
+    edit("h");
+    edit("he");
+    assert_eq!(*typed.borrow(), 2);
+    edit("");
+    assert_eq!(*typed.borrow(), 2);
 }
 
 #[wasm_bindgen_test]

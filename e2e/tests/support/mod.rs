@@ -238,12 +238,27 @@ impl Browser {
 
     /// Polls `check` until it yields `Some`, or fails after [`WAIT`] with `what` and the
     /// last thing `check` saw.
-    pub async fn wait_until<T, F, Fut>(&self, what: &str, mut check: F) -> TestResult<T>
+    pub async fn wait_until<T, F, Fut>(&self, what: &str, check: F) -> TestResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = TestResult<Result<T, String>>>,
     {
-        let deadline = Instant::now() + WAIT;
+        self.wait_until_within(WAIT, what, check).await
+    }
+
+    /// [`Browser::wait_until`] with a deadline of its own (for things that must
+    /// happen within a stated time).
+    pub async fn wait_until_within<T, F, Fut>(
+        &self,
+        limit: Duration,
+        what: &str,
+        mut check: F,
+    ) -> TestResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = TestResult<Result<T, String>>>,
+    {
+        let deadline = Instant::now() + limit;
         loop {
             let last = match check().await? {
                 Ok(value) => return Ok(value),
@@ -253,7 +268,7 @@ impl Browser {
                 return Err(format!(
                     "{}: timed out after {} s waiting until {what}; last seen: {last}",
                     self.label,
-                    WAIT.as_secs()
+                    limit.as_secs()
                 )
                 .into());
             }
@@ -276,16 +291,22 @@ impl Browser {
             .eval(
                 "const pick = (s) => { const e = document.querySelector(s); \
                  return e ? e.outerHTML : '<none: ' + s + '>'; }; \
-                 return [pick('#status'), pick('#messages'), \
+                 return [pick('#status'), pick('#my-rooms'), pick('#my-dms'), \
+                 pick('#messages'), pick('#typing-indicator'), \
                  document.body ? document.body.outerHTML.slice(0, 4000) : '<no body>'];",
             )
             .await;
         match html {
             Ok(Value::Array(parts)) => {
-                for (name, part) in ["#status", "#messages", "body (first 4000 chars)"]
-                    .iter()
-                    .zip(parts)
-                {
+                let names = [
+                    "#status",
+                    "#my-rooms",
+                    "#my-dms",
+                    "#messages",
+                    "#typing-indicator",
+                    "body (first 4000 chars)",
+                ];
+                for (name, part) in names.iter().zip(parts) {
                     let _ = write!(out, "\n  {name}: {}", part.as_str().unwrap_or_default());
                 }
             }

@@ -1,4 +1,5 @@
-//! Writing a message: Enter sends, Shift+Enter starts a new line.
+//! Writing a message: Enter sends, Shift+Enter starts a new line; typing is
+//! reported (the app decides how often to tell the others).
 
 use parley_common::{MessageBody, ValidationError};
 use web_sys::HtmlTextAreaElement;
@@ -11,6 +12,9 @@ pub struct ComposerProps {
     /// Shown as the text area's placeholder.
     #[prop_or(AttrValue::Static("Message"))]
     pub placeholder: AttrValue,
+    /// Called on every edit that leaves some text in the box.
+    #[prop_or_default]
+    pub on_typing: Callback<()>,
 }
 
 /// The character counter appears once this many characters are typed.
@@ -81,11 +85,16 @@ pub fn Composer(props: &ComposerProps) -> Html {
     let oninput = {
         let chars = chars.clone();
         let error = error.clone();
+        let on_typing = props.on_typing.clone();
         Callback::from(move |e: InputEvent| {
             let el: HtmlTextAreaElement = e.target_unchecked_into();
-            chars.set(el.value().chars().count());
+            let count = el.value().chars().count();
+            chars.set(count);
             if error.is_some() {
                 error.set(None);
+            }
+            if count > 0 {
+                on_typing.emit(());
             }
         })
     };

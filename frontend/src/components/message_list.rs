@@ -1,12 +1,14 @@
-//! One room's messages, divided by day, then own messages still on their way.
-//! Follows the newest message while the reader is at the bottom; scrolling to the
-//! top asks for the page before (and keeps what the reader looks at in place when
-//! it is prepended).
+//! One room's or conversation's messages, divided by day, then own messages still
+//! on their way. Follows the newest message while the reader is at the bottom;
+//! scrolling to the top asks for the page before (and keeps what the reader looks
+//! at in place when it is prepended). Shows where the unread messages start, and
+//! reports what the reader has seen while the page has the focus.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use parley_common::{ChatMessage, ClientMsgId, RoomName, Username};
+use parley_common::{Channel, ChatMessage, ClientMsgId, Username};
+use wasm_bindgen::JsCast;
 use web_sys::Element;
 use yew::prelude::*;
 
@@ -15,7 +17,7 @@ use crate::time::{self, Day};
 
 #[derive(Properties, PartialEq)]
 pub struct MessageListProps {
-    pub room: RoomName,
+    pub channel: Channel,
     /// Ordered by `seq`.
     pub messages: Rc<Vec<ChatMessage>>,
     #[prop_or_default]
@@ -38,12 +40,30 @@ pub struct MessageListProps {
     /// Forget a failed message.
     #[prop_or_default]
     pub on_discard: Callback<ClientMsgId>,
+    /// The "New messages" divider goes above the message with this seq (or the
+    /// first one after it).
+    #[prop_or_default]
+    pub divider: Option<u64>,
+    /// The read marker: everything up to this seq has been read.
+    #[prop_or_default]
+    pub last_read: u64,
+    /// What is shown is being read (the page is visible and has the focus, and
+    /// the read marker can be sent).
+    #[prop_or_default]
+    pub reading: bool,
+    /// Called with the seq of the newest message the reader has seen, when it is
+    /// beyond `last_read`.
+    #[prop_or_default]
+    pub on_read: Callback<u64>,
 }
 
 /// How close to the bottom (in CSS pixels) still counts as "reading the newest".
 const STICK_SLACK_PX: i32 = 80;
 /// How close to the top (in CSS pixels) starts loading the page before.
 const LOAD_OLDER_PX: i32 = 300;
+/// Room left above the "New messages" divider when a chat opens at it (enough
+/// for a day separator and a glimpse of the last read message).
+const DIVIDER_MARGIN_PX: i32 = 56;
 
 /// What the scroller looked like after the last render or scroll.
 #[derive(Default)]
@@ -51,6 +71,8 @@ struct Scroll {
     /// Follow new messages: true until the reader scrolls up.
     stick: bool,
     first_seq: Option<u64>,
+    /// Messages were shown already: the next ones are not the first page.
+    filled: bool,
     height: i32,
     top: i32,
     pending: usize,
@@ -71,22 +93,45 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         ..Scroll::default()
     });
     let can_load = props.loaded && props.has_more && !props.loading;
+    let newest = props.messages.last().map_or(0, |m| m.seq);
+
+    // Tells the app how far the reader has seen, when that is news.
+    let report_read = {
+        let scroller = scroller.clone();
+        let on_read = props.on_read.clone();
+        let (reading, last_read) = (props.reading, props.last_read);
+        Callback::from(move |()| {
+            if !reading || newest <= last_read {
+                return;
+            }
+            if let Some(el) = scroller.cast::<Element>()
+                && let Some(seen) = last_seen(&el)
+                && seen > last_read
+            {
+                on_read.emit(seen);
+            }
+        })
+    };
 
     let onscroll = {
         let scroller = scroller.clone();
         let scroll = scroll.clone();
         let load_older = props.on_load_older.clone();
+        let report_read = report_read.clone();
         Callback::from(move |_: Event| {
             let Some(el) = scroller.cast::<Element>() else {
                 return;
             };
-            let mut scroll = scroll.borrow_mut();
-            scroll.record(&el);
-            let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
-            scroll.stick = from_bottom <= STICK_SLACK_PX;
+            {
+                let mut scroll = scroll.borrow_mut();
+                scroll.record(&el);
+                let from_bottom = el.scroll_height() - el.scroll_top() - el.client_height();
+                scroll.stick = from_bottom <= STICK_SLACK_PX;
+            }
             if can_load && el.scroll_top() < LOAD_OLDER_PX {
                 load_older.emit(());
             }
+            report_read.emit(());
         })
     };
 
@@ -108,6 +153,15 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         });
     }
 
+    // After the list follows (or not) the newest message: what is visible now,
+    // when the page gains the focus, and when the marker moved back (a new
+    // connection's `welcome`).
+    {
+        use_effect_with((props.reading, newest, props.last_read), move |_| {
+            report_read.emit(());
+        });
+    }
+
     let me = props.me.as_ref().map(Username::key);
     let today = time::today();
     let mut items = Vec::with_capacity(props.messages.len() + props.pending.len() + 4);
@@ -118,8 +172,17 @@ pub fn MessageList(props: &MessageListProps) -> Html {
             items.push(separator(day, today));
         }
     };
+    let mut divider = props.divider;
     for m in props.messages.iter() {
         separate(&mut items, time::day_of(m.ts));
+        if divider.is_some_and(|d| m.seq >= d) {
+            divider = None;
+            items.push(html! {
+                <li key="new-messages" class="new-messages-divider" role="separator" aria-label="New messages">
+                    <span>{ "New messages" }</span>
+                </li>
+            });
+        }
         items.push(message(m, me.as_ref() == Some(&m.sender.key())));
     }
     if !props.pending.is_empty() {
@@ -129,10 +192,17 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         items.push(pending(p, props.me.as_ref(), &props.on_discard));
     }
 
-    let room = props.room.as_str();
     let nothing = props.messages.is_empty() && props.pending.is_empty();
+    let (data_room, data_dm) = match &props.channel {
+        Channel::Room(room) => (Some(room.to_string()), None),
+        Channel::Dm(user) => (None, Some(user.to_string())),
+    };
+    let label = match &props.channel {
+        Channel::Room(room) => format!("Messages in #{room}"),
+        Channel::Dm(user) => format!("Messages with {user}"),
+    };
     html! {
-        <section class="timeline" ref={scroller} {onscroll} aria-label={format!("Messages in #{room}")}>
+        <section class="timeline" ref={scroller} {onscroll} aria-label={label}>
             <div class="timeline-inner">
                 if props.loading {
                     <div id="history-loading" class="history-loading" role="status">
@@ -140,16 +210,9 @@ pub fn MessageList(props: &MessageListProps) -> Html {
                         { if nothing { "Loading messages…" } else { "Loading earlier messages…" } }
                     </div>
                 } else if props.loaded && !props.has_more {
-                    <div id="history-start" class="history-start">
-                        <span class="room-badge" aria-hidden="true">{ "#" }</span>
-                        <h2>{ format!("Welcome to #{room}") }</h2>
-                        <p>
-                            { format!("This is the beginning of #{room}.") }
-                            if nothing { { " No messages yet: say hello!" } }
-                        </p>
-                    </div>
+                    { history_start(&props.channel, nothing) }
                 }
-                <ol id="messages" data-room={room.to_owned()} aria-live="polite">
+                <ol id="messages" data-room={data_room} data-dm={data_dm} aria-live="polite">
                     { for items }
                 </ol>
             </div>
@@ -165,15 +228,74 @@ fn follow(el: &Element, scroll: &Rc<RefCell<Scroll>>, first_seq: Option<u64>, pe
     // Having just sent something, the sender wants to see it even if they had
     // scrolled up.
     let sent = pending > scroll.pending;
-    if prepended && !scroll.stick {
+    let first_fill = !scroll.filled && first_seq.is_some();
+    if first_fill && let Some(top) = divider_top(el) {
+        // Opening a chat with unread messages: start with the first unread one
+        // near the top, unless they all fit above the bottom anyway.
+        let bottom = el.scroll_height() - el.client_height();
+        if top < bottom {
+            el.set_scroll_top(top);
+            scroll.stick = false;
+        } else {
+            el.set_scroll_top(el.scroll_height());
+        }
+    } else if prepended && !scroll.stick {
         el.set_scroll_top(scroll.top + el.scroll_height() - scroll.height);
     } else if sent || scroll.stick {
         el.set_scroll_top(el.scroll_height());
         scroll.stick = true;
     }
+    scroll.filled |= first_seq.is_some();
     scroll.first_seq = first_seq;
     scroll.pending = pending;
     scroll.record(el);
+}
+
+/// Where the "New messages" divider is, as a `scrollTop` that shows it near the
+/// top of the scroller.
+fn divider_top(el: &Element) -> Option<i32> {
+    let divider = el.query_selector(".new-messages-divider").ok()??;
+    let offset = divider.get_bounding_client_rect().top() - el.get_bounding_client_rect().top();
+    Some((f64::from(el.scroll_top()) + offset) as i32 - DIVIDER_MARGIN_PX)
+}
+
+/// The seq of the newest message whose bottom edge is in view, if any.
+fn last_seen(el: &Element) -> Option<u64> {
+    let bottom = el.get_bounding_client_rect().bottom() + 2.0;
+    let shown = el
+        .query_selector_all("#messages > li.message[data-seq]")
+        .ok()?;
+    (0..shown.length())
+        .rev()
+        .filter_map(|i| shown.item(i)?.dyn_into::<Element>().ok())
+        .find(|li| li.get_bounding_client_rect().bottom() <= bottom)
+        .and_then(|li| li.get_attribute("data-seq")?.parse().ok())
+}
+
+/// The top of the list: where the room or conversation begins.
+fn history_start(channel: &Channel, nothing: bool) -> Html {
+    let (badge, title, text) = match channel {
+        Channel::Room(room) => (
+            "#".to_owned(),
+            format!("Welcome to #{room}"),
+            format!("This is the beginning of #{room}."),
+        ),
+        Channel::Dm(user) => (
+            crate::components::initial(user),
+            user.to_string(),
+            format!("This is the beginning of your conversation with {user}."),
+        ),
+    };
+    html! {
+        <div id="history-start" class="history-start">
+            <span class={classes!("room-badge", matches!(channel, Channel::Dm(_)).then_some("person"))} aria-hidden="true">{ badge }</span>
+            <h2>{ title }</h2>
+            <p>
+                { text }
+                if nothing { { " No messages yet: say hello!" } }
+            </p>
+        </div>
+    }
 }
 
 fn separator(day: Day, today: Day) -> Html {

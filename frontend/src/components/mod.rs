@@ -6,6 +6,7 @@ mod composer;
 mod directory;
 mod error_banner;
 mod message_list;
+mod presence;
 mod sidebar;
 mod status_bar;
 
@@ -14,5 +15,8 @@ pub use composer::{Composer, ComposerProps};
 pub use directory::{Directory, DirectoryProps, room_name_error_text};
 pub use error_banner::{ErrorBanner, ErrorBannerProps};
 pub use message_list::{MessageList, MessageListProps};
-pub use sidebar::{Sidebar, SidebarProps};
+pub use presence::{
+    OnlineUsers, OnlineUsersProps, TypingIndicator, TypingIndicatorProps, hue, initial, typing_text,
+};
+pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, new_dm_target};
 pub use status_bar::{StatusBar, StatusBarProps};

@@ -1,19 +1,43 @@
-//! The sidebar: the user's rooms, the way to the directory, who is logged in and
-//! the log-out button. At phone width it is a drawer behind the menu button.
+//! The sidebar: the user's rooms and private conversations (with unread badges
+//! and who is online), the way to the directory, the form that starts a
+//! conversation, who is logged in and the log-out button. At phone width it is a
+//! drawer behind the menu button.
 
-use parley_common::{RoomName, Username};
+use parley_common::{Channel, RoomName, Username, ValidationError};
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlElement};
+use web_sys::{Element, HtmlElement, HtmlInputElement};
 use yew::prelude::*;
+
+use crate::auth::name_error_text;
+use crate::components::{hue, initial};
+
+/// A room as the sidebar lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomEntry {
+    pub name: RoomName,
+    pub unread: u64,
+}
+
+/// A private conversation as the sidebar lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmEntry {
+    pub with: Username,
+    pub unread: u64,
+    /// The other user is online.
+    pub online: bool,
+}
 
 #[derive(Properties, PartialEq)]
 pub struct SidebarProps {
     pub me: Username,
     /// The user's rooms, in display order.
-    pub rooms: Vec<RoomName>,
-    /// The room shown (highlighted unless the directory is open).
+    pub rooms: Vec<RoomEntry>,
+    /// The user's conversations, in display order (most recent first).
     #[prop_or_default]
-    pub active: Option<RoomName>,
+    pub dms: Vec<DmEntry>,
+    /// The room or conversation shown (highlighted unless the directory is open).
+    #[prop_or_default]
+    pub active: Option<Channel>,
     /// The directory is shown in the main panel.
     #[prop_or_default]
     pub directory_open: bool,
@@ -26,7 +50,19 @@ pub struct SidebarProps {
     /// A log-out request is on its way.
     #[prop_or_default]
     pub logging_out: bool,
-    pub on_select: Callback<RoomName>,
+    /// Why the last new-conversation request failed (from the server).
+    #[prop_or_default]
+    pub new_dm_error: Option<String>,
+    /// A new-conversation request is on its way.
+    #[prop_or_default]
+    pub new_dm_busy: bool,
+    pub on_select: Callback<Channel>,
+    /// Start (or open) the conversation with a user; never the user themself.
+    #[prop_or_default]
+    pub on_new_dm: Callback<Username>,
+    /// The new-conversation input changed (hides the server's error).
+    #[prop_or_default]
+    pub on_new_dm_edit: Callback<()>,
     pub on_open_directory: Callback<()>,
     pub on_logout: Callback<()>,
     /// Close the drawer (Escape, or its close button).
@@ -49,7 +85,7 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
                 return;
             };
             let target = if open {
-                nav.query_selector("li.room.active button")
+                nav.query_selector("li.active > button")
                     .ok()
                     .flatten()
                     .or_else(|| nav.query_selector("button.room-link").ok().flatten())
@@ -80,17 +116,46 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
             }
         })
     };
-    let rooms = props.rooms.iter().map(|room| {
-        let active = !props.directory_open && props.active.as_ref() == Some(room);
-        let select = {
-            let room = room.clone();
-            props.on_select.reform(move |_: MouseEvent| room.clone())
-        };
+    let is_active = |channel: &Channel| {
+        !props.directory_open
+            && props
+                .active
+                .as_ref()
+                .is_some_and(|a| crate::state::same_channel(a, channel))
+    };
+    let rooms = props.rooms.iter().map(|entry| {
+        let channel = Channel::Room(entry.name.clone());
+        let active = is_active(&channel);
+        let select = props.on_select.reform(move |_: MouseEvent| channel.clone());
+        let room = &entry.name;
         html! {
-            <li key={room.as_str()} class={classes!("room", active.then_some("active"))} data-room={room.to_string()}>
-                <button type="button" class="room-link" onclick={select} aria-current={active.then_some("page")}>
+            <li key={room.as_str()} class={classes!("room", active.then_some("active"), (entry.unread > 0).then_some("unread"))} data-room={room.to_string()}>
+                <button type="button" class="room-link" onclick={select} aria-current={active.then_some("page")}
+                    aria-label={unread_label(&format!("#{room}"), entry.unread)}>
                     <span class="hash" aria-hidden="true">{ "#" }</span>
                     <span class="room-name">{ room.as_str() }</span>
+                    { badge(entry.unread) }
+                </button>
+            </li>
+        }
+    });
+    let dms = props.dms.iter().map(|entry| {
+        let channel = Channel::Dm(entry.with.clone());
+        let active = is_active(&channel);
+        let select = props.on_select.reform(move |_: MouseEvent| channel.clone());
+        let with = &entry.with;
+        let presence = if entry.online { "online" } else { "offline" };
+        html! {
+            <li key={with.key()}
+                class={classes!("dm", active.then_some("active"), entry.online.then_some("online"), (entry.unread > 0).then_some("unread"))}
+                data-user={with.to_string()}>
+                <button type="button" class="room-link" onclick={select} aria-current={active.then_some("page")}
+                    aria-label={unread_label(&format!("{with}, {presence}"), entry.unread)}>
+                    <span class="avatar small" style={format!("--hue:{}", hue(with))} title={presence} aria-hidden="true">
+                        { initial(with) }
+                    </span>
+                    <span class="room-name">{ with.as_str() }</span>
+                    { badge(entry.unread) }
                 </button>
             </li>
         }
@@ -136,6 +201,20 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
                 </svg>
                 { "Browse or create rooms" }
             </button>
+            <h2 class="sidebar-title dm-title" id="my-dms-title">{ "Direct messages" }</h2>
+            if props.dms.is_empty() {
+                <p class="sidebar-empty">{ "No conversations yet." }</p>
+            }
+            <ul id="my-dms" aria-labelledby="my-dms-title">
+                { for dms }
+            </ul>
+            <NewDmForm
+                me={props.me.clone()}
+                error={props.new_dm_error.clone()}
+                busy={props.new_dm_busy}
+                on_submit={props.on_new_dm.clone()}
+                on_edit={props.on_new_dm_edit.clone()}
+            />
             <div class="sidebar-foot">
                 <span class={classes!("avatar", format!("presence-{}", props.conn_state))} aria-hidden="true">{ initial }</span>
                 <span class="me-name" title={format!("Logged in as {}", props.me)}>{ props.me.as_str() }</span>
@@ -144,5 +223,147 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
                 </button>
             </div>
         </nav>
+    }
+}
+
+/// The unread count, as a badge (nothing when 0).
+fn badge(unread: u64) -> Html {
+    if unread == 0 {
+        return html! {};
+    }
+    let text = if unread > 99 {
+        "99+".to_owned()
+    } else {
+        unread.to_string()
+    };
+    html! { <span class="unread-badge" aria-hidden="true">{ text }</span> }
+}
+
+/// What a screen reader says for an entry: its name, and how many are unread.
+fn unread_label(name: &str, unread: u64) -> String {
+    match unread {
+        0 => name.to_owned(),
+        1 => format!("{name}, 1 unread message"),
+        n => format!("{name}, {n} unread messages"),
+    }
+}
+
+/// Whom the new-conversation form means, with the server's rules for user names
+/// (a leading `@` is allowed); never the user themself.
+pub fn new_dm_target(input: &str, me: &Username) -> Result<Username, String> {
+    let name = input.trim();
+    let name = name.strip_prefix('@').unwrap_or(name);
+    let user = Username::parse(name).map_err(|err| match err {
+        ValidationError::Empty => "Enter the user name of the person to write to.".to_owned(),
+        other => name_error_text(&other),
+    })?;
+    if crate::state::same_user(&user, me) {
+        return Err("That is you: pick someone else.".into());
+    }
+    Ok(user)
+}
+
+#[derive(Properties, PartialEq)]
+struct NewDmFormProps {
+    me: Username,
+    error: Option<String>,
+    busy: bool,
+    on_submit: Callback<Username>,
+    on_edit: Callback<()>,
+}
+
+/// "Message someone": a user name, checked here before the server is asked.
+#[component]
+fn NewDmForm(props: &NewDmFormProps) -> Html {
+    let input = use_node_ref();
+    let local_error = use_state(|| None::<String>);
+    let onsubmit = {
+        let input = input.clone();
+        let local_error = local_error.clone();
+        let me = props.me.clone();
+        let on_submit = props.on_submit.clone();
+        let busy = props.busy;
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let Some(el) = input.cast::<HtmlInputElement>() else {
+                return;
+            };
+            if busy {
+                return;
+            }
+            match new_dm_target(&el.value(), &me) {
+                Ok(user) => {
+                    local_error.set(None);
+                    el.set_value("");
+                    on_submit.emit(user);
+                }
+                Err(text) => {
+                    local_error.set(Some(text));
+                    let _ = el.focus();
+                }
+            }
+        })
+    };
+    let oninput = {
+        let local_error = local_error.clone();
+        let on_edit = props.on_edit.clone();
+        Callback::from(move |_: InputEvent| {
+            if local_error.is_some() {
+                local_error.set(None);
+            }
+            on_edit.emit(());
+        })
+    };
+    let error = (*local_error).clone().or_else(|| props.error.clone());
+    html! {
+        <form id="new-dm-form" class="new-dm" {onsubmit} novalidate=true aria-busy={props.busy.to_string()}>
+            <label for="new-dm-name" class="visually-hidden">{ "Start a conversation with (user name)" }</label>
+            <div class="new-dm-row">
+                <input
+                    id="new-dm-name"
+                    ref={input}
+                    type="text"
+                    placeholder="Message someone…"
+                    autocomplete="off"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    aria-invalid={error.is_some().to_string()}
+                    aria-describedby={error.is_some().then_some("new-dm-error")}
+                    {oninput}
+                />
+                <button type="submit" id="new-dm-submit" class="icon-button" disabled={props.busy}
+                    aria-label="Start the conversation" title="Start the conversation">
+                    if props.busy {
+                        <span class="spinner small" aria-hidden="true"></span>
+                    } else {
+                        <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
+                            <path d="M4 10h11M11 5l5 5-5 5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" />
+                        </svg>
+                    }
+                </button>
+            </div>
+            if let Some(text) = &error {
+                <p class="field-error" id="new-dm-error" role="alert">{ text }</p>
+            }
+        </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_conversation_names_are_checked_like_the_server_does() {
+        let me = Username::parse("Alice").unwrap();
+        assert_eq!(new_dm_target("  Bob ", &me).unwrap().as_str(), "Bob");
+        assert_eq!(new_dm_target("@bob", &me).unwrap().as_str(), "bob");
+        assert!(new_dm_target("", &me).unwrap_err().contains("user name"));
+        assert!(new_dm_target("b", &me).unwrap_err().contains("at least"));
+        assert!(new_dm_target("bo b", &me).unwrap_err().contains("' '"));
+        assert_eq!(
+            new_dm_target("alice", &me).unwrap_err(),
+            "That is you: pick someone else."
+        );
     }
 }

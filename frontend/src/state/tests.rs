@@ -1,5 +1,9 @@
 //! The reducer's tests: sequences of actions in, state (and outbox) out.
 
+mod conversations;
+
+use parley_common::ChatMessage;
+
 use super::*;
 use crate::auth::{AuthField, AuthProblem};
 
@@ -11,6 +15,19 @@ fn room(s: &str) -> RoomName {
     RoomName::parse(s).unwrap()
 }
 
+/// The room `s`, as a channel.
+fn ch(s: &str) -> Channel {
+    Channel::Room(room(s))
+}
+
+/// The conversation with `s`.
+fn dm(s: &str) -> Channel {
+    Channel::Dm(name(s))
+}
+
+/// The clock, in ms, for actions that carry it.
+const NOW: u64 = 1_700_000_100_000;
+
 fn id(s: &str) -> ClientMsgId {
     ClientMsgId::parse(s).unwrap()
 }
@@ -20,8 +37,12 @@ fn body(s: &str) -> MessageBody {
 }
 
 fn msg(room_name: &str, seq: u64, sender: &str, text: &str, client_id: &str) -> ChatMessage {
+    in_chat(ch(room_name), seq, sender, text, client_id)
+}
+
+fn in_chat(channel: Channel, seq: u64, sender: &str, text: &str, client_id: &str) -> ChatMessage {
     ChatMessage {
-        room: room(room_name),
+        channel,
         seq,
         sender: name(sender),
         body: body(text),
@@ -54,6 +75,7 @@ fn recv(state: &AppState, msg: ServerMsg) -> Action {
     Action::Received {
         conn: state.conn_id,
         msg,
+        now_ms: NOW,
     }
 }
 
@@ -64,23 +86,32 @@ fn feed(state: Rc<AppState>, msgs: impl IntoIterator<Item = ServerMsg>) -> Rc<Ap
     })
 }
 
+/// Alice's `welcome`, every room read up to its last message.
 fn welcome(rooms: &[(&str, u64)]) -> ServerMsg {
+    let rooms: Vec<(&str, u64, u64)> = rooms.iter().map(|&(r, seq)| (r, seq, seq)).collect();
+    welcome_with(&rooms, vec![])
+}
+
+/// Alice's `welcome`: rooms as (name, last_seq, last_read), and conversations.
+fn welcome_with(rooms: &[(&str, u64, u64)], conversations: Vec<Conversation>) -> ServerMsg {
     ServerMsg::Welcome {
         protocol: parley_common::PROTOCOL_VERSION,
         user: name("Alice"),
         rooms: rooms
             .iter()
-            .map(|&(r, last_seq)| MyRoom {
+            .map(|&(r, last_seq, last_read)| MyRoom {
                 room: room(r),
                 last_seq,
+                last_read,
             })
             .collect(),
+        conversations,
     }
 }
 
 fn history(room_name: &str, messages: Vec<ChatMessage>, has_more: bool) -> ServerMsg {
     ServerMsg::History {
-        room: room(room_name),
+        channel: ch(room_name),
         messages,
         has_more,
     }
@@ -117,17 +148,17 @@ fn sent(state: &AppState) -> Vec<ClientMsg> {
     state.outgoing_from(0).map(|o| o.msg.clone()).collect()
 }
 
-fn seqs(room: &Room) -> Vec<u64> {
+fn seqs(room: &Chat) -> Vec<u64> {
     room.messages.iter().map(|m| m.seq).collect()
 }
 
-fn shown<'a>(state: &'a AppState, room_name: &str) -> &'a Room {
-    state.room(&room(room_name)).unwrap()
+fn shown<'a>(state: &'a AppState, room_name: &str) -> &'a Chat {
+    state.chat(&ch(room_name)).unwrap()
 }
 
 fn history_req(room_name: &str, before: Option<u64>) -> ClientMsg {
     ClientMsg::History {
-        room: room(room_name),
+        channel: ch(room_name),
         before,
     }
 }
@@ -179,11 +210,15 @@ fn welcome_confirms_the_user_and_lists_the_rooms() {
     let state = connected(&[("rust", 3), ("lobby", 0)]);
     assert!(state.ready);
     assert_eq!(state.conn, ConnState::Open);
-    let names: Vec<&str> = state.rooms.iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = state
+        .rooms
+        .iter()
+        .map(|r| r.channel.room().unwrap().as_str())
+        .collect();
     assert_eq!(names, ["lobby", "rust"]);
     assert_eq!(shown(&state, "rust").last_seq, 3);
     // The lobby is shown first, and its history is asked for.
-    assert_eq!(state.active, Some(room("lobby")));
+    assert_eq!(state.active, Some(ch("lobby")));
     assert!(shown(&state, "lobby").loading);
     assert_eq!(sent(&state), [history_req("lobby", None)]);
     assert_eq!(state.received, 0);
@@ -192,7 +227,7 @@ fn welcome_confirms_the_user_and_lists_the_rooms() {
 #[test]
 fn without_a_lobby_the_first_room_is_shown() {
     let state = connected(&[("zeta", 0), ("alpha", 0)]);
-    assert_eq!(state.active, Some(room("alpha")));
+    assert_eq!(state.active, Some(ch("alpha")));
     let state = connected(&[]);
     assert_eq!(state.active, None);
     assert!(sent(&state).is_empty());
@@ -201,7 +236,7 @@ fn without_a_lobby_the_first_room_is_shown() {
 #[test]
 fn the_room_named_at_startup_is_shown_if_the_user_is_in_it() {
     let start = |room: &str| {
-        let state = Rc::new(AppState::opening(Some(RoomName::parse(room).unwrap())));
+        let state = Rc::new(AppState::opening(Some(ch(room))));
         let state = apply(
             state,
             [
@@ -212,11 +247,11 @@ fn the_room_named_at_startup_is_shown_if_the_user_is_in_it() {
         feed(state, [welcome(&[("lobby", 0), ("rust", 3)])])
     };
     let state = start("rust");
-    assert_eq!(state.active, Some(room("rust")));
+    assert_eq!(state.active, Some(ch("rust")));
     assert_eq!(sent(&state), [history_req("rust", None)]);
     // Not (or no longer) one of hers: the lobby instead.
     let state = start("elsewhere");
-    assert_eq!(state.active, Some(room("lobby")));
+    assert_eq!(state.active, Some(ch("lobby")));
 }
 
 #[test]
@@ -225,9 +260,9 @@ fn logout_resets_everything() {
     let state = apply(
         state,
         [
-            Action::SelectRoom(room("rust")),
+            Action::Select(ch("rust")),
             Action::Queue {
-                room: room("rust"),
+                channel: ch("rust"),
                 client_id: id("c1"),
                 body: body("hi"),
             },
@@ -249,7 +284,7 @@ fn logout_resets_everything() {
     assert_eq!(state.auth_notice, None);
     assert!(state.rooms.is_empty());
     assert_eq!(state.active, None);
-    assert_eq!(state.view, View::Room);
+    assert_eq!(state.view, View::Chat);
     assert_eq!(state.directory, Directory::default());
     assert_eq!(state.error, None);
     assert_eq!(state.pending_count(), 0);
@@ -291,6 +326,7 @@ fn session_expired_goes_back_to_the_login_page() {
     let stale = state.clone().reduce(Action::Received {
         conn: state.conn_id - 1,
         msg: welcome(&[("lobby", 0)]),
+        now_ms: NOW,
     });
     assert!(Rc::ptr_eq(&state, &stale));
 }
@@ -309,11 +345,11 @@ fn history_pages_are_prepended_in_seq_order() {
     assert_eq!(lobby.messages.len(), 50);
 
     // Scrolled to the top: the page before the oldest message shown.
-    let state = state.reduce(Action::LoadOlder(room("lobby")));
+    let state = state.reduce(Action::LoadOlder(ch("lobby")));
     assert_eq!(sent(&state), [history_req("lobby", Some(71))]);
     assert!(shown(&state, "lobby").loading);
     // Scrolling on while it loads asks nothing more.
-    let again = state.clone().reduce(Action::LoadOlder(room("lobby")));
+    let again = state.clone().reduce(Action::LoadOlder(ch("lobby")));
     assert!(Rc::ptr_eq(&state, &again));
 
     let state = flushed(feed(state, [history("lobby", page("lobby", 21, 70), true)]));
@@ -321,13 +357,13 @@ fn history_pages_are_prepended_in_seq_order() {
     assert_eq!(seqs(lobby), (21..=120).collect::<Vec<_>>());
     assert!(lobby.has_more && !lobby.loading);
 
-    let state = state.reduce(Action::LoadOlder(room("lobby")));
+    let state = state.reduce(Action::LoadOlder(ch("lobby")));
     let state = flushed(feed(state, [history("lobby", page("lobby", 1, 20), false)]));
     let lobby = shown(&state, "lobby");
     assert_eq!(seqs(lobby), (1..=120).collect::<Vec<_>>());
     assert!(!lobby.has_more);
     // The beginning is reached: nothing more to ask.
-    let done = state.clone().reduce(Action::LoadOlder(room("lobby")));
+    let done = state.clone().reduce(Action::LoadOlder(ch("lobby")));
     assert!(Rc::ptr_eq(&state, &done));
 }
 
@@ -386,25 +422,22 @@ fn live_messages_are_ordered_and_counted() {
 #[test]
 fn switching_rooms_loads_each_room_once() {
     let state = chatting();
-    let state = state.reduce(Action::SelectRoom(room("rust")));
-    assert_eq!(state.active, Some(room("rust")));
+    let state = state.reduce(Action::Select(ch("rust")));
+    assert_eq!(state.active, Some(ch("rust")));
     assert_eq!(sent(&state), [history_req("rust", None)]);
     let state = flushed(feed(state, [history("rust", page("rust", 1, 3), false)]));
 
     // Back to the lobby and to rust again: both are loaded, nothing is asked.
     let state = apply(
         state,
-        [
-            Action::SelectRoom(room("lobby")),
-            Action::SelectRoom(room("rust")),
-        ],
+        [Action::Select(ch("lobby")), Action::Select(ch("rust"))],
     );
-    assert_eq!(state.active, Some(room("rust")));
+    assert_eq!(state.active, Some(ch("rust")));
     assert!(sent(&state).is_empty());
     assert_eq!(seqs(shown(&state, "rust")), [1, 2, 3]);
 
     // Not one of the user's rooms: ignored.
-    let same = state.clone().reduce(Action::SelectRoom(room("nope")));
+    let same = state.clone().reduce(Action::Select(ch("nope")));
     assert!(Rc::ptr_eq(&state, &same));
 }
 
@@ -420,9 +453,9 @@ fn selecting_a_room_closes_the_directory_and_the_menu() {
     assert!(state.directory.loading);
     let state = apply(
         state,
-        [Action::SetSidebar(true), Action::SelectRoom(room("lobby"))],
+        [Action::SetSidebar(true), Action::Select(ch("lobby"))],
     );
-    assert_eq!(state.view, View::Room);
+    assert_eq!(state.view, View::Chat);
     assert!(!state.sidebar_open);
 }
 
@@ -464,13 +497,21 @@ fn joining_from_the_directory_opens_the_room() {
             last_seq: 60,
         }],
     );
-    assert_eq!(state.active, Some(room("games")));
-    assert_eq!(state.view, View::Room);
+    assert_eq!(state.active, Some(ch("games")));
+    assert_eq!(state.view, View::Chat);
     assert_eq!(state.directory.joining, None);
     let games = shown(&state, "games");
-    // Its history follows the `joined`: not asked again.
+    // Its history follows the `joined`: not asked again. What was said before
+    // joining is not news: it is marked read, and no divider is shown.
     assert!(games.loading);
-    assert_eq!(sent(&state).len(), 1);
+    assert_eq!(
+        sent(&state)[1..],
+        [ClientMsg::MarkRead {
+            channel: ch("games"),
+            seq: 60
+        }]
+    );
+    assert_eq!((games.unread(), games.divider), (0, None));
     let info = &state.directory.rooms.as_ref().unwrap()[0];
     assert!(info.joined);
     assert_eq!(info.members, 4);
@@ -490,28 +531,32 @@ fn joined_and_left_in_another_tab_update_the_list_only() {
             last_seq: 0,
         }],
     ));
-    assert!(state.room(&room("games")).is_some());
+    assert!(state.chat(&ch("games")).is_some());
     // This tab keeps showing what it showed.
-    assert_eq!(state.active, Some(room("lobby")));
+    assert_eq!(state.active, Some(ch("lobby")));
     assert!(!shown(&state, "games").loading);
 
     let state = feed(state, [ServerMsg::Left { room: room("rust") }]);
-    let names: Vec<&str> = state.rooms.iter().map(|r| r.name.as_str()).collect();
+    let names: Vec<&str> = state
+        .rooms
+        .iter()
+        .map(|r| r.channel.room().unwrap().as_str())
+        .collect();
     assert_eq!(names, ["games", "lobby"]);
-    assert_eq!(state.active, Some(room("lobby")));
+    assert_eq!(state.active, Some(ch("lobby")));
 }
 
 #[test]
 fn leaving_the_active_room_shows_another() {
-    let state = chatting().reduce(Action::SelectRoom(room("rust")));
+    let state = chatting().reduce(Action::Select(ch("rust")));
     let state = flushed(feed(state, [history("rust", page("rust", 1, 3), false)]));
     let state = state.reduce(Action::LeaveRoom(room("rust")));
     assert_eq!(sent(&state), [ClientMsg::Leave { room: room("rust") }]);
     // Nothing changes until the server confirms.
-    assert_eq!(state.active, Some(room("rust")));
+    assert_eq!(state.active, Some(ch("rust")));
     let state = feed(state, [ServerMsg::Left { room: room("rust") }]);
-    assert_eq!(state.active, Some(room("lobby")));
-    assert!(state.room(&room("rust")).is_none());
+    assert_eq!(state.active, Some(ch("lobby")));
+    assert!(state.chat(&ch("rust")).is_none());
 
     let state = feed(
         state,
@@ -566,8 +611,8 @@ fn creating_a_room_opens_it_or_explains_why_not() {
             history("games", vec![], false),
         ],
     );
-    assert_eq!(created.active, Some(room("games")));
-    assert_eq!(created.view, View::Room);
+    assert_eq!(created.active, Some(ch("games")));
+    assert_eq!(created.view, View::Chat);
     let games = shown(&created, "games");
     assert!(games.loaded && !games.has_more);
     let listed = created.directory.rooms.as_ref().unwrap();
@@ -596,7 +641,7 @@ fn joining_a_vanished_room_says_so_and_refreshes_the_list() {
 
 fn queue(room_name: &str, client_id: &str, text: &str) -> Action {
     Action::Queue {
-        room: room(room_name),
+        channel: ch(room_name),
         client_id: id(client_id),
         body: body(text),
     }
@@ -609,7 +654,7 @@ fn a_message_is_pending_until_its_echo_then_the_ack_is_harmless() {
     assert_eq!(
         sent(&state),
         [ClientMsg::Send {
-            room: room("lobby"),
+            channel: ch("lobby"),
             client_id: id("c1"),
             body: body("hi"),
         }]
@@ -627,7 +672,7 @@ fn a_message_is_pending_until_its_echo_then_the_ack_is_harmless() {
             ServerMsg::Message(msg("lobby", 2, "Alice", "hi", "c1")),
             ServerMsg::Ack {
                 client_id: id("c1"),
-                room: room("lobby"),
+                channel: ch("lobby"),
                 seq: 2,
             },
         ],
@@ -644,7 +689,7 @@ fn an_ack_before_the_echo_keeps_one_copy_shown() {
         state,
         [ServerMsg::Ack {
             client_id: id("c1"),
-            room: room("lobby"),
+            channel: ch("lobby"),
             seq: 1,
         }],
     );
@@ -696,7 +741,7 @@ fn a_retried_message_is_settled_by_the_history_page() {
         [
             history_req("lobby", None),
             ClientMsg::Send {
-                room: room("lobby"),
+                channel: ch("lobby"),
                 client_id: id("c1"),
                 body: body("hi"),
             }
@@ -707,7 +752,7 @@ fn a_retried_message_is_settled_by_the_history_page() {
         [
             ServerMsg::Ack {
                 client_id: id("c1"),
-                room: room("lobby"),
+                channel: ch("lobby"),
                 seq: 1,
             },
             history("lobby", vec![msg("lobby", 1, "Alice", "hi", "c1")], false),
@@ -740,7 +785,7 @@ fn a_rejected_message_is_marked_failed_in_its_room() {
     assert_eq!(state.error, None);
 
     let discard = |client_id: &str| Action::DiscardFailed {
-        room: room("lobby"),
+        channel: ch("lobby"),
         client_id: id(client_id),
     };
     let state = state.reduce(discard("c1"));
@@ -799,7 +844,7 @@ fn bad_frame_shows_a_notice() {
 
 #[test]
 fn close_is_recorded_and_requests_in_flight_are_forgotten() {
-    let state = chatting().reduce(Action::SelectRoom(room("rust")));
+    let state = chatting().reduce(Action::Select(ch("rust")));
     assert!(shown(&state, "rust").loading);
     let state = state.clone().reduce(Action::Closed {
         conn: state.conn_id,
@@ -822,7 +867,7 @@ fn close_is_recorded_and_requests_in_flight_are_forgotten() {
     assert!(!shown(&state, "rust").loading);
     assert!(state.outbox.is_empty());
     // Offline, nothing is asked.
-    let same = state.clone().reduce(Action::LoadOlder(room("rust")));
+    let same = state.clone().reduce(Action::LoadOlder(ch("rust")));
     assert!(Rc::ptr_eq(&state, &same));
 }
 
@@ -861,6 +906,7 @@ fn reconnect_keeps_history_and_resumes() {
             Action::Received {
                 conn,
                 msg: ServerMsg::Message(msg("lobby", 9, "Bob", "late", "b9")),
+                now_ms: NOW,
             },
             Action::Reconnect { conn },
             Action::Reconnect { conn: conn + 1 },
