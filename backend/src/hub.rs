@@ -15,12 +15,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parley_common::{Channel, ChatMessage, ServerMsg, Username};
+use parley_common::{Channel, ChatMessage, ServerMsg, Tally, Username};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::outbox::{CloseReason, Frame, Outbox, Pushed};
+use crate::polls::TallyUpdate;
 use crate::store::{AuthUser, ChannelKey, DmParties, Fanout, TokenHash, UserId};
 
 /// Identifies one connection (one WebSocket, or later one long-poll session).
@@ -43,6 +46,9 @@ pub struct Hub {
 struct Inner {
     next_conn: AtomicU64,
     state: Mutex<State>,
+    /// Where new tallies go to be coalesced; unset (in unit tests) means "send
+    /// each one at once".
+    tallies: OnceLock<mpsc::UnboundedSender<TallyUpdate>>,
 }
 
 #[derive(Debug, Default)]
@@ -337,6 +343,27 @@ impl Hub {
         Ok(())
     }
 
+    /// Starts the task that coalesces poll tallies (once; needs a tokio runtime).
+    pub fn start_tallies(&self, shutdown: CancellationToken) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if self.inner.tallies.set(tx).is_ok() {
+            tokio::spawn(crate::polls::coalesce_tallies(self.clone(), rx, shutdown));
+        }
+    }
+
+    /// Puts a state frame (a poll's latest tally) in the state slot `slot` of every
+    /// connection of the channel's online members, replacing an unsent older one.
+    pub fn broadcast_state(&self, key: &ChannelKey, slot: u64, frame: &Frame) {
+        let state = self.state();
+        for user in state.members(key) {
+            if let Some(online) = state.users.get(&user) {
+                for conn in online.conns.values() {
+                    conn.outbox.push_state(slot, frame.clone());
+                }
+            }
+        }
+    }
+
     /// Closes every connection of a session (logout) with `reason`.
     pub fn close_session(&self, session: TokenHash, reason: CloseReason) {
         let state = self.state();
@@ -359,6 +386,28 @@ impl Hub {
 }
 
 impl Fanout for Hub {
+    fn tally(&self, key: &ChannelKey, poll: u64, tally: &Tally) {
+        let update = TallyUpdate {
+            key: key.clone(),
+            poll,
+            tally: tally.clone(),
+        };
+        match self.inner.tallies.get() {
+            Some(tx) => {
+                let _ = tx.send(update);
+            }
+            None => {
+                let msg = ServerMsg::Tally {
+                    poll,
+                    tally: update.tally,
+                };
+                if let Some(frame) = encode(&msg) {
+                    self.broadcast_state(key, poll, &frame);
+                }
+            }
+        }
+    }
+
     fn publish(&self, key: &ChannelKey, msg: &ChatMessage, dm: Option<&DmParties>) {
         let Some(dm) = dm else {
             if let Some(frame) = encode(&ServerMsg::Message(msg.clone())) {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod hub;
 pub mod outbox;
+pub mod polls;
 pub mod session;
 pub mod store;
 pub mod transport;
@@ -191,6 +192,8 @@ impl Application {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         };
+        state.hub.start_tallies(state.shutdown.clone());
+        polls::schedule_deadlines(&state.store, &state.shutdown).await;
         let listener = TcpListener::bind(config.listen).await?;
         let router = router(state.clone(), &config.static_dir);
         Ok(Self {

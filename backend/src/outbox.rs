@@ -8,11 +8,12 @@
 //! (DESIGN.md rule 4: chat messages must be delivered, so they are never dropped
 //! silently).
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
 use parley_common::close;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 /// One encoded server message. Cloning shares the bytes, so one broadcast is
@@ -53,6 +54,28 @@ impl CloseReason {
 pub struct Outbox {
     tx: mpsc::Sender<Frame>,
     kick: Kick,
+    states: Arc<States>,
+}
+
+/// State frames (poll tallies): one slot per key holding only the latest frame,
+/// so under backpressure an old tally is replaced by the newer one instead of
+/// queueing behind it (DESIGN.md rule 4: tallies are state, keep the latest).
+#[derive(Debug, Default)]
+pub struct States {
+    latest: Mutex<HashMap<u64, Frame>>,
+    /// Signalled when a slot is filled; a permit is kept if nobody waits.
+    pub ready: Notify,
+}
+
+impl States {
+    /// Takes every pending state frame.
+    pub fn take(&self) -> Vec<Frame> {
+        let mut latest = self
+            .latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        latest.drain().map(|(_, frame)| frame).collect()
+    }
 }
 
 /// The signal that a connection must be closed, and why (the first reason wins).
@@ -82,10 +105,12 @@ impl Kick {
     }
 }
 
-/// The connection's end: the frames to write, and the signal that it was kicked.
+/// The connection's end: the frames to write, the latest state frames, and the
+/// signal that it was kicked.
 #[derive(Debug)]
 pub struct OutboxReceiver {
     pub frames: mpsc::Receiver<Frame>,
+    pub states: Arc<States>,
     pub kick: Kick,
 }
 
@@ -103,12 +128,18 @@ impl Outbox {
     pub fn new(capacity: usize) -> (Self, OutboxReceiver) {
         let (tx, frames) = mpsc::channel(capacity);
         let kick = Kick::default();
+        let states = Arc::new(States::default());
         (
             Self {
                 tx,
                 kick: kick.clone(),
+                states: Arc::clone(&states),
             },
-            OutboxReceiver { frames, kick },
+            OutboxReceiver {
+                frames,
+                states,
+                kick,
+            },
         )
     }
 
@@ -129,6 +160,16 @@ impl Outbox {
     /// loses and it never crowds out messages that must be delivered.
     pub fn push_ephemeral(&self, frame: Frame) -> bool {
         self.tx.capacity() * 2 > self.tx.max_capacity() && self.tx.try_send(frame).is_ok()
+    }
+
+    /// Puts the latest state frame for `key` (a poll), replacing one not yet sent.
+    pub fn push_state(&self, key: u64, frame: Frame) {
+        self.states
+            .latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, frame);
+        self.states.ready.notify_one();
     }
 
     /// Asks the connection's writer to close it with `reason`.
@@ -163,6 +204,23 @@ mod tests {
         assert!(!outbox.push_ephemeral(Frame::from("t2")));
         assert_eq!(outbox.push(Frame::from("m2")), Pushed::Queued);
         assert!(!rx.kick.is_kicked());
+    }
+
+    #[test]
+    fn a_newer_state_replaces_the_unsent_older_one() {
+        let (outbox, rx) = Outbox::new(4);
+        outbox.push_state(7, Frame::from("tally v1"));
+        outbox.push_state(7, Frame::from("tally v2"));
+        outbox.push_state(8, Frame::from("other poll"));
+        let mut sent: Vec<String> = rx
+            .states
+            .take()
+            .iter()
+            .map(|f| f.as_str().to_owned())
+            .collect();
+        sent.sort();
+        assert_eq!(sent, ["other poll", "tally v2"]);
+        assert!(rx.states.take().is_empty());
     }
 
     #[tokio::test]

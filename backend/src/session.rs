@@ -15,8 +15,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use parley_common::{
     Channel, ClientMsg, ClientMsgId, ErrorCode, HISTORY_PAGE, MessageBody, PROTOCOL_VERSION,
-    ProtocolError, RoomName, ServerMsg, decode_client,
+    PollProblem, PollSpec, ProtocolError, RoomName, ServerMsg, decode_client,
 };
+use tokio_util::sync::CancellationToken;
 
 use crate::hub::{ConnId, Hub};
 use crate::outbox::{Frame, Outbox};
@@ -45,6 +46,8 @@ pub struct Session {
     in_flight: FuturesOrdered<InFlight>,
     /// When each channel's last typing signal was forwarded (rate limit).
     typing: HashMap<Channel, Instant>,
+    /// The server's shutdown signal (for poll timers started here).
+    shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for Session {
@@ -59,6 +62,19 @@ impl std::fmt::Debug for Session {
 }
 
 /// Turns a store refusal into the client's error; failures are logged.
+fn poll_error(problem: PollProblem) -> ProtocolError {
+    let code = match problem {
+        PollProblem::EmptyQuestion
+        | PollProblem::QuestionTooLong
+        | PollProblem::ControlCharacter => ErrorCode::InvalidQuestion,
+        PollProblem::TooFewOptions => ErrorCode::TooFewOptions,
+        PollProblem::TooManyOptions => ErrorCode::TooManyOptions,
+        PollProblem::EmptyOption | PollProblem::OptionTooLong => ErrorCode::InvalidOption,
+        PollProblem::DuplicateOption => ErrorCode::DuplicateOption,
+    };
+    ProtocolError::new(code, problem.to_string())
+}
+
 fn store_error(err: &StoreError, channel: &Channel) -> ProtocolError {
     match err {
         StoreError::NoSuchRoom => {
@@ -83,6 +99,17 @@ fn store_error(err: &StoreError, channel: &Channel) -> ProtocolError {
         StoreError::BadReadMarker(why) => {
             ProtocolError::new(ErrorCode::BadReadMarker, format!("read marker {why}"))
         }
+        StoreError::NoSuchPoll => {
+            ProtocolError::new(ErrorCode::NoSuchPoll, "there is no such poll")
+        }
+        StoreError::PollClosed => ProtocolError::new(ErrorCode::PollClosed, "the poll is closed"),
+        StoreError::NoSuchOption => {
+            ProtocolError::new(ErrorCode::NoSuchOption, "the poll has no such option")
+        }
+        StoreError::NotPollCreator => ProtocolError::new(
+            ErrorCode::NotPollCreator,
+            "only the poll's creator can close it",
+        ),
         StoreError::NameTaken | StoreError::Db(_) | StoreError::Closed | StoreError::Aborted => {
             tracing::error!(%err, "store request failed");
             ProtocolError::new(
@@ -94,7 +121,14 @@ fn store_error(err: &StoreError, channel: &Channel) -> ProtocolError {
 }
 
 impl Session {
-    pub fn new(hub: Hub, store: Store, outbox: Outbox, user: AuthUser, token: TokenHash) -> Self {
+    pub fn new(
+        hub: Hub,
+        store: Store,
+        outbox: Outbox,
+        user: AuthUser,
+        token: TokenHash,
+        shutdown: CancellationToken,
+    ) -> Self {
         Self {
             id: hub.next_conn_id(),
             hub,
@@ -105,6 +139,7 @@ impl Session {
             greeted: false,
             in_flight: FuturesOrdered::new(),
             typing: HashMap::new(),
+            shutdown,
         }
     }
 
@@ -209,6 +244,50 @@ impl Session {
                 Ok(())
             }
             ClientMsg::Typing { channel } => self.typing(channel),
+            ClientMsg::CreatePoll {
+                room,
+                question,
+                options,
+                closes_at,
+            } => self.create_poll(room, &question, &options, closes_at).await,
+            ClientMsg::Vote { poll, option } => {
+                let lobby = Channel::Room(RoomName::lobby());
+                self.store
+                    .vote(poll, self.user.id, option)
+                    .await
+                    .map_err(|e| store_error(&e, &lobby))?;
+                // The tally reaches the room through the coalescer; your choice
+                // reaches all your tabs.
+                self.to_all_tabs(&ServerMsg::MyVote { poll, option });
+                Ok(())
+            }
+            ClientMsg::ClosePoll { poll } => {
+                let lobby = Channel::Room(RoomName::lobby());
+                self.store
+                    .close_poll(poll, Some(self.user.id))
+                    .await
+                    .map_err(|e| store_error(&e, &lobby))?;
+                Ok(())
+            }
+            ClientMsg::GetPoll { poll } => {
+                let lobby = Channel::Room(RoomName::lobby());
+                let info = self
+                    .store
+                    .poll(poll, self.user.id)
+                    .await
+                    .map_err(|e| store_error(&e, &lobby))?;
+                self.reply(&ServerMsg::Poll(info));
+                Ok(())
+            }
+            ClientMsg::ListPolls { room } => {
+                let polls = self
+                    .store
+                    .polls(room.clone(), self.user.id)
+                    .await
+                    .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
+                self.reply(&ServerMsg::Polls { room, polls });
+                Ok(())
+            }
             ClientMsg::MarkRead { channel, seq } => {
                 let (channel, seq) = self
                     .store
@@ -316,6 +395,35 @@ impl Session {
             messages: page.messages,
             has_more: page.has_more,
         });
+        Ok(())
+    }
+
+    async fn create_poll(
+        &mut self,
+        room: RoomName,
+        question: &str,
+        options: &[String],
+        closes_at: Option<u64>,
+    ) -> Result<(), ProtocolError> {
+        let spec = PollSpec::parse(question, options).map_err(poll_error)?;
+        if closes_at.is_some_and(|t| t <= crate::hub::now_ms()) {
+            return Err(ProtocolError::new(
+                ErrorCode::BadMessage,
+                "closes_at is in the past",
+            ));
+        }
+        let info = self
+            .store
+            .create_poll(room.clone(), self.user.clone(), spec, closes_at)
+            .await
+            .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
+        tracing::info!(user = %self.user.name, %room, poll = info.id, "created poll");
+        if let Some(at) = closes_at {
+            crate::polls::close_at(self.store.clone(), self.shutdown.clone(), info.id, at);
+        }
+        if let Some(frame) = self.encode(&ServerMsg::Poll(info)) {
+            self.hub.broadcast(&ChannelKey::Room(room), &frame);
+        }
         Ok(())
     }
 

@@ -10,6 +10,7 @@
 mod api;
 mod codec;
 mod msg;
+mod poll;
 mod text;
 
 pub use api::{ApiError, Credentials, Me};
@@ -17,13 +18,17 @@ pub use codec::{ProtocolError, decode_client};
 pub use msg::{
     Channel, ChatMessage, ClientMsg, Conversation, ErrorCode, MyRoom, RoomInfo, ServerMsg,
 };
+pub use poll::{
+    MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, PollInfo, PollProblem,
+    PollSpec, Tally,
+};
 pub use text::{
     ClientMsgId, MessageBody, Password, PasswordProblem, RoomName, Username, ValidationError,
 };
 
 /// Bumped on every incompatible change of the wire format. The client sends it in
 /// `hello`; the server answers `unsupported_version` when it differs.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The room every new account starts in.
 pub const LOBBY: &str = "lobby";

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::poll::{PollInfo, Tally};
 use crate::text::{ClientMsgId, MessageBody, RoomName, Username};
 
 /// Where a message goes: a room, or the private conversation with one user. On the
@@ -79,6 +80,24 @@ pub enum ClientMsg {
         channel: Channel,
         seq: u64,
     },
+    /// Start a poll in a room you are in: a question and 2–10 distinct options,
+    /// optionally closing by itself at `closes_at` (ms since the Unix epoch).
+    CreatePoll {
+        room: RoomName,
+        question: String,
+        options: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        closes_at: Option<u64>,
+    },
+    /// Vote for option `option` (0-based) of poll `poll`; voting again changes
+    /// your vote while the poll is open.
+    Vote { poll: u64, option: u32 },
+    /// Close a poll you created.
+    ClosePoll { poll: u64 },
+    /// Ask for a poll's full state (after a gap in tally versions).
+    GetPoll { poll: u64 },
+    /// Ask for the polls of a room you are in.
+    ListPolls { room: RoomName },
 }
 
 impl ClientMsg {
@@ -94,6 +113,11 @@ impl ClientMsg {
         "send",
         "typing",
         "mark_read",
+        "create_poll",
+        "vote",
+        "close_poll",
+        "get_poll",
+        "list_polls",
     ];
 
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
@@ -213,6 +237,23 @@ pub enum ServerMsg {
         channel: Channel,
         seq: u64,
     },
+    /// A poll's full state: sent to the room when it is created, and to you when
+    /// you ask (`get_poll`, `list_polls`).
+    Poll(PollInfo),
+    /// The polls of a room, newest first.
+    Polls {
+        room: RoomName,
+        polls: Vec<PollInfo>,
+    },
+    /// A poll's counts changed. At most about ten per second per poll; the latest
+    /// always arrives. A version gap means: ask for the poll.
+    Tally {
+        poll: u64,
+        #[serde(flatten)]
+        tally: Tally,
+    },
+    /// Your vote in `poll` is now `option` (sent to all your tabs).
+    MyVote { poll: u64, option: u32 },
     /// A request could not be carried out. The connection stays open.
     Error {
         code: ErrorCode,
@@ -262,6 +303,24 @@ pub enum ErrorCode {
     CannotMessageSelf,
     /// A read marker beyond the latest message, or behind the current one.
     BadReadMarker,
+    /// A new poll's question is empty, or too long.
+    InvalidQuestion,
+    /// A new poll has fewer than 2 options.
+    TooFewOptions,
+    /// A new poll has more than 10 options.
+    TooManyOptions,
+    /// A new poll has an empty or over-long option.
+    InvalidOption,
+    /// A new poll has the same option twice.
+    DuplicateOption,
+    /// No poll has that id (in a room you can see).
+    NoSuchPoll,
+    /// The poll has no option with that number.
+    NoSuchOption,
+    /// The poll is closed: no more votes.
+    PollClosed,
+    /// Only the poll's creator can close it.
+    NotPollCreator,
     /// No room has that name.
     NoSuchRoom,
     /// A room with that name already exists.

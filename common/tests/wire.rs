@@ -21,8 +21,8 @@ fn body(s: &str) -> MessageBody {
 fn client_samples() -> Vec<(ClientMsg, Value)> {
     vec![
         (
-            ClientMsg::Hello { protocol: 3 },
-            json!({"type": "hello", "protocol": 3}),
+            ClientMsg::Hello { protocol: 4 },
+            json!({"type": "hello", "protocol": 4}),
         ),
         (ClientMsg::ListRooms, json!({"type": "list_rooms"})),
         (
@@ -64,6 +64,34 @@ fn client_samples() -> Vec<(ClientMsg, Value)> {
                 channel: Channel::Room(room("rust")),
             },
             json!({"type": "typing", "room": "rust"}),
+        ),
+        (
+            ClientMsg::CreatePoll {
+                room: room("lobby"),
+                question: "Lunch?".into(),
+                options: vec!["pizza".into(), "sushi".into()],
+                closes_at: Some(1_700_000_600_000),
+            },
+            json!({"type": "create_poll", "room": "lobby", "question": "Lunch?",
+                   "options": ["pizza", "sushi"], "closes_at": 1_700_000_600_000u64}),
+        ),
+        (
+            ClientMsg::Vote { poll: 7, option: 1 },
+            json!({"type": "vote", "poll": 7, "option": 1}),
+        ),
+        (
+            ClientMsg::ClosePoll { poll: 7 },
+            json!({"type": "close_poll", "poll": 7}),
+        ),
+        (
+            ClientMsg::GetPoll { poll: 7 },
+            json!({"type": "get_poll", "poll": 7}),
+        ),
+        (
+            ClientMsg::ListPolls {
+                room: room("lobby"),
+            },
+            json!({"type": "list_polls", "room": "lobby"}),
         ),
         (
             ClientMsg::MarkRead {
@@ -146,6 +174,50 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
                 user: name("bob"),
             },
             json!({"type": "typing", "room": "lobby", "user": "bob"}),
+        ),
+        (
+            ServerMsg::Tally {
+                poll: 7,
+                tally: Tally {
+                    version: 3,
+                    counts: vec![2, 1],
+                    voters: 3,
+                    closed: false,
+                },
+            },
+            json!({"type": "tally", "poll": 7, "version": 3, "counts": [2, 1], "voters": 3,
+                   "closed": false}),
+        ),
+        (
+            ServerMsg::MyVote { poll: 7, option: 1 },
+            json!({"type": "my_vote", "poll": 7, "option": 1}),
+        ),
+        (
+            ServerMsg::Poll(PollInfo {
+                id: 7,
+                room: room("lobby"),
+                creator: name("Alice"),
+                question: "Lunch?".into(),
+                options: vec!["pizza".into(), "sushi".into()],
+                closes_at: None,
+                tally: Tally {
+                    version: 0,
+                    counts: vec![0, 0],
+                    voters: 0,
+                    closed: false,
+                },
+                my_vote: None,
+            }),
+            json!({"type": "poll", "id": 7, "room": "lobby", "creator": "Alice",
+                   "question": "Lunch?", "options": ["pizza", "sushi"],
+                   "tally": {"version": 0, "counts": [0, 0], "voters": 0, "closed": false}}),
+        ),
+        (
+            ServerMsg::Polls {
+                room: room("lobby"),
+                polls: vec![],
+            },
+            json!({"type": "polls", "room": "lobby", "polls": []}),
         ),
         (
             ServerMsg::ReadMarker {
@@ -300,6 +372,15 @@ fn error_codes_are_snake_case_strings() {
         (ErrorCode::UnknownUser, "unknown_user"),
         (ErrorCode::CannotMessageSelf, "cannot_message_self"),
         (ErrorCode::BadReadMarker, "bad_read_marker"),
+        (ErrorCode::InvalidQuestion, "invalid_question"),
+        (ErrorCode::TooFewOptions, "too_few_options"),
+        (ErrorCode::TooManyOptions, "too_many_options"),
+        (ErrorCode::InvalidOption, "invalid_option"),
+        (ErrorCode::DuplicateOption, "duplicate_option"),
+        (ErrorCode::NoSuchPoll, "no_such_poll"),
+        (ErrorCode::NoSuchOption, "no_such_option"),
+        (ErrorCode::PollClosed, "poll_closed"),
+        (ErrorCode::NotPollCreator, "not_poll_creator"),
         (ErrorCode::RoomExists, "room_exists"),
         (ErrorCode::InvalidCredentials, "invalid_credentials"),
         (ErrorCode::NameTaken, "name_taken"),

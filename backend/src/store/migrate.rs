@@ -13,6 +13,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_dms_and_read_markers",
         include_str!("../../migrations/0002_dms_and_read_markers.sql"),
     ),
+    (
+        "0003_polls",
+        include_str!("../../migrations/0003_polls.sql"),
+    ),
 ];
 
 pub fn apply(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parley_common::{
-    Channel, ChatMessage, ClientMsgId, Conversation, MessageBody, MyRoom, RoomInfo, RoomName,
-    Username,
+    Channel, ChatMessage, ClientMsgId, Conversation, MessageBody, MyRoom, PollInfo, PollSpec,
+    RoomInfo, RoomName, Tally, Username,
 };
 use tokio::sync::oneshot;
 
@@ -122,6 +122,16 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// A poll's tally after a vote or a close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voted {
+    /// The room of the poll.
+    pub key: ChannelKey,
+    pub tally: Tally,
+    /// False when nothing changed (the same vote again).
+    pub changed: bool,
+}
+
 /// A page of history, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPage {
@@ -150,6 +160,14 @@ pub enum StoreError {
     CannotMessageSelf,
     #[error("bad read marker: {0}")]
     BadReadMarker(&'static str),
+    #[error("no such poll")]
+    NoSuchPoll,
+    #[error("the poll is closed")]
+    PollClosed,
+    #[error("no such option")]
+    NoSuchOption,
+    #[error("not the poll's creator")]
+    NotPollCreator,
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("the store is shut down")]
@@ -349,6 +367,58 @@ impl Store {
         self.reads
             .run(move |c| read::history(c, &channel, user, before, limit))
             .await
+    }
+
+    // ---- polls ----
+
+    pub async fn create_poll(
+        &self,
+        room: RoomName,
+        creator: AuthUser,
+        spec: PollSpec,
+        closes_at: Option<u64>,
+    ) -> Result<PollInfo, StoreError> {
+        self.write(|reply| writer::Op::CreatePoll {
+            room,
+            creator,
+            spec,
+            closes_at,
+            reply,
+        })
+        .await
+    }
+
+    /// Records `user`'s vote (replacing an earlier one); the new tally goes to the
+    /// fan-out after the commit.
+    pub async fn vote(&self, poll: u64, user: UserId, option: u32) -> Result<Voted, StoreError> {
+        self.write(|reply| writer::Op::Vote {
+            poll,
+            user,
+            option,
+            reply,
+        })
+        .await
+    }
+
+    /// Closes a poll: by its creator, or (`by: None`) because its time is up.
+    pub async fn close_poll(&self, poll: u64, by: Option<UserId>) -> Result<Voted, StoreError> {
+        self.write(|reply| writer::Op::ClosePoll { poll, by, reply })
+            .await
+    }
+
+    /// A poll as `user` sees it (their vote included); they must be in its room.
+    pub async fn poll(&self, poll: u64, user: UserId) -> Result<PollInfo, StoreError> {
+        self.reads.run(move |c| read::poll(c, poll, user)).await
+    }
+
+    /// The polls of a room `user` is in, newest first.
+    pub async fn polls(&self, room: RoomName, user: UserId) -> Result<Vec<PollInfo>, StoreError> {
+        self.reads.run(move |c| read::polls(c, &room, user)).await
+    }
+
+    /// Open polls with a closing time: (poll, closes_at).
+    pub async fn poll_deadlines(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+        self.reads.run(read::poll_deadlines).await
     }
 
     /// Stops the writer after it has committed everything submitted so far, and

@@ -19,6 +19,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{Appended, AuthUser, ChannelKey, DmParties, StoreError, TokenHash, UserId};
+use parley_common::{PollInfo, PollSpec, Tally};
+
+use super::Voted;
 use crate::hub::now_ms;
 
 /// Most requests committed together.
@@ -31,6 +34,8 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 pub trait Fanout: Send + Sync + std::fmt::Debug {
     /// `msg` is as its sender sees it; `dm` is set for private messages.
     fn publish(&self, key: &ChannelKey, msg: &ChatMessage, dm: Option<&DmParties>);
+    /// Poll `poll` in `key` has a new tally.
+    fn tally(&self, key: &ChannelKey, poll: u64, tally: &Tally);
 }
 
 #[derive(Debug)]
@@ -70,6 +75,25 @@ pub enum Op {
         user: AuthUser,
         seq: u64,
         reply: Reply<(Channel, u64)>,
+    },
+    CreatePoll {
+        room: RoomName,
+        creator: AuthUser,
+        spec: PollSpec,
+        closes_at: Option<u64>,
+        reply: Reply<PollInfo>,
+    },
+    Vote {
+        poll: u64,
+        user: UserId,
+        option: u32,
+        reply: Reply<Voted>,
+    },
+    /// `by: None` is the server closing a poll whose time is up.
+    ClosePoll {
+        poll: u64,
+        by: Option<UserId>,
+        reply: Reply<Voted>,
     },
     Append {
         channel: Channel,
@@ -146,6 +170,8 @@ pub fn spawn(conn: Connection, fanout: Arc<dyn Fanout>) -> Result<Handle, StoreE
         members: HashSet::new(),
         dirty_rooms: HashMap::new(),
         dirty_reads: HashMap::new(),
+        polls: HashMap::new(),
+        dirty_polls: HashSet::new(),
         stats: Arc::clone(&stats),
     };
     let thread = std::thread::Builder::new()
@@ -157,6 +183,15 @@ pub fn spawn(conn: Connection, fanout: Arc<dyn Fanout>) -> Result<Handle, StoreE
         tx,
         thread: Arc::new(std::sync::Mutex::new(Some(thread))),
     })
+}
+
+/// A poll as the writer knows it, with exact counts.
+struct PollRow {
+    room_id: i64,
+    room: RoomName,
+    creator: i64,
+    closes_at: Option<u64>,
+    tally: Tally,
 }
 
 /// A room as the writer knows it: id and latest sequence number.
@@ -178,39 +213,45 @@ struct Writer {
     dirty_rooms: HashMap<i64, (u64, u64)>,
     /// Read markers moved by sending in the open transaction: (user, room) → seq.
     dirty_reads: HashMap<(i64, i64), u64>,
+    /// Cache of polls touched since start, with their exact counts.
+    polls: HashMap<u64, PollRow>,
+    /// Polls whose version changed in the open transaction.
+    dirty_polls: HashSet<u64>,
     stats: Arc<Stats>,
 }
 
-/// The outcome of one op inside a batch, waiting for the commit.
-enum Done {
-    User(Reply<UserId>, Result<UserId, StoreError>),
-    Unit(Reply<()>, Result<(), StoreError>),
-    Seq(Reply<u64>, Result<u64, StoreError>),
-    Marked(Reply<(Channel, u64)>, Result<(Channel, u64), StoreError>),
-    Appended(Reply<Appended>, Result<Appended, StoreError>),
+/// What the fan-out must hear about once a batch has committed.
+enum Publish {
+    Message(Appended),
+    Tally(ChannelKey, u64, Tally),
+}
+
+/// The outcome of one op inside a batch, waiting for the commit: how to answer
+/// its caller (`true`: committed, send the result; `false`: rolled back), and
+/// what to publish after the commit.
+struct Done {
+    answer: Box<dyn FnOnce(bool) + Send>,
+    publish: Option<Publish>,
 }
 
 impl Done {
-    /// Answers a request whose batch was rolled back.
-    fn fail(self) {
-        match self {
-            Self::User(r, _) => drop(r.send(Err(StoreError::Aborted))),
-            Self::Unit(r, _) => drop(r.send(Err(StoreError::Aborted))),
-            Self::Seq(r, _) => drop(r.send(Err(StoreError::Aborted))),
-            Self::Marked(r, _) => drop(r.send(Err(StoreError::Aborted))),
-            Self::Appended(r, _) => drop(r.send(Err(StoreError::Aborted))),
+    fn new<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Self {
+        Self {
+            answer: Box::new(move |committed| {
+                // A caller that went away (connection closed) no longer needs it.
+                let _ = reply.send(if committed {
+                    result
+                } else {
+                    Err(StoreError::Aborted)
+                });
+            }),
+            publish: None,
         }
     }
 
-    fn answer(self) {
-        // A caller that went away (connection closed) no longer needs the answer.
-        match self {
-            Self::User(r, v) => drop(r.send(v)),
-            Self::Unit(r, v) => drop(r.send(v)),
-            Self::Seq(r, v) => drop(r.send(v)),
-            Self::Marked(r, v) => drop(r.send(v)),
-            Self::Appended(r, v) => drop(r.send(v)),
-        }
+    fn publishing(mut self, publish: Option<Publish>) -> Self {
+        self.publish = publish;
+        self
     }
 }
 
@@ -270,6 +311,13 @@ impl Writer {
                     )?
                     .execute(params![seq, user, room_id])?;
             }
+            for poll in self.dirty_polls.drain() {
+                if let Some(row) = self.polls.get(&poll) {
+                    self.conn
+                        .prepare_cached("UPDATE polls SET version = ?1, closed = ?2 WHERE id = ?3")?
+                        .execute(params![row.tally.version, row.tally.closed, poll])?;
+                }
+            }
             self.conn.execute_batch("COMMIT")?;
             Ok(())
         })();
@@ -284,13 +332,17 @@ impl Writer {
                 // Publish in commit order, then answer: an ack never overtakes the
                 // message it acknowledges.
                 for d in &done {
-                    if let Done::Appended(_, Ok(a)) = d
-                        && !a.duplicate
-                    {
-                        self.fanout.publish(&a.key, &a.msg, a.dm.as_ref());
+                    match &d.publish {
+                        Some(Publish::Message(a)) => {
+                            self.fanout.publish(&a.key, &a.msg, a.dm.as_ref());
+                        }
+                        Some(Publish::Tally(key, poll, tally)) => {
+                            self.fanout.tally(key, *poll, tally)
+                        }
+                        None => {}
                     }
                 }
-                done.into_iter().for_each(Done::answer);
+                done.into_iter().for_each(|d| (d.answer)(true));
                 tracing::trace!(size, elapsed = ?started.elapsed(), "committed batch");
             }
             Err(err) => {
@@ -300,10 +352,12 @@ impl Writer {
                 self.members.clear();
                 self.dirty_rooms.clear();
                 self.dirty_reads.clear();
+                self.polls.clear();
+                self.dirty_polls.clear();
                 // Requests never reached were dropped with `batch`; their callers
                 // see `Closed`. The ones applied get the error.
                 batch.clear();
-                done.into_iter().for_each(Done::fail);
+                done.into_iter().for_each(|d| (d.answer)(false));
             }
         }
     }
@@ -318,7 +372,7 @@ impl Writer {
                 reply,
             } => {
                 let r = self.create_user(&name, &password_hash)?;
-                Done::User(reply, r)
+                Done::new(reply, r)
             }
             Op::CreateSession {
                 token,
@@ -332,13 +386,13 @@ impl Writer {
                          VALUES (?1, ?2, ?3, ?4)",
                     )?
                     .execute(params![&token.0[..], user.0, now_ms(), expires_at])?;
-                Done::Unit(reply, Ok(()))
+                Done::new(reply, Ok(()))
             }
             Op::DeleteSession { token, reply } => {
                 self.conn
                     .prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
                     .execute(params![&token.0[..]])?;
-                Done::Unit(reply, Ok(()))
+                Done::new(reply, Ok(()))
             }
             Op::CreateRoom {
                 room,
@@ -359,7 +413,7 @@ impl Writer {
                     self.add_member(id, creator)?;
                     Ok(())
                 };
-                Done::Unit(reply, r)
+                Done::new(reply, r)
             }
             Op::Join { room, user, reply } => {
                 let r = match self.room(room.as_str())? {
@@ -369,7 +423,7 @@ impl Writer {
                         Ok(row.last_seq)
                     }
                 };
-                Done::Seq(reply, r)
+                Done::new(reply, r)
             }
             Op::Leave { room, user, reply } => {
                 let r = match self.room(room.as_str())? {
@@ -389,7 +443,42 @@ impl Writer {
                         }
                     }
                 };
-                Done::Unit(reply, r)
+                Done::new(reply, r)
+            }
+            Op::CreatePoll {
+                room,
+                creator,
+                spec,
+                closes_at,
+                reply,
+            } => {
+                let r = self.create_poll(&room, &creator, &spec, closes_at)?;
+                Done::new(reply, r)
+            }
+            Op::Vote {
+                poll,
+                user,
+                option,
+                reply,
+            } => {
+                let r = self.vote(poll, user, option)?;
+                let publish = match &r {
+                    Ok(v) if v.changed => {
+                        Some(Publish::Tally(v.key.clone(), poll, v.tally.clone()))
+                    }
+                    _ => None,
+                };
+                Done::new(reply, r).publishing(publish)
+            }
+            Op::ClosePoll { poll, by, reply } => {
+                let r = self.close_poll(poll, by)?;
+                let publish = match &r {
+                    Ok(v) if v.changed => {
+                        Some(Publish::Tally(v.key.clone(), poll, v.tally.clone()))
+                    }
+                    _ => None,
+                };
+                Done::new(reply, r).publishing(publish)
             }
             Op::Append {
                 channel,
@@ -399,7 +488,11 @@ impl Writer {
                 reply,
             } => {
                 let r = self.append(channel, sender, client_id, body)?;
-                Done::Appended(reply, r)
+                let publish = match &r {
+                    Ok(a) if !a.duplicate => Some(Publish::Message(a.clone())),
+                    _ => None,
+                };
+                Done::new(reply, r).publishing(publish)
             }
             Op::MarkRead {
                 channel,
@@ -408,7 +501,7 @@ impl Writer {
                 reply,
             } => {
                 let r = self.mark_read(&channel, &user, seq)?;
-                Done::Marked(reply, r)
+                Done::new(reply, r)
             }
         })
     }
@@ -740,6 +833,228 @@ impl Writer {
             key,
             dm: None,
             duplicate: true,
+        }))
+    }
+
+    fn create_poll(
+        &mut self,
+        room: &RoomName,
+        creator: &AuthUser,
+        spec: &PollSpec,
+        closes_at: Option<u64>,
+    ) -> Result<Result<PollInfo, StoreError>, StoreError> {
+        let Some(row) = self.room(room.as_str())? else {
+            return Ok(Err(StoreError::NoSuchRoom));
+        };
+        if !self.is_member(creator.id, row.id)? {
+            return Ok(Err(StoreError::NotInRoom));
+        }
+        let options = serde_json::to_string(spec.options())
+            .map_err(|e| StoreError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO polls (room_id, creator_id, question, options, closes_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                row.id,
+                creator.id.0,
+                spec.question(),
+                options,
+                closes_at,
+                now_ms()
+            ])?;
+        let id = u64::try_from(self.conn.last_insert_rowid()).unwrap_or_default();
+        let tally = Tally {
+            version: 0,
+            counts: vec![0; spec.options().len()],
+            voters: 0,
+            closed: false,
+        };
+        self.polls.insert(
+            id,
+            PollRow {
+                room_id: row.id,
+                room: room.clone(),
+                creator: creator.id.0,
+                closes_at,
+                tally: tally.clone(),
+            },
+        );
+        Ok(Ok(PollInfo {
+            id,
+            room: room.clone(),
+            creator: creator.name.clone(),
+            question: spec.question().to_owned(),
+            options: spec.options().to_vec(),
+            closes_at,
+            tally,
+            my_vote: None,
+        }))
+    }
+
+    /// The poll's cached row, loaded (with exact counts) on first use.
+    fn poll(&mut self, id: u64) -> rusqlite::Result<Option<&mut PollRow>> {
+        if !self.polls.contains_key(&id) {
+            let row = self
+                .conn
+                .prepare_cached(
+                    "SELECT p.room_id, r.name, p.creator_id, p.options, p.closes_at, p.closed, p.version
+                     FROM polls p JOIN rooms r ON r.id = p.room_id WHERE p.id = ?1",
+                )?
+                .query_row(params![id], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<u64>>(4)?,
+                        r.get::<_, bool>(5)?,
+                        r.get::<_, u64>(6)?,
+                    ))
+                })
+                .optional()?;
+            let Some((room_id, room, creator, options, closes_at, closed, version)) = row else {
+                return Ok(None);
+            };
+            let n = serde_json::from_str::<Vec<String>>(&options).map_or(0, |o| o.len());
+            let mut counts = vec![0u64; n];
+            let mut voters = 0;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT option, COUNT(*) FROM votes WHERE poll_id = ?1 GROUP BY option",
+            )?;
+            let rows = stmt.query_map(params![id], |r| {
+                Ok((r.get::<_, usize>(0)?, r.get::<_, u64>(1)?))
+            })?;
+            for row in rows {
+                let (option, count) = row?;
+                if let Some(c) = counts.get_mut(option) {
+                    *c = count;
+                }
+                voters += count;
+            }
+            let Ok(room) = RoomName::parse(&room) else {
+                return Ok(None);
+            };
+            self.polls.insert(
+                id,
+                PollRow {
+                    room_id,
+                    room,
+                    creator,
+                    closes_at,
+                    tally: Tally {
+                        version,
+                        counts,
+                        voters,
+                        closed,
+                    },
+                },
+            );
+        }
+        Ok(self.polls.get_mut(&id))
+    }
+
+    fn vote(
+        &mut self,
+        poll: u64,
+        user: UserId,
+        option: u32,
+    ) -> Result<Result<Voted, StoreError>, StoreError> {
+        let now = now_ms();
+        let Some(row) = self.poll(poll)? else {
+            return Ok(Err(StoreError::NoSuchPoll));
+        };
+        let (room_id, room) = (row.room_id, row.room.clone());
+        let open = !row.tally.closed && row.closes_at.is_none_or(|t| now < t);
+        let options = row.tally.counts.len();
+        if !self.is_member(user, room_id)? {
+            // Not telling a non-member anything about the poll.
+            return Ok(Err(StoreError::NotInRoom));
+        }
+        if !open {
+            return Ok(Err(StoreError::PollClosed));
+        }
+        let Some(index) = usize::try_from(option).ok().filter(|i| *i < options) else {
+            return Ok(Err(StoreError::NoSuchOption));
+        };
+        let previous: Option<usize> = self
+            .conn
+            .prepare_cached("SELECT option FROM votes WHERE poll_id = ?1 AND user_id = ?2")?
+            .query_row(params![poll, user.0], |r| r.get(0))
+            .optional()?;
+        let key = ChannelKey::Room(room);
+        let Some(row) = self.polls.get_mut(&poll) else {
+            return Ok(Err(StoreError::NoSuchPoll));
+        };
+        if previous == Some(index) {
+            return Ok(Ok(Voted {
+                key,
+                tally: row.tally.clone(),
+                changed: false,
+            }));
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO votes (poll_id, user_id, option, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (poll_id, user_id) DO UPDATE SET option = excluded.option,
+                                                           updated_at = excluded.updated_at",
+            )?
+            .execute(params![poll, user.0, index, now])?;
+        match previous.and_then(|p| row.tally.counts.get_mut(p)) {
+            Some(old) => *old = old.saturating_sub(1),
+            None => row.tally.voters += 1,
+        }
+        if let Some(new) = row.tally.counts.get_mut(index) {
+            *new += 1;
+        }
+        row.tally.version += 1;
+        self.dirty_polls.insert(poll);
+        Ok(Ok(Voted {
+            key,
+            tally: row.tally.clone(),
+            changed: true,
+        }))
+    }
+
+    fn close_poll(
+        &mut self,
+        poll: u64,
+        by: Option<UserId>,
+    ) -> Result<Result<Voted, StoreError>, StoreError> {
+        let Some(row) = self.poll(poll)? else {
+            return Ok(Err(StoreError::NoSuchPoll));
+        };
+        let (room_id, creator, closed) = (row.room_id, row.creator, row.tally.closed);
+        if let Some(user) = by {
+            if !self.is_member(user, room_id)? {
+                return Ok(Err(StoreError::NotInRoom));
+            }
+            if user.0 != creator {
+                return Ok(Err(StoreError::NotPollCreator));
+            }
+        }
+        let Some(row) = self.polls.get_mut(&poll) else {
+            return Ok(Err(StoreError::NoSuchPoll));
+        };
+        let key = ChannelKey::Room(row.room.clone());
+        if closed {
+            return Ok(match by {
+                Some(_) => Err(StoreError::PollClosed),
+                None => Ok(Voted {
+                    key,
+                    tally: row.tally.clone(),
+                    changed: false,
+                }),
+            });
+        }
+        row.tally.closed = true;
+        row.tally.version += 1;
+        self.dirty_polls.insert(poll);
+        Ok(Ok(Voted {
+            key,
+            tally: row.tally.clone(),
+            changed: true,
         }))
     }
 

@@ -59,7 +59,14 @@ pub async fn upgrade(
 
 async fn serve(socket: WebSocket, state: AppState, user: AuthUser, token: TokenHash) {
     let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
-    let mut session = Session::new(state.hub.clone(), state.store.clone(), outbox, user, token);
+    let mut session = Session::new(
+        state.hub.clone(),
+        state.store.clone(),
+        outbox,
+        user,
+        token,
+        state.shutdown.clone(),
+    );
     let conn = session.id();
     tracing::info!(%conn, "websocket connected");
 
@@ -183,6 +190,14 @@ async fn write_loop(
                 if n == 0 {
                     break Stop::ReaderDone;
                 }
+                // Latest tallies ride along, after the messages queued before them.
+                batch.extend(rx.states.take());
+                if write_batch(&mut sink, &mut batch).await.is_err() {
+                    break Stop::Broken;
+                }
+            }
+            () = rx.states.ready.notified() => {
+                batch.extend(rx.states.take());
                 if write_batch(&mut sink, &mut batch).await.is_err() {
                     break Stop::Broken;
                 }

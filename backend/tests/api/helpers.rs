@@ -296,13 +296,25 @@ impl Client {
             return self.side.remove(i);
         }
         loop {
-            let msg = tokio::time::timeout(TIMEOUT, self.recv_any())
-                .await
-                .unwrap_or_else(|_| panic!("waited in vain for {what}; saw {:?}", self.side));
+            let msg = match tokio::time::timeout(TIMEOUT, self.next_text()).await {
+                Ok(Some(msg)) => msg,
+                _ => panic!("waited in vain for {what}; saw {:?}", self.side),
+            };
             if pred(&msg) {
                 return msg;
             }
             self.side.push(msg);
+        }
+    }
+
+    /// The next server message, or `None` if the connection ended.
+    async fn next_text(&mut self) -> Option<ServerMsg> {
+        loop {
+            match self.ws.next().await? {
+                Ok(Message::Text(text)) => return serde_json::from_str(&text).ok(),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
         }
     }
 

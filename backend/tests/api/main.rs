@@ -10,5 +10,6 @@ mod chat;
 mod durability;
 mod lifecycle;
 mod limits;
+mod polls;
 mod rooms;
 mod social;

@@ -1,0 +1,199 @@
+//! Live-poll plumbing outside the store: coalescing tally updates (at most ten
+//! per second per poll, the latest always delivered) and closing polls whose time
+//! is up.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use parley_common::{ServerMsg, Tally};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::Hub;
+use crate::outbox::Frame;
+use crate::store::{ChannelKey, Store};
+
+/// Shortest time between two tallies of one poll sent to its viewers.
+pub const TALLY_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A new tally from the store's writer.
+#[derive(Debug)]
+pub struct TallyUpdate {
+    pub key: ChannelKey,
+    pub poll: u64,
+    pub tally: Tally,
+}
+
+/// Runs until `shutdown`: keeps only the newest tally per poll and sends it to
+/// the poll's room no more often than every [`TALLY_INTERVAL`] — at once if the
+/// poll was quiet, else at the end of the interval. A burst of thousands of
+/// votes becomes a handful of frames per viewer, and the last one is the final
+/// count.
+pub async fn coalesce_tallies(
+    hub: Hub,
+    mut updates: mpsc::UnboundedReceiver<TallyUpdate>,
+    shutdown: CancellationToken,
+) {
+    let mut pending: HashMap<u64, TallyUpdate> = HashMap::new();
+    let mut sent_at: HashMap<u64, Instant> = HashMap::new();
+    let mut tick = tokio::time::interval(TALLY_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            update = updates.recv() => {
+                let Some(update) = update else { break };
+                let poll = update.poll;
+                let newer = pending
+                    .get(&poll)
+                    .is_none_or(|p| p.tally.version < update.tally.version);
+                if newer {
+                    pending.insert(poll, update);
+                }
+                if sent_at.get(&poll).is_none_or(|at| at.elapsed() >= TALLY_INTERVAL) {
+                    flush(&hub, &mut pending, &mut sent_at, poll);
+                }
+            }
+            _ = tick.tick() => {
+                let due: Vec<u64> = pending
+                    .keys()
+                    .filter(|p| sent_at.get(p).is_none_or(|at| at.elapsed() >= TALLY_INTERVAL))
+                    .copied()
+                    .collect();
+                for poll in due {
+                    flush(&hub, &mut pending, &mut sent_at, poll);
+                }
+                sent_at.retain(|_, at| at.elapsed() < TALLY_INTERVAL * 10);
+            }
+            () = shutdown.cancelled() => break,
+        }
+    }
+    // Whatever is still pending goes out before the connections say goodbye.
+    let polls: Vec<u64> = pending.keys().copied().collect();
+    for poll in polls {
+        flush(&hub, &mut pending, &mut sent_at, poll);
+    }
+}
+
+fn flush(
+    hub: &Hub,
+    pending: &mut HashMap<u64, TallyUpdate>,
+    sent_at: &mut HashMap<u64, Instant>,
+    poll: u64,
+) {
+    let Some(update) = pending.remove(&poll) else {
+        return;
+    };
+    let msg = ServerMsg::Tally {
+        poll,
+        tally: update.tally,
+    };
+    match msg.to_json() {
+        Ok(json) => hub.broadcast_state(&update.key, poll, &Frame::from(json)),
+        Err(err) => tracing::error!(%err, "could not encode a tally"),
+    }
+    sent_at.insert(poll, Instant::now());
+}
+
+/// Closes `poll` at `closes_at` (ms since the Unix epoch), unless the server
+/// stops first (then the next start schedules it again).
+pub fn close_at(store: Store, shutdown: CancellationToken, poll: u64, closes_at: u64) {
+    let wait = Duration::from_millis(closes_at.saturating_sub(crate::hub::now_ms()));
+    tokio::spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {
+                if let Err(err) = store.close_poll(poll, None).await {
+                    tracing::error!(poll, %err, "could not close a poll on time");
+                }
+            }
+            () = shutdown.cancelled() => {}
+        }
+    });
+}
+
+/// Schedules the closing of every open poll that has a closing time.
+pub async fn schedule_deadlines(store: &Store, shutdown: &CancellationToken) {
+    match store.poll_deadlines().await {
+        Ok(deadlines) => {
+            for (poll, at) in deadlines {
+                close_at(store.clone(), shutdown.clone(), poll, at);
+            }
+        }
+        Err(err) => tracing::error!(%err, "could not read poll deadlines"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parley_common::{RoomName, Username};
+
+    use super::*;
+    use crate::outbox::Outbox;
+    use crate::store::{AuthUser, TokenHash, UserId};
+
+    fn tally(version: u64) -> Tally {
+        Tally {
+            version,
+            counts: vec![version, 0],
+            voters: version,
+            closed: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_becomes_few_frames_and_the_latest_version_always_arrives() {
+        let hub = Hub::new();
+        let key = ChannelKey::Room(RoomName::lobby());
+        let (outbox, rx) = Outbox::new(64);
+        let viewer = AuthUser {
+            id: UserId(1),
+            name: Username::parse("viewer").unwrap(),
+        };
+        hub.connect(
+            &viewer,
+            hub.next_conn_id(),
+            TokenHash([1; 32]),
+            outbox,
+            [key.clone()],
+        );
+        let (tx, updates) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(coalesce_tallies(hub.clone(), updates, shutdown.clone()));
+
+        let mut seen = Vec::new();
+        // 1,000 versions over one second: one every millisecond.
+        for v in 1..=1000 {
+            tx.send(TallyUpdate {
+                key: key.clone(),
+                poll: 7,
+                tally: tally(v),
+            })
+            .unwrap();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            for frame in rx.states.take() {
+                seen.push(frame.as_str().to_owned());
+            }
+        }
+        // Let the last interval run out.
+        tokio::time::sleep(TALLY_INTERVAL * 2).await;
+        seen.extend(rx.states.take().iter().map(|f| f.as_str().to_owned()));
+        assert!(
+            seen.len() <= 12,
+            "{} frames for one second of votes",
+            seen.len()
+        );
+        let last: ServerMsg = serde_json::from_str(seen.last().unwrap()).unwrap();
+        assert!(matches!(last, ServerMsg::Tally { tally, .. } if tally.version == 1000));
+        // Versions only go up.
+        let versions: Vec<u64> = seen
+            .iter()
+            .map(|f| match serde_json::from_str(f).unwrap() {
+                ServerMsg::Tally { tally, .. } => tally.version,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+        shutdown.cancel();
+        task.await.unwrap();
+    }
+}
