@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parley_common::{Channel, ChatMessage, ServerMsg, Tally, Username};
+use parley_common::{Channel, ChatMessage, PRESENCE_DETAIL_LIMIT, ServerMsg, Tally, Username};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +58,8 @@ struct State {
     channels: HashMap<ChannelKey, HashSet<UserId>>,
     /// Online users by lower-cased name, for typing in private conversations.
     by_name: HashMap<String, UserId>,
+    /// Busy rooms whose online list changed since it was last sent.
+    presence_dirty: HashSet<ChannelKey>,
 }
 
 #[derive(Debug)]
@@ -141,6 +143,14 @@ impl State {
     /// members. One shared frame for a room; a conversation names itself after
     /// `user` for the peer.
     fn presence(&mut self, key: &ChannelKey, user: UserId, online: bool) {
+        // In a busy room one event per person would be O(members²) frames while
+        // people come and go: a fresh count goes out once a second instead.
+        if self.channels.get(key).map_or(0, HashSet::len) > PRESENCE_DETAIL_LIMIT
+            || self.presence_dirty.contains(key)
+        {
+            self.presence_dirty.insert(key.clone());
+            return;
+        }
         let Some(name) = self.name(user) else { return };
         let others: Vec<UserId> = self
             .members(key)
@@ -165,15 +175,19 @@ impl State {
 
     /// Who is online in `key`, as `viewer` sees it.
     fn snapshot(&self, key: &ChannelKey, viewer: UserId) -> Option<ServerMsg> {
-        let mut users: Vec<Username> = self
-            .members(key)
+        let members = self.channels.get(key);
+        let total = members.map_or(0, HashSet::len);
+        let mut users: Vec<Username> = members
             .into_iter()
-            .filter_map(|u| self.name(u))
+            .flatten()
+            .take(PRESENCE_DETAIL_LIMIT)
+            .filter_map(|u| self.name(*u))
             .collect();
         users.sort();
         Some(ServerMsg::Online {
             channel: self.channel_for(key, viewer)?,
             users,
+            total: total as u64,
         })
     }
 
@@ -364,6 +378,28 @@ impl Hub {
         }
     }
 
+    /// Sends a fresh online list to every busy room whose list changed, as a state
+    /// frame (a newer one replaces an unsent older one). Called about once a
+    /// second.
+    pub fn flush_presence(&self) {
+        let mut state = self.state();
+        let dirty: Vec<ChannelKey> = state.presence_dirty.drain().collect();
+        for key in dirty {
+            // Rooms only: conversations have two members and never get here.
+            let Some(frame) = state.snapshot(&key, UserId(0)).as_ref().and_then(encode) else {
+                continue;
+            };
+            let slot = presence_slot(&key);
+            for user in state.members(&key) {
+                if let Some(online) = state.users.get(&user) {
+                    for conn in online.conns.values() {
+                        conn.outbox.push_state(slot, frame.clone());
+                    }
+                }
+            }
+        }
+    }
+
     /// Closes every connection of a session (logout) with `reason`.
     pub fn close_session(&self, session: TokenHash, reason: CloseReason) {
         let state = self.state();
@@ -431,6 +467,15 @@ impl Fanout for Hub {
             }
         }
     }
+}
+
+/// The state slot of a room's online list: poll ids are small positive numbers,
+/// so these keys (top bit set) never collide with them.
+fn presence_slot(key: &ChannelKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish() | (1 << 63)
 }
 
 /// A typing signal for a room the user is not in.
@@ -535,6 +580,37 @@ mod tests {
         let offline = of_type(&mut watcher, "presence");
         assert_eq!(offline.len(), 1);
         assert!(offline[0].contains("\"online\":false"), "{offline:?}");
+    }
+
+    #[test]
+    fn a_busy_room_gets_coalesced_online_lists_instead_of_one_event_per_person() {
+        let hub = Hub::new();
+        let (_, mut watcher) = online(&hub, 0, &["lobby"], 1024);
+        let mut others = Vec::new();
+        for id in 1..=(PRESENCE_DETAIL_LIMIT as i64 + 5) {
+            others.push(online(&hub, id, &["lobby"], crate::outbox::OUTBOX_CAPACITY));
+        }
+        let events = of_type(&mut watcher, "presence").len();
+        // The watcher hears about everyone who arrived while the room had at most
+        // PRESENCE_DETAIL_LIMIT members online (itself included).
+        assert_eq!(
+            events,
+            PRESENCE_DETAIL_LIMIT - 1,
+            "per-person events only while small"
+        );
+        assert!(watcher.states.take().is_empty(), "nothing until the flush");
+        hub.flush_presence();
+        let lists = watcher.states.take();
+        assert_eq!(lists.len(), 1);
+        match serde_json::from_str(lists[0].as_str()).unwrap() {
+            ServerMsg::Online { users, total, .. } => {
+                assert_eq!(total, PRESENCE_DETAIL_LIMIT as u64 + 6);
+                assert_eq!(users.len(), PRESENCE_DETAIL_LIMIT);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Nobody's outbox was flooded.
+        assert!(others.iter().all(|(_, rx)| !rx.kick.is_kicked()));
     }
 
     #[test]

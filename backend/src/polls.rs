@@ -1,6 +1,6 @@
 //! Live-poll plumbing outside the store: coalescing tally updates (at most ten
 //! per second per poll, the latest always delivered) and closing polls whose time
-//! is up.
+//! is up. The same clock sends busy rooms' online lists once a second.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,6 +16,16 @@ use crate::store::{ChannelKey, Store};
 
 /// Shortest time between two tallies of one poll sent to its viewers.
 pub const TALLY_INTERVAL: Duration = Duration::from_millis(100);
+/// How often busy rooms' online lists are sent when they changed.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// A new tally from the store's writer.
 #[derive(Debug)]
@@ -37,9 +47,16 @@ pub async fn coalesce_tallies(
 ) {
     let mut pending: HashMap<u64, TallyUpdate> = HashMap::new();
     let mut sent_at: HashMap<u64, Instant> = HashMap::new();
-    let mut tick = tokio::time::interval(TALLY_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut presence = tokio::time::interval(PRESENCE_INTERVAL);
+    presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // The earliest moment a pending tally may go out: exactly one interval
+        // after its poll's previous tally (a trailing edge, so the final count of
+        // a burst waits at most one interval).
+        let due = pending
+            .keys()
+            .filter_map(|p| sent_at.get(p).map(|at| *at + TALLY_INTERVAL))
+            .min();
         tokio::select! {
             update = updates.recv() => {
                 let Some(update) = update else { break };
@@ -54,16 +71,20 @@ pub async fn coalesce_tallies(
                     flush(&hub, &mut pending, &mut sent_at, poll);
                 }
             }
-            _ = tick.tick() => {
-                let due: Vec<u64> = pending
+            () = sleep_until_some(due) => {
+                let ready: Vec<u64> = pending
                     .keys()
                     .filter(|p| sent_at.get(p).is_none_or(|at| at.elapsed() >= TALLY_INTERVAL))
                     .copied()
                     .collect();
-                for poll in due {
+                for poll in ready {
                     flush(&hub, &mut pending, &mut sent_at, poll);
                 }
+            }
+            _ = presence.tick() => {
                 sent_at.retain(|_, at| at.elapsed() < TALLY_INTERVAL * 10);
+                // Busy rooms' online lists ride on this task too, once a second.
+                hub.flush_presence();
             }
             () = shutdown.cancelled() => break,
         }

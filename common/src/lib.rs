@@ -36,6 +36,10 @@ pub const LOBBY: &str = "lobby";
 /// How many messages a history page holds.
 pub const HISTORY_PAGE: usize = 50;
 
+/// Rooms with more users online than this get coalesced online counts instead of
+/// one presence event per person coming or going.
+pub const PRESENCE_DETAIL_LIMIT: usize = 100;
+
 /// Name of the HttpOnly session cookie.
 pub const SESSION_COOKIE: &str = "parley_session";
 

@@ -211,11 +211,15 @@ pub enum ServerMsg {
         seq: u64,
     },
     /// Who of the channel's members is online now (sent after `joined`, and for
-    /// each of your rooms after `welcome`).
+    /// each of your rooms after `welcome`). In a busy room (more than
+    /// `PRESENCE_DETAIL_LIMIT` online) `users` lists only that many, `total`
+    /// counts everyone, and instead of a `presence` event per person a fresh
+    /// `online` arrives at most about once a second while people come and go.
     Online {
         #[serde(flatten)]
         channel: Channel,
         users: Vec<Username>,
+        total: u64,
     },
     /// `user` came online (first tab opened) or went offline (last tab closed) in
     /// `channel`, or joined or left the room.

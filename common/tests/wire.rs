@@ -157,8 +157,9 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
             ServerMsg::Online {
                 channel: Channel::Room(room("lobby")),
                 users: vec![name("Alice"), name("bob")],
+                total: 2,
             },
-            json!({"type": "online", "room": "lobby", "users": ["Alice", "bob"]}),
+            json!({"type": "online", "room": "lobby", "users": ["Alice", "bob"], "total": 2}),
         ),
         (
             ServerMsg::Presence {
