@@ -453,11 +453,12 @@ impl Fanout for Hub {
         };
         let mut state = self.state();
         // The first message of a conversation creates it: both sides (if online)
-        // now follow it, and learn whether the other is online.
-        for (me, peer) in [(&dm.sender, &dm.recipient), (&dm.recipient, &dm.sender)] {
-            if state.subscribe(me.id, key)
-                && let Some(frame) = state.snapshot(key, me.id).as_ref().and_then(encode)
-            {
+        // now follow it — both subscribed before either hears who is online — and
+        // learn whether the other is online.
+        let parties = [(&dm.sender, &dm.recipient), (&dm.recipient, &dm.sender)];
+        let new = parties.map(|(me, _)| state.subscribe(me.id, key));
+        for ((me, peer), new) in parties.into_iter().zip(new) {
+            if new && let Some(frame) = state.snapshot(key, me.id).as_ref().and_then(encode) {
                 state.queue_for(me.id, &frame, Class::Deliver);
             }
             let mut seen = msg.clone();

@@ -410,7 +410,7 @@ impl Writer {
                     let id = self.conn.last_insert_rowid();
                     self.rooms
                         .insert(room.as_str().to_owned(), RoomRow { id, last_seq: 0 });
-                    self.add_member(id, creator)?;
+                    self.add_member(RoomRow { id, last_seq: 0 }, creator)?;
                     Ok(())
                 };
                 Done::new(reply, r)
@@ -419,7 +419,7 @@ impl Writer {
                 let r = match self.room(room.as_str())? {
                     None => Err(StoreError::NoSuchRoom),
                     Some(row) => {
-                        self.add_member(row.id, user)?;
+                        self.add_member(row, user)?;
                         Ok(row.last_seq)
                     }
                 };
@@ -526,17 +526,21 @@ impl Writer {
             .execute(params![name.as_str(), key, hash, now_ms()])?;
         let id = UserId(self.conn.last_insert_rowid());
         if let Some(lobby) = self.room(parley_common::LOBBY)? {
-            self.add_member(lobby.id, id)?;
+            self.add_member(lobby, id)?;
         }
         Ok(Ok(id))
     }
 
-    fn add_member(&mut self, room_id: i64, user: UserId) -> rusqlite::Result<()> {
+    /// Makes `user` a member of the room whose latest message is `last_seq`.
+    /// What was said before you arrived does not count as unread.
+    fn add_member(&mut self, room: RoomRow, user: UserId) -> rusqlite::Result<()> {
+        let room_id = room.id;
         self.conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at, last_read)
+                 VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![user.0, room_id, now_ms()])?;
+            .execute(params![user.0, room_id, now_ms(), room.last_seq])?;
         self.members.insert((user.0, room_id));
         Ok(())
     }
@@ -715,8 +719,8 @@ impl Writer {
             last_seq: 0,
         };
         self.rooms.insert(name, row);
-        self.add_member(row.id, a)?;
-        self.add_member(row.id, b)?;
+        self.add_member(row, a)?;
+        self.add_member(row, b)?;
         Ok(row)
     }
 

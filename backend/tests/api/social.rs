@@ -302,3 +302,46 @@ async fn read_markers_move_forward_only_and_reach_every_tab() {
     drop((alice, b1, b2, _b4));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_member_starts_with_nothing_unread() {
+    let app = spawn_app().await;
+    let mut alice = app.user("Alice").await;
+    alice.say_acked("lobby", "m-1", "before Carol").await;
+    alice.say_acked("lobby", "m-2", "still before Carol").await;
+    let token = app.register("Carol").await;
+    let (_carol, rooms) = app.connect(&token).await;
+    let lobby = rooms.iter().find(|r| r.room.as_str() == "lobby").unwrap();
+    assert_eq!((lobby.last_seq, lobby.last_read), (2, 2));
+    drop((alice, _carol));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn starting_a_conversation_tells_the_sender_the_recipient_is_online() {
+    let app = spawn_app().await;
+    let mut dan = app.user("Dan").await;
+    let mut erin = app.user("Erin").await;
+    dan.send_json(dm_to("ev-1", "erin", "first message")).await;
+    let online = dan
+        .wait_for("the conversation's online list", |m| {
+            matches!(
+                m,
+                ServerMsg::Online {
+                    channel: Channel::Dm(_),
+                    ..
+                }
+            )
+        })
+        .await;
+    match online {
+        ServerMsg::Online { users, total, .. } => {
+            let names: Vec<_> = users.iter().map(|u| u.as_str()).collect();
+            assert_eq!((names, total), (vec!["Dan", "Erin"], 2));
+        }
+        _ => unreachable!(),
+    }
+    assert_eq!(erin.recv_message().await.client_id.as_str(), "ev-1");
+    drop((dan, erin));
+    app.stop().await;
+}
