@@ -262,20 +262,7 @@ fn polls_where(
     let mut polls = Vec::new();
     for row in rows {
         let (id, room, creator, question, options, closes_at, closed, version, my_vote) = row?;
-        let mut counts = vec![0u64; options.len()];
-        let mut voters = 0;
-        let mut stmt = c.prepare_cached(
-            "SELECT option, COUNT(*) FROM votes WHERE poll_id = ?1 GROUP BY option",
-        )?;
-        for vote in stmt.query_map(params![id], |r| {
-            Ok((r.get::<_, usize>(0)?, r.get::<_, u64>(1)?))
-        })? {
-            let (option, count) = vote?;
-            if let Some(c) = counts.get_mut(option) {
-                *c = count;
-            }
-            voters += count;
-        }
+        let (counts, voters) = vote_counts(c, id, options.len())?;
         let closed = closed || closes_at.is_some_and(|t| t <= crate::hub::now_ms());
         polls.push(PollInfo {
             id,
@@ -312,4 +299,25 @@ pub fn poll_deadlines(c: &Connection) -> Result<Vec<(u64, u64)>, StoreError> {
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Votes per option of `poll` (which has `options` options) and the number of
+/// voters, counted from the stored votes. The writer uses it too, to load a
+/// poll's counts the first time it sees the poll.
+pub fn vote_counts(c: &Connection, poll: u64, options: usize) -> rusqlite::Result<(Vec<u64>, u64)> {
+    let mut counts = vec![0u64; options];
+    let mut voters = 0;
+    let mut stmt =
+        c.prepare_cached("SELECT option, COUNT(*) FROM votes WHERE poll_id = ?1 GROUP BY option")?;
+    let rows = stmt.query_map(params![poll], |r| {
+        Ok((r.get::<_, usize>(0)?, r.get::<_, u64>(1)?))
+    })?;
+    for row in rows {
+        let (option, count) = row?;
+        if let Some(c) = counts.get_mut(option) {
+            *c = count;
+        }
+        voters += count;
+    }
+    Ok((counts, voters))
 }

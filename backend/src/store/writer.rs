@@ -922,21 +922,7 @@ impl Writer {
                 return Ok(None);
             };
             let n = serde_json::from_str::<Vec<String>>(&options).map_or(0, |o| o.len());
-            let mut counts = vec![0u64; n];
-            let mut voters = 0;
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT option, COUNT(*) FROM votes WHERE poll_id = ?1 GROUP BY option",
-            )?;
-            let rows = stmt.query_map(params![id], |r| {
-                Ok((r.get::<_, usize>(0)?, r.get::<_, u64>(1)?))
-            })?;
-            for row in rows {
-                let (option, count) = row?;
-                if let Some(c) = counts.get_mut(option) {
-                    *c = count;
-                }
-                voters += count;
-            }
+            let (counts, voters) = super::read::vote_counts(&self.conn, id, n)?;
             let Ok(room) = RoomName::parse(&room) else {
                 return Ok(None);
             };
