@@ -5,7 +5,8 @@
 //! frontend's (frontend/README.md): `#auth-form`, `#sidebar`, `#directory`,
 //! `#create-room-form`, `#composer`, `#messages li.message`, `#status`, and for
 //! private messages, presence and typing `#my-dms li.dm`, `#new-dm-form`,
-//! `.unread-badge`, `#typing-indicator`.
+//! `.unread-badge`, `#typing-indicator`, and for live polls `#polls
+//! article.poll`, `#new-poll-form`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -71,6 +72,200 @@ async fn a_private_message_waits_unread_and_typing_shows_in_the_room() -> Result
     }
     .await;
     harness.finish(browsers, outcome).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_vote_in_a_live_poll_until_it_is_closed() -> Result<(), Report> {
+    let harness = Harness::start().await?;
+    let mut browsers = Vec::new();
+    let outcome = async {
+        browsers.push(harness.browser("alice").await?);
+        browsers.push(harness.browser("bob").await?);
+        live_poll(&harness, &browsers[0], &browsers[1]).await
+    }
+    .await;
+    harness.finish(browsers, outcome).await
+}
+
+/// One poll as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ShownPoll {
+    closed: bool,
+    voters: String,
+    /// Per option: label, count, percent text, the bar's width, is it mine.
+    options: Vec<(String, String, String, String, bool)>,
+    can_close: bool,
+}
+
+/// The poll asking `question` in `#polls`, read in one go.
+async fn shown_poll(browser: &Browser, question: &str) -> TestResult<Option<ShownPoll>> {
+    let found = browser
+        .eval(&format!(
+            "const q = {}; \
+             const poll = Array.from(document.querySelectorAll('#polls article.poll')) \
+               .find(a => a.querySelector('h3.poll-question')?.textContent.trim() === q); \
+             if (!poll) return null; \
+             const t = (e, s) => e.querySelector(s)?.textContent.trim() ?? null; \
+             return [poll.classList.contains('closed'), t(poll, '.poll-voters'), \
+               !!poll.querySelector('button.poll-close'), \
+               Array.from(poll.querySelectorAll('button.poll-option')).map(b => \
+                 [t(b, '.poll-option-label'), t(b, '.poll-count'), t(b, '.poll-percent'), \
+                  b.querySelector('.poll-bar')?.style.width ?? null, b.classList.contains('mine')])];",
+            Value::String(question.to_owned())
+        ))
+        .await?;
+    if found.is_null() {
+        return Ok(None);
+    }
+    let text = |v: &Value| v.as_str().unwrap_or("<none>").to_owned();
+    let options = found[3]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    (
+                        text(&r[0]),
+                        text(&r[1]),
+                        text(&r[2]),
+                        text(&r[3]),
+                        r[4].as_bool().unwrap_or(false),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(ShownPoll {
+        closed: found[0].as_bool().unwrap_or(false),
+        voters: text(&found[1]),
+        options,
+        can_close: found[2].as_bool().unwrap_or(false),
+    }))
+}
+
+/// Waits until the poll asking `question` shows as `check` wants.
+async fn wait_for_poll(
+    browser: &Browser,
+    question: &str,
+    what: &str,
+    check: impl Fn(&ShownPoll) -> bool,
+) -> TestResult<ShownPoll> {
+    browser
+        .wait_until(&format!("{what} ({question:?})"), || async {
+            Ok(match shown_poll(browser, question).await? {
+                Some(poll) if check(&poll) => Ok(poll),
+                other => Err(format!("{other:?}")),
+            })
+        })
+        .await
+}
+
+/// (count, percent, bar width) of each option, and which one is mine.
+fn numbers(poll: &ShownPoll) -> Vec<(&str, &str, &str, bool)> {
+    poll.options
+        .iter()
+        .map(|(_, count, pct, width, mine)| (count.as_str(), pct.as_str(), width.as_str(), *mine))
+        .collect()
+}
+
+async fn live_poll(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {
+    const QUESTION: &str = "Lunch?";
+    for (browser, (name, password)) in [(alice, ALICE), (bob, BOB)] {
+        browser.goto(&harness.url("/")).await?;
+        register(browser, name, password).await?;
+        browser.wait_for("#messages[data-room='lobby']").await?;
+        browser.wait_for("section#polls").await?;
+    }
+
+    // Alice asks; the form checks the options before anything is sent.
+    click(alice, "#polls #new-poll").await?;
+    alice
+        .wait_for("#new-poll-form #poll-question")
+        .await?
+        .send_keys(QUESTION)
+        .await?;
+    let first = "#new-poll-form li:nth-child(1) input.poll-option-input";
+    let second = "#new-poll-form li:nth-child(2) input.poll-option-input";
+    alice.wait_for(first).await?.send_keys("Pizza").await?;
+    alice.wait_for(second).await?.send_keys("pizza").await?;
+    click(alice, "#new-poll-form #poll-submit").await?;
+    let error = alice.wait_for("#new-poll-form #poll-error").await?;
+    let error = error.text().await?;
+    if !error.contains("same") {
+        return Err(format!("alice: duplicate options should be refused, got {error:?}").into());
+    }
+    clear(alice, second).await?;
+    alice.wait_for(second).await?.send_keys("Sushi").await?;
+    click(alice, "#new-poll-form #poll-submit").await?;
+
+    // Both see it, open, with nobody voting yet; only Alice may close it.
+    let empty = |p: &ShownPoll| {
+        !p.closed
+            && p.voters == "0"
+            && p.options.iter().map(|o| o.0.as_str()).collect::<Vec<_>>() == ["Pizza", "Sushi"]
+    };
+    wait_for_poll(alice, QUESTION, "Alice sees her new poll", |p| {
+        empty(p) && p.can_close
+    })
+    .await?;
+    let seen = wait_for_poll(bob, QUESTION, "Bob sees Alice's poll", empty).await?;
+    if seen.can_close {
+        return Err("bob: only the creator may close a poll".into());
+    }
+    alice
+        .wait_until("the new-poll form closes", || async {
+            Ok(match text_of(alice, "#new-poll-form").await? {
+                None => Ok(()),
+                Some(_) => Err("still open".to_owned()),
+            })
+        })
+        .await?;
+
+    // Alice votes Pizza: Bob sees one vote, a full bar.
+    click(
+        alice,
+        "#polls article.poll button.poll-option[data-option='0']",
+    )
+    .await?;
+    wait_for_poll(bob, QUESTION, "Bob sees Alice's vote", |p| {
+        p.voters == "1" && numbers(p) == [("1", "100%", "100%", false), ("0", "0%", "0%", false)]
+    })
+    .await?;
+    wait_for_poll(alice, QUESTION, "Alice sees her vote as hers", |p| {
+        numbers(p) == [("1", "100%", "100%", true), ("0", "0%", "0%", false)]
+    })
+    .await?;
+
+    // Bob votes Sushi: one each, half and half, everywhere.
+    click(
+        bob,
+        "#polls article.poll button.poll-option[data-option='1']",
+    )
+    .await?;
+    for (browser, mine) in [(alice, 0), (bob, 1)] {
+        wait_for_poll(browser, QUESTION, "1/1 and 50% each", |p| {
+            p.voters == "2"
+                && numbers(p)
+                    == [
+                        ("1", "50%", "50%", mine == 0),
+                        ("1", "50%", "50%", mine == 1),
+                    ]
+        })
+        .await?;
+    }
+
+    // Alice closes it: both see it closed with the final counts.
+    click(alice, "#polls article.poll button.poll-close").await?;
+    for browser in [alice, bob] {
+        wait_for_poll(browser, QUESTION, "the poll shows closed", |p| {
+            p.closed
+                && !p.can_close
+                && p.voters == "2"
+                && numbers(p).iter().map(|n| (n.0, n.1)).collect::<Vec<_>>()
+                    == [("1", "50%"), ("1", "50%")]
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 async fn private_chat(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {

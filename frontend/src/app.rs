@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use parley_common::{Channel, MessageBody, RoomName, Username};
+use parley_common::{Channel, MessageBody, PollSpec, RoomName, Username};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::spawn_local;
@@ -15,8 +15,8 @@ use yew::prelude::*;
 use crate::api;
 use crate::auth::{self, AuthMode};
 use crate::components::{
-    AuthPage, Composer, Directory, DmEntry, ErrorBanner, MessageList, OnlineUsers, RoomEntry,
-    Sidebar, StatusBar, TypingIndicator,
+    AuthPage, Composer, Directory, DmEntry, ErrorBanner, MessageList, OnlineUsers, PollsPanel,
+    RoomEntry, Sidebar, StatusBar, TypingIndicator,
 };
 use crate::connection::{self, Connection};
 use crate::ids::ClientIdGen;
@@ -238,7 +238,7 @@ pub fn App() -> Html {
                 Some((Channel::Room(room), chat)) => html! {
                     <>
                         <h1 class="title"><span class="hash" aria-hidden="true">{ "#" }</span>{ room.as_str() }</h1>
-                        <OnlineUsers users={chat.online.clone()} me={state.me().cloned()} />
+                        <OnlineUsers users={chat.online.clone()} total={chat.online_total} me={state.me().cloned()} />
                     </>
                 },
                 Some((Channel::Dm(user), chat)) => {
@@ -524,8 +524,13 @@ fn chat_view(
         }
     };
     let typing: Vec<Username> = chat.typing.iter().map(|t| t.user.clone()).collect();
+    let polls = chat
+        .channel
+        .room()
+        .map(|room| polls_panel(state, dispatch, room, chat));
     html! {
         <>
+            { for polls }
             <MessageList
                 key={channel.to_string()}
                 channel={channel.clone()}
@@ -545,6 +550,46 @@ fn chat_view(
             <TypingIndicator names={typing} />
             <Composer key={channel.to_string()} {on_send} {on_typing} {placeholder} />
         </>
+    }
+}
+
+fn polls_panel(
+    state: &AppState,
+    dispatch: &UseReducerDispatcher<AppState>,
+    room: &RoomName,
+    chat: &Chat,
+) -> Html {
+    let on_create = {
+        let room = room.clone();
+        dispatch
+            .to_callback()
+            .reform(move |(spec, minutes): (PollSpec, Option<u32>)| {
+                let closes_at =
+                    minutes.map(|m| now_ms().saturating_add(u64::from(m).saturating_mul(60_000)));
+                Action::CreatePoll {
+                    room: room.clone(),
+                    spec,
+                    closes_at,
+                }
+            })
+    };
+    let form = &state.new_poll;
+    html! {
+        <PollsPanel
+            key={room.to_string()}
+            room={room.clone()}
+            polls={chat.polls.clone()}
+            me={state.me().cloned()}
+            loading={chat.polls_loading}
+            form_open={form.open}
+            form_busy={form.creating.is_some()}
+            form_error={form.error.clone()}
+            on_vote={dispatch.to_callback().reform(|(poll, option)| Action::Vote { poll, option })}
+            on_close={dispatch.to_callback().reform(Action::ClosePoll)}
+            on_form={dispatch.to_callback().reform(Action::NewPollForm)}
+            {on_create}
+            on_form_edit={dispatch.to_callback().reform(|()| Action::NewPollEdited)}
+        />
     }
 }
 

@@ -180,6 +180,15 @@ pub fn auth_problem(failure: &ApiFailure) -> AuthProblem {
         | ErrorCode::BadReadMarker
         | ErrorCode::NoSuchRoom
         | ErrorCode::RoomExists
+        | ErrorCode::InvalidQuestion
+        | ErrorCode::TooFewOptions
+        | ErrorCode::TooManyOptions
+        | ErrorCode::InvalidOption
+        | ErrorCode::DuplicateOption
+        | ErrorCode::NoSuchPoll
+        | ErrorCode::NoSuchOption
+        | ErrorCode::PollClosed
+        | ErrorCode::NotPollCreator
         | ErrorCode::Unauthorized
         | ErrorCode::Internal => AuthProblem::form(error.message.clone()),
     }

@@ -11,19 +11,21 @@
 //! signals and their expiry) carry it.
 
 mod chat;
+mod polls;
 
 use std::cmp::Reverse;
 use std::rc::Rc;
 
 use parley_common::{
-    Channel, ClientMsg, ClientMsgId, Conversation, ErrorCode, MessageBody, MyRoom, RoomInfo,
-    RoomName, ServerMsg, Username,
+    Channel, ClientMsg, ClientMsgId, Conversation, ErrorCode, MessageBody, MyRoom, PollSpec,
+    RoomInfo, RoomName, ServerMsg, Username,
 };
 use yew::Reducible;
 
 use crate::auth::AuthProblem;
 
 pub use chat::{Chat, Pending, TYPING_SHOWN_MS, Typist, same_channel, same_user};
+pub use polls::{NewPoll, Poll, TallyFit, leaders, percent, tally_fit, votes};
 
 /// At most one `typing` signal per this many milliseconds while the user types.
 pub const TYPING_EVERY_MS: u64 = 2_000;
@@ -216,6 +218,10 @@ pub struct AppState {
     pub view: View,
     pub directory: Directory,
     pub new_dm: NewDm,
+    /// The new-poll form and its request.
+    pub new_poll: NewPoll,
+    /// Polls whose full state (`get_poll`) is on its way.
+    pub snapshots: Vec<u64>,
     /// The room menu is open (phone layout).
     pub sidebar_open: bool,
     /// The page is visible and has the focus: what the list shows is being read.
@@ -319,6 +325,20 @@ pub enum Action {
         channel: Channel,
         client_id: ClientMsgId,
     },
+    /// Open (`true`) or close the new-poll form.
+    NewPollForm(bool),
+    /// Create a poll in `room`, closing by itself at `closes_at` (ms), if set.
+    CreatePoll {
+        room: RoomName,
+        spec: PollSpec,
+        closes_at: Option<u64>,
+    },
+    /// The new-poll form changed: hide the server's complaint.
+    NewPollEdited,
+    /// Vote for `option` of `poll` (again: change the vote).
+    Vote { poll: u64, option: u32 },
+    /// Close a poll the user created.
+    ClosePoll(u64),
     /// Show a problem found by the client itself.
     ShowError(String),
     /// Hide the error banner.
@@ -507,11 +527,15 @@ impl AppState {
             }
         }
         self.request_history(channel);
+        self.request_polls(channel);
         self.active = Some(canonical);
     }
 
     /// Shows `channel` in the main panel (and closes the phone menu).
     fn activate(&mut self, channel: &Channel) {
+        if !self.is_active(channel) {
+            self.new_poll = NewPoll::default();
+        }
         self.view = View::Chat;
         self.sidebar_open = false;
         self.new_dm.error = None;
@@ -718,10 +742,14 @@ impl AppState {
                     }
                 }
             }
-            ServerMsg::Online { channel, users } => {
+            ServerMsg::Online {
+                channel,
+                users,
+                total,
+            } => {
                 let new = self.chat(&channel).is_none();
                 if let Some(chat) = self.server_chat(&channel, true) {
-                    chat.set_online(users);
+                    chat.set_online_total(users, total);
                 }
                 if new {
                     self.sort_dms();
@@ -748,6 +776,10 @@ impl AppState {
                     chat.read_upto(seq);
                 }
             }
+            ServerMsg::Poll(poll) => self.apply_poll(poll),
+            ServerMsg::Polls { room, polls } => self.apply_polls(&room, polls),
+            ServerMsg::Tally { poll, tally } => self.apply_tally(poll, tally),
+            ServerMsg::MyVote { poll, option } => self.apply_my_vote(poll, option),
             ServerMsg::Error {
                 code,
                 message,
@@ -872,11 +904,51 @@ impl AppState {
                 // A history request for a room left meanwhile (in another tab).
                 for chat in self.chats_mut() {
                     chat.loading = false;
+                    chat.polls_loading = false;
                 }
+                self.new_poll.creating = None;
                 self.show_error(Some(code), message);
             }
             // A read marker that another tab moved further already: harmless.
             ErrorCode::BadReadMarker => {}
+            ErrorCode::TooFewOptions => {
+                self.poll_form_error(code, "A poll needs at least 2 options.", message);
+            }
+            ErrorCode::TooManyOptions => {
+                self.poll_form_error(code, "A poll has at most 10 options.", message);
+            }
+            ErrorCode::DuplicateOption => {
+                self.poll_form_error(code, "Two options are the same.", message);
+            }
+            ErrorCode::InvalidOption => self.poll_form_error(
+                code,
+                "An option is empty or longer than 80 characters.",
+                message,
+            ),
+            ErrorCode::InvalidQuestion => self.poll_form_error(
+                code,
+                "The question is empty or longer than 200 characters.",
+                message,
+            ),
+            // The only malformed request the UI can make: a closing time that
+            // passed meanwhile.
+            ErrorCode::BadMessage if self.new_poll.creating.is_some() => {
+                self.poll_form_error(code, "The closing time has passed already.", message);
+            }
+            ErrorCode::NoSuchPoll => {
+                // Whatever snapshot was asked for is not coming.
+                self.snapshots.clear();
+                self.show_error(Some(code), "That poll does not exist.".into());
+            }
+            ErrorCode::NoSuchOption => {
+                self.show_error(Some(code), "That poll has no such option.".into());
+            }
+            ErrorCode::PollClosed => {
+                self.show_error(Some(code), "That poll is closed: no more votes.".into());
+            }
+            ErrorCode::NotPollCreator => {
+                self.show_error(Some(code), "Only the poll's creator can close it.".into());
+            }
             ErrorCode::BadJson
             | ErrorCode::BadMessage
             | ErrorCode::UnknownType
@@ -916,9 +988,12 @@ impl AppState {
         // typing is unknown until the next `welcome`.
         for chat in self.chats_mut() {
             chat.loading = false;
+            chat.polls_loading = false;
             chat.set_online(Vec::new());
             chat.typing.clear();
         }
+        self.snapshots.clear();
+        self.new_poll.creating = None;
         self.directory.loading = false;
         self.directory.creating = None;
         self.directory.joining = None;
@@ -945,6 +1020,8 @@ impl AppState {
             Action::Focus(focused) => self.focused == *focused,
             Action::CreateEdited => self.directory.create_error.is_none(),
             Action::NewDmEdited => self.new_dm.error.is_none(),
+            Action::NewPollEdited => self.new_poll.error.is_none(),
+            Action::NewPollForm(open) => self.new_poll.open == *open,
             Action::Select(channel) => {
                 self.chat(channel).is_none()
                     || (self.is_active(channel) && self.view == View::Chat && !self.sidebar_open)
@@ -980,6 +1057,9 @@ impl AppState {
             | Action::OpenDm(_)
             | Action::Queue { .. }
             | Action::DiscardFailed { .. }
+            | Action::CreatePoll { .. }
+            | Action::Vote { .. }
+            | Action::ClosePoll(_)
             | Action::ShowError(_) => false,
         }
     }
@@ -1000,6 +1080,9 @@ fn resumed(mut kept: Chat, last_seq: u64, last_read: u64) -> Chat {
     // fetched again (and merged) when the chat is shown.
     kept.loaded = kept.loaded && kept.newest_seq() >= last_seq;
     kept.loading = false;
+    // Votes were missed too: the list is fetched again when the room is shown.
+    kept.polls_loaded = false;
+    kept.polls_loading = false;
     kept
 }
 
@@ -1166,6 +1249,20 @@ impl Reducible for AppState {
                         .retain(|p| p.client_id != client_id || p.failed.is_none());
                 }
             }
+            Action::NewPollForm(open) => {
+                next.new_poll = NewPoll {
+                    open,
+                    ..NewPoll::default()
+                };
+            }
+            Action::CreatePoll {
+                room,
+                spec,
+                closes_at,
+            } => next.create_poll(room, &spec, closes_at),
+            Action::NewPollEdited => next.new_poll.error = None,
+            Action::Vote { poll, option } => next.vote(poll, option),
+            Action::ClosePoll(poll) => next.close_poll(poll),
             Action::ShowError(text) => next.show_error(None, text),
             Action::DismissError => next.error = None,
         }

@@ -60,6 +60,10 @@ pub fn TypingIndicator(props: &TypingIndicatorProps) -> Html {
 pub struct OnlineUsersProps {
     /// Who is online, sorted by name (the user included).
     pub users: Rc<Vec<Username>>,
+    /// How many are online in all (`users` lists only the first 100 of a busy
+    /// room); at least `users.len()`.
+    #[prop_or_default]
+    pub total: u64,
     #[prop_or_default]
     pub me: Option<Username>,
 }
@@ -67,7 +71,7 @@ pub struct OnlineUsersProps {
 /// "3 online" and a face per person (the first few; the count says the rest).
 #[component]
 pub fn OnlineUsers(props: &OnlineUsersProps) -> Html {
-    let count = props.users.len();
+    let count = props.total.max(props.users.len() as u64);
     let is_me = |u: &Username| props.me.as_ref().is_some_and(|me| same_user(me, u));
     let names: Vec<String> = props
         .users
@@ -80,10 +84,11 @@ pub fn OnlineUsers(props: &OnlineUsersProps) -> Html {
             }
         })
         .collect();
-    let title = if names.is_empty() {
-        "Nobody online".to_owned()
-    } else {
-        format!("Online: {}", names.join(", "))
+    let others = count.saturating_sub(names.len() as u64);
+    let title = match (names.is_empty(), others) {
+        (true, _) => "Nobody online".to_owned(),
+        (false, 0) => format!("Online: {}", names.join(", ")),
+        (false, n) => format!("{count} online: {} and {n} more", names.join(", ")),
     };
     let users = props.users.iter().map(|u| {
         html! {

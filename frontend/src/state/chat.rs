@@ -6,6 +6,8 @@ use std::rc::Rc;
 
 use parley_common::{Channel, ChatMessage, ClientMsgId, MessageBody, Username};
 
+use super::polls::Poll;
+
 /// How long "Alice is typing…" stays after her last typing signal.
 pub const TYPING_SHOWN_MS: u64 = 4_000;
 
@@ -78,6 +80,15 @@ pub struct Chat {
     /// Members online now (users, not connections), sorted by name; the user
     /// included. For a conversation: whether the other user is in it.
     pub online: Rc<Vec<Username>>,
+    /// How many members are online: `online` lists at most the first 100 of a
+    /// busy room (`PRESENCE_DETAIL_LIMIT`).
+    pub online_total: u64,
+    /// A room's polls, newest (highest id) first.
+    pub polls: Rc<Vec<Poll>>,
+    /// A `polls` list reached us since the last (re)connection.
+    pub polls_loaded: bool,
+    /// A `list_polls` is on its way.
+    pub polls_loading: bool,
     /// Who is typing here, oldest signal first.
     pub typing: Vec<Typist>,
     /// Where the "New messages" divider goes (above this seq) while the chat is
@@ -98,6 +109,10 @@ impl Chat {
             loading: false,
             has_more: false,
             online: Rc::default(),
+            online_total: 0,
+            polls: Rc::default(),
+            polls_loaded: false,
+            polls_loading: false,
             typing: Vec::new(),
             divider: None,
         }
@@ -214,9 +229,16 @@ impl Chat {
             .find(|p| &p.client_id == client_id)
     }
 
-    pub(super) fn set_online(&mut self, mut users: Vec<Username>) {
+    pub(super) fn set_online(&mut self, users: Vec<Username>) {
+        let total = users.len() as u64;
+        self.set_online_total(users, total);
+    }
+
+    /// Who is online (the first ones of a busy room) and how many in all.
+    pub(super) fn set_online_total(&mut self, mut users: Vec<Username>, total: u64) {
         users.sort_by_key(Username::key);
         users.dedup_by(|a, b| same_user(a, b));
+        self.online_total = total.max(users.len() as u64);
         if *self.online != users {
             self.online = Rc::new(users);
         }
@@ -228,9 +250,13 @@ impl Chat {
         }
         let at = self.online.binary_search_by_key(&user.key(), Username::key);
         match (at, online) {
-            (Err(at), true) => Rc::make_mut(&mut self.online).insert(at, user),
+            (Err(at), true) => {
+                Rc::make_mut(&mut self.online).insert(at, user);
+                self.online_total += 1;
+            }
             (Ok(at), false) => {
                 Rc::make_mut(&mut self.online).remove(at);
+                self.online_total = self.online_total.saturating_sub(1);
             }
             (Ok(_), true) | (Err(_), false) => {}
         }

@@ -1,6 +1,7 @@
 //! The reducer's tests: sequences of actions in, state (and outbox) out.
 
 mod conversations;
+mod polls;
 
 use parley_common::ChatMessage;
 
@@ -163,6 +164,12 @@ fn history_req(room_name: &str, before: Option<u64>) -> ClientMsg {
     }
 }
 
+fn polls_req(room_name: &str) -> ClientMsg {
+    ClientMsg::ListPolls {
+        room: room(room_name),
+    }
+}
+
 // ---------- session ----------
 
 #[test]
@@ -220,7 +227,11 @@ fn welcome_confirms_the_user_and_lists_the_rooms() {
     // The lobby is shown first, and its history is asked for.
     assert_eq!(state.active, Some(ch("lobby")));
     assert!(shown(&state, "lobby").loading);
-    assert_eq!(sent(&state), [history_req("lobby", None)]);
+    // And its polls.
+    assert_eq!(
+        sent(&state),
+        [history_req("lobby", None), polls_req("lobby")]
+    );
     assert_eq!(state.received, 0);
 }
 
@@ -248,7 +259,7 @@ fn the_room_named_at_startup_is_shown_if_the_user_is_in_it() {
     };
     let state = start("rust");
     assert_eq!(state.active, Some(ch("rust")));
-    assert_eq!(sent(&state), [history_req("rust", None)]);
+    assert_eq!(sent(&state), [history_req("rust", None), polls_req("rust")]);
     // Not (or no longer) one of hers: the lobby instead.
     let state = start("elsewhere");
     assert_eq!(state.active, Some(ch("lobby")));
@@ -424,7 +435,7 @@ fn switching_rooms_loads_each_room_once() {
     let state = chatting();
     let state = state.reduce(Action::Select(ch("rust")));
     assert_eq!(state.active, Some(ch("rust")));
-    assert_eq!(sent(&state), [history_req("rust", None)]);
+    assert_eq!(sent(&state), [history_req("rust", None), polls_req("rust")]);
     let state = flushed(feed(state, [history("rust", page("rust", 1, 3), false)]));
 
     // Back to the lobby and to rust again: both are loaded, nothing is asked.
@@ -506,10 +517,13 @@ fn joining_from_the_directory_opens_the_room() {
     assert!(games.loading);
     assert_eq!(
         sent(&state)[1..],
-        [ClientMsg::MarkRead {
-            channel: ch("games"),
-            seq: 60
-        }]
+        [
+            ClientMsg::MarkRead {
+                channel: ch("games"),
+                seq: 60
+            },
+            polls_req("games")
+        ]
     );
     assert_eq!((games.unread(), games.divider), (0, None));
     let info = &state.directory.rooms.as_ref().unwrap()[0];
@@ -740,6 +754,7 @@ fn a_retried_message_is_settled_by_the_history_page() {
         sent(&state),
         [
             history_req("lobby", None),
+            polls_req("lobby"),
             ClientMsg::Send {
                 channel: ch("lobby"),
                 client_id: id("c1"),
@@ -918,7 +933,8 @@ fn reconnect_keeps_history_and_resumes() {
     let state = feed(state, [welcome(&[("lobby", 2), ("rust", 3)])]);
     assert_eq!(state.retries, 0);
     assert!(shown(&state, "lobby").loaded);
-    assert!(sent(&state).is_empty());
+    // Votes may have been missed: the polls are asked for again.
+    assert_eq!(sent(&state), [polls_req("lobby")]);
 }
 
 #[test]
@@ -943,7 +959,10 @@ fn messages_missed_while_offline_are_fetched_without_gaps() {
     // 100 messages were written meanwhile: the latest page does not reach back to
     // what is shown, so the old part is dropped (scrolling up fetches it again).
     let state = feed(state, [welcome(&[("lobby", 101)])]);
-    assert_eq!(sent(&state), [history_req("lobby", None)]);
+    assert_eq!(
+        sent(&state),
+        [history_req("lobby", None), polls_req("lobby")]
+    );
     let state = feed(state, [history("lobby", page("lobby", 52, 101), true)]);
     let lobby = shown(&state, "lobby");
     assert_eq!(seqs(lobby), (52..=101).collect::<Vec<_>>());

@@ -114,6 +114,7 @@ fn private_messages_are_filed_under_the_other_user_whoever_wrote_them() {
             ServerMsg::Online {
                 channel: dm("Carol"),
                 users: vec![name("Alice"), name("Carol")],
+                total: 2,
             },
             ServerMsg::Message(ChatMessage {
                 ts: 1_700_000_009_000,
@@ -456,6 +457,7 @@ fn who_is_online_is_kept_per_room_and_conversation() {
             ServerMsg::Online {
                 channel: ch("lobby"),
                 users: vec![name("Bob"), name("Alice")],
+                total: 2,
             },
             ServerMsg::Presence {
                 channel: ch("lobby"),
@@ -469,6 +471,7 @@ fn who_is_online_is_kept_per_room_and_conversation() {
         chat.online.iter().map(ToString::to_string).collect()
     };
     assert_eq!(online(&state, ch("lobby")), ["Alice", "Bob", "Carol"]);
+    assert_eq!(shown(&state, "lobby").online_total, 3);
 
     // Bob closes his last tab: gone from the room and from the conversation.
     let state = feed(
@@ -488,6 +491,7 @@ fn who_is_online_is_kept_per_room_and_conversation() {
         ],
     );
     assert_eq!(online(&state, ch("lobby")), ["Alice", "Carol"]);
+    assert_eq!(shown(&state, "lobby").online_total, 2);
     assert!(shown(&state, "lobby").typing.is_empty());
     assert!(!dm_chat(&state, "Bob").peer_online());
     let state = feed(
@@ -506,6 +510,7 @@ fn who_is_online_is_kept_per_room_and_conversation() {
             ServerMsg::Online {
                 channel: dm("Bob"),
                 users: vec![name("Alice")],
+                total: 1,
             },
             ServerMsg::Message(in_chat(dm("Bob"), 3, "Bob", "back", "b3")),
         ],
