@@ -435,6 +435,7 @@ impl Fanout for Hub {
             None => {
                 let msg = ServerMsg::Tally {
                     poll,
+                    since: update.tally.version.saturating_sub(1),
                     tally: update.tally,
                 };
                 if let Some(frame) = encode(&msg) {

@@ -46,7 +46,7 @@ pub async fn coalesce_tallies(
     shutdown: CancellationToken,
 ) {
     let mut pending: HashMap<u64, TallyUpdate> = HashMap::new();
-    let mut sent_at: HashMap<u64, Instant> = HashMap::new();
+    let mut sent = Sent::default();
     let mut presence = tokio::time::interval(PRESENCE_INTERVAL);
     presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -55,7 +55,7 @@ pub async fn coalesce_tallies(
         // a burst waits at most one interval).
         let due = pending
             .keys()
-            .filter_map(|p| sent_at.get(p).map(|at| *at + TALLY_INTERVAL))
+            .filter_map(|p| sent.at.get(p).map(|at| *at + TALLY_INTERVAL))
             .min();
         tokio::select! {
             update = updates.recv() => {
@@ -67,22 +67,22 @@ pub async fn coalesce_tallies(
                 if newer {
                     pending.insert(poll, update);
                 }
-                if sent_at.get(&poll).is_none_or(|at| at.elapsed() >= TALLY_INTERVAL) {
-                    flush(&hub, &mut pending, &mut sent_at, poll);
+                if sent.at.get(&poll).is_none_or(|at| at.elapsed() >= TALLY_INTERVAL) {
+                    flush(&hub, &mut pending, &mut sent, poll);
                 }
             }
             () = sleep_until_some(due) => {
                 let ready: Vec<u64> = pending
                     .keys()
-                    .filter(|p| sent_at.get(p).is_none_or(|at| at.elapsed() >= TALLY_INTERVAL))
+                    .filter(|p| sent.at.get(p).is_none_or(|at| at.elapsed() >= TALLY_INTERVAL))
                     .copied()
                     .collect();
                 for poll in ready {
-                    flush(&hub, &mut pending, &mut sent_at, poll);
+                    flush(&hub, &mut pending, &mut sent, poll);
                 }
             }
             _ = presence.tick() => {
-                sent_at.retain(|_, at| at.elapsed() < TALLY_INTERVAL * 10);
+                sent.at.retain(|_, at| at.elapsed() < TALLY_INTERVAL * 10);
                 // Busy rooms' online lists ride on this task too, once a second.
                 hub.flush_presence();
             }
@@ -92,28 +92,39 @@ pub async fn coalesce_tallies(
     // Whatever is still pending goes out before the connections say goodbye.
     let polls: Vec<u64> = pending.keys().copied().collect();
     for poll in polls {
-        flush(&hub, &mut pending, &mut sent_at, poll);
+        flush(&hub, &mut pending, &mut sent, poll);
     }
 }
 
-fn flush(
-    hub: &Hub,
-    pending: &mut HashMap<u64, TallyUpdate>,
-    sent_at: &mut HashMap<u64, Instant>,
-    poll: u64,
-) {
+/// What was sent per poll: when (for the rate), and which version (so the next
+/// tally can say which one it follows).
+#[derive(Default)]
+struct Sent {
+    at: HashMap<u64, Instant>,
+    version: HashMap<u64, u64>,
+}
+
+fn flush(hub: &Hub, pending: &mut HashMap<u64, TallyUpdate>, sent: &mut Sent, poll: u64) {
     let Some(update) = pending.remove(&poll) else {
         return;
     };
+    let version = update.tally.version;
+    // Before anything was sent for this poll (since this server started),
+    // viewers hold at most the version before.
+    let since = sent
+        .version
+        .insert(poll, version)
+        .unwrap_or(version.saturating_sub(1));
     let msg = ServerMsg::Tally {
         poll,
+        since,
         tally: update.tally,
     };
     match msg.to_json() {
         Ok(json) => hub.broadcast_state(&update.key, poll, &Frame::from(json)),
         Err(err) => tracing::error!(%err, "could not encode a tally"),
     }
-    sent_at.insert(poll, Instant::now());
+    sent.at.insert(poll, Instant::now());
 }
 
 /// Closes `poll` at `closes_at` (ms since the Unix epoch), unless the server
@@ -214,6 +225,16 @@ mod tests {
             })
             .collect();
         assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+        // Each tally names the one before it, so viewers see no gap.
+        let chain: Vec<(u64, u64)> = seen
+            .iter()
+            .map(|f| match serde_json::from_str(f).unwrap() {
+                ServerMsg::Tally { since, tally, .. } => (since, tally.version),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(chain[0].0, 0);
+        assert!(chain.windows(2).all(|w| w[1].0 == w[0].1), "{chain:?}");
         shutdown.cancel();
         task.await.unwrap();
     }

@@ -249,10 +249,14 @@ pub enum ServerMsg {
         room: RoomName,
         polls: Vec<PollInfo>,
     },
-    /// A poll's counts changed. At most about ten per second per poll; the latest
-    /// always arrives. A version gap means: ask for the poll.
+    /// A poll's counts changed. At most about ten per second per poll, so
+    /// versions in between are skipped on purpose: `since` is the version of the
+    /// previous tally sent for this poll. A client holding `since` is up to date;
+    /// one holding less missed a tally (ask `get_poll`). The latest always
+    /// arrives, and the counts are complete, never deltas.
     Tally {
         poll: u64,
+        since: u64,
         #[serde(flatten)]
         tally: Tally,
     },

@@ -179,6 +179,7 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
         (
             ServerMsg::Tally {
                 poll: 7,
+                since: 1,
                 tally: Tally {
                     version: 3,
                     counts: vec![2, 1],
@@ -186,7 +187,7 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
                     closed: false,
                 },
             },
-            json!({"type": "tally", "poll": 7, "version": 3, "counts": [2, 1], "voters": 3,
+            json!({"type": "tally", "poll": 7, "since": 1, "version": 3, "counts": [2, 1], "voters": 3,
                    "closed": false}),
         ),
         (

@@ -778,7 +778,7 @@ impl AppState {
             }
             ServerMsg::Poll(poll) => self.apply_poll(poll),
             ServerMsg::Polls { room, polls } => self.apply_polls(&room, polls),
-            ServerMsg::Tally { poll, tally } => self.apply_tally(poll, tally),
+            ServerMsg::Tally { poll, since, tally } => self.apply_tally(poll, since, tally),
             ServerMsg::MyVote { poll, option } => self.apply_my_vote(poll, option),
             ServerMsg::Error {
                 code,

@@ -35,7 +35,7 @@ async fn tally_where(
     match client
         .wait_for(
             what,
-            |m| matches!(m, ServerMsg::Tally { poll: p, tally } if *p == poll && pred(tally)),
+            |m| matches!(m, ServerMsg::Tally { poll: p, tally, .. } if *p == poll && pred(tally)),
         )
         .await
     {
@@ -167,15 +167,33 @@ async fn a_burst_of_votes_is_coalesced_and_the_final_tally_always_arrives() {
     for (i, v) in voters.iter_mut().enumerate() {
         vote(v, poll.id, u32::try_from(i % 2).unwrap()).await;
     }
-    let last = tally_where(&mut watcher, "the final tally", poll.id, |t| t.voters == 30).await;
+    let (final_since, last) = match watcher
+        .wait_for("the final tally", |m| {
+            matches!(m, ServerMsg::Tally { poll: p, tally, .. } if *p == poll.id && tally.voters == 30)
+        })
+        .await
+    {
+        ServerMsg::Tally { since, tally, .. } => (since, tally),
+        _ => unreachable!(),
+    };
     assert_eq!(last.counts, [15, 15]);
-    let tallies = watcher
+    let mut chain: Vec<(u64, u64)> = watcher
         .side
         .iter()
-        .filter(|m| matches!(m, ServerMsg::Tally { .. }))
-        .count()
-        + 1;
-    assert!(tallies < 30, "30 votes arrived as {tallies} tally frames");
+        .filter_map(|m| match m {
+            ServerMsg::Tally { since, tally, .. } => Some((*since, tally.version)),
+            _ => None,
+        })
+        .collect();
+    chain.push((final_since, last.version));
+    assert!(
+        chain.len() < 30,
+        "30 votes arrived as {} tally frames",
+        chain.len()
+    );
+    // Coalesced, yet gap-free from the viewer's side: each names the one before.
+    assert_eq!(chain[0].0, 0, "{chain:?}");
+    assert!(chain.windows(2).all(|w| w[1].0 == w[0].1), "{chain:?}");
     drop((watcher, voters));
     app.stop().await;
 }

@@ -60,10 +60,13 @@ pub enum TallyFit {
     Stale,
 }
 
-pub fn tally_fit(have: &Tally, got: &Tally) -> TallyFit {
+/// `since` is the version of the tally the server sent before `got`: tallies are
+/// coalesced, so skipped versions are expected; only a tally that follows one
+/// this tab never saw is a gap.
+pub fn tally_fit(have: &Tally, since: u64, got: &Tally) -> TallyFit {
     if got.version <= have.version {
         TallyFit::Stale
-    } else if got.version == have.version + 1 {
+    } else if since <= have.version {
         TallyFit::Next
     } else {
         TallyFit::Gap
@@ -166,8 +169,8 @@ impl AppState {
         chat.polls_loading = false;
     }
 
-    pub(super) fn apply_tally(&mut self, id: u64, tally: Tally) {
-        let Some(fit) = self.poll(id).map(|p| tally_fit(&p.tally, &tally)) else {
+    pub(super) fn apply_tally(&mut self, id: u64, since: u64, tally: Tally) {
+        let Some(fit) = self.poll(id).map(|p| tally_fit(&p.tally, since, &tally)) else {
             // A poll this tab has not seen (created while its room's list was
             // on its way, or in a room not opened yet): ask for it.
             return self.request_snapshot(id);

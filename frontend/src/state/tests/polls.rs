@@ -28,9 +28,16 @@ fn lunch(id: u64, creator: &str, tally: Tally, my_vote: Option<u32>) -> PollInfo
     }
 }
 
+/// A tally that follows the one before it (no coalescing in between).
 fn tally_msg(poll: u64, version: u64, counts: &[u64]) -> ServerMsg {
+    coalesced(poll, version.saturating_sub(1), version, counts)
+}
+
+/// A tally sent after the server's previous tally `since` for this poll.
+fn coalesced(poll: u64, since: u64, version: u64, counts: &[u64]) -> ServerMsg {
     ServerMsg::Tally {
         poll,
+        since,
         tally: tally(version, counts, false),
     }
 }
@@ -173,6 +180,7 @@ fn a_closed_poll_takes_no_votes_and_cannot_be_closed_again() {
         with_poll(),
         [ServerMsg::Tally {
             poll: 7,
+            since: 0,
             tally: tally(1, &[2, 1], true),
         }],
     );
@@ -217,6 +225,7 @@ fn the_creator_closes_a_poll() {
         flushed(state),
         [ServerMsg::Tally {
             poll: 8,
+            since: 0,
             tally: tally(1, &[0, 0], true),
         }],
     );
@@ -320,15 +329,31 @@ fn percentages_and_leaders() {
     assert_eq!(leaders(&tally(1, &[2, 3, 3], true)), [1, 2]);
     assert!(leaders(&tally(1, &[0, 0], true)).is_empty());
     assert_eq!(
-        tally_fit(&tally(2, &[], false), &tally(3, &[], false)),
+        tally_fit(&tally(2, &[], false), 2, &tally(3, &[], false)),
         TallyFit::Next
     );
     assert_eq!(
-        tally_fit(&tally(2, &[], false), &tally(5, &[], false)),
+        tally_fit(&tally(2, &[], false), 2, &tally(9, &[], false)),
+        TallyFit::Next
+    );
+    assert_eq!(
+        tally_fit(&tally(2, &[], false), 4, &tally(5, &[], false)),
         TallyFit::Gap
     );
     assert_eq!(
-        tally_fit(&tally(2, &[], false), &tally(2, &[], false)),
+        tally_fit(&tally(2, &[], false), 1, &tally(2, &[], false)),
         TallyFit::Stale
     );
+}
+
+#[test]
+fn coalesced_tallies_that_skip_versions_are_not_gaps() {
+    // The server sent version 0 (the poll), then coalesced votes 1..=40 into 40.
+    let state = feed(with_poll(), [coalesced(7, 0, 40, &[25, 15])]);
+    assert_eq!(poll7(&state).tally.version, 40);
+    assert!(sent(&state).is_empty(), "no snapshot for an expected skip");
+    // A tally following one this tab never got is a real gap.
+    let state = feed(flushed(state), [coalesced(7, 55, 60, &[30, 30])]);
+    assert_eq!(poll7(&state).tally.version, 60);
+    assert_eq!(sent(&state), [ClientMsg::GetPoll { poll: 7 }]);
 }
