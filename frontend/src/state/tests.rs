@@ -138,6 +138,22 @@ fn chatting() -> Rc<AppState> {
     flushed(state)
 }
 
+/// The connection drops (1006, no close frame) and the user reconnects.
+fn dropped_and_reconnected(state: Rc<AppState>) -> Rc<AppState> {
+    let conn = state.conn_id;
+    apply(
+        state,
+        [
+            Action::Closed {
+                conn,
+                code: Some(1006),
+                reason: String::new(),
+            },
+            Action::Reconnect { conn },
+        ],
+    )
+}
+
 /// Marks everything in the outbox sent.
 fn flushed(state: Rc<AppState>) -> Rc<AppState> {
     let upto = state.next_out;
@@ -944,18 +960,7 @@ fn messages_missed_while_offline_are_fetched_without_gaps() {
         state,
         [ServerMsg::Message(msg("lobby", 1, "Bob", "one", "b1"))],
     ));
-    let conn = state.conn_id;
-    let state = apply(
-        state,
-        [
-            Action::Closed {
-                conn,
-                code: Some(1006),
-                reason: String::new(),
-            },
-            Action::Reconnect { conn },
-        ],
-    );
+    let state = dropped_and_reconnected(state);
     // 100 messages were written meanwhile: the latest page does not reach back to
     // what is shown, so the old part is dropped (scrolling up fetches it again).
     let state = feed(state, [welcome(&[("lobby", 101)])]);
@@ -971,18 +976,7 @@ fn messages_missed_while_offline_are_fetched_without_gaps() {
     // A shorter gap is filled by the page and the old messages are kept.
     let state = chatting();
     let state = flushed(feed(state, [history("lobby", page("lobby", 1, 10), false)]));
-    let conn = state.conn_id;
-    let state = apply(
-        state,
-        [
-            Action::Closed {
-                conn,
-                code: Some(1006),
-                reason: String::new(),
-            },
-            Action::Reconnect { conn },
-        ],
-    );
+    let state = dropped_and_reconnected(state);
     let state = feed(
         state,
         [
@@ -1003,18 +997,7 @@ fn a_room_history_that_went_backwards_replaces_the_shown_one() {
             ServerMsg::Message(msg("lobby", 2, "Bob", "two", "b2")),
         ],
     );
-    let conn = state.conn_id;
-    let state = apply(
-        state,
-        [
-            Action::Closed {
-                conn,
-                code: Some(1006),
-                reason: String::new(),
-            },
-            Action::Reconnect { conn },
-        ],
-    );
+    let state = dropped_and_reconnected(state);
     // The server restarted without its data: seq 1 is a new message now.
     let state = feed(
         state,

@@ -622,18 +622,7 @@ fn a_conversation_opened_here_survives_a_reconnect() {
             has_more: false,
         }],
     ));
-    let conn = state.conn_id;
-    let state = apply(
-        state,
-        [
-            Action::Closed {
-                conn,
-                code: Some(1006),
-                reason: String::new(),
-            },
-            Action::Reconnect { conn },
-        ],
-    );
+    let state = dropped_and_reconnected(state);
     let state = feed(
         state,
         [welcome_with(

@@ -285,18 +285,7 @@ fn a_new_poll_closes_the_form_when_it_arrives_or_shows_why_not() {
 fn reconnecting_lists_the_polls_again_and_forgets_requests() {
     let state = feed(with_poll(), [tally_msg(7, 3, &[1, 1])]);
     assert_eq!(state.snapshots, [7]);
-    let conn = state.conn_id;
-    let state = apply(
-        state,
-        [
-            Action::Closed {
-                conn,
-                code: Some(1006),
-                reason: String::new(),
-            },
-            Action::Reconnect { conn },
-        ],
-    );
+    let state = dropped_and_reconnected(state);
     assert!(state.snapshots.is_empty());
     let conn = state.conn_id;
     let state = state.reduce(Action::Opened { conn });
