@@ -31,6 +31,10 @@ pub struct CloseReason {
 }
 
 impl CloseReason {
+    pub const GOING_AWAY: Self = Self {
+        code: close::GOING_AWAY,
+        reason: close::GOING_AWAY_REASON,
+    };
     pub const SLOW_CONSUMER: Self = Self {
         code: close::SLOW_CONSUMER,
         reason: close::SLOW_CONSUMER_REASON,

@@ -9,7 +9,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use parley_common::close;
 use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
@@ -181,10 +180,7 @@ async fn write_loop(
                 if write_batch(&mut sink, &mut batch).await.is_err() {
                     break Stop::Broken;
                 }
-                break Stop::Close(CloseReason {
-                    code: close::GOING_AWAY,
-                    reason: close::GOING_AWAY_REASON,
-                });
+                break Stop::Close(CloseReason::GOING_AWAY);
             }
             n = rx.frames.recv_many(&mut batch, WRITE_BATCH) => {
                 if n == 0 {
