@@ -43,6 +43,19 @@ struct Outcome {
     tally_frames: usize,
 }
 
+/// User + system CPU seconds a process has used (Linux `/proc/<pid>/stat`).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    ticks / 100.0
+}
+
 /// Runs `f` with this process pinned to one CPU (the server gets the other).
 fn pin_self(cpu: usize) {
     let _ = std::process::Command::new("taskset")
@@ -177,6 +190,8 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    let server_pid = server.id();
+    let cpu_before = (cpu_seconds(server_pid), cpu_seconds(std::process::id()));
     let start = Instant::now() + Duration::from_millis(500);
     let n = clients;
     let tasks: Vec<_> = sockets
@@ -227,6 +242,13 @@ async fn main() {
     for t in tasks {
         outcomes.push(t.await.unwrap());
     }
+    let cpu_after = (cpu_seconds(server_pid), cpu_seconds(std::process::id()));
+    println!(
+        "CPU used from the poll to the last final tally: server {:.2} s, generator {:.2} s (over {:.2} s)",
+        cpu_after.0 - cpu_before.0,
+        cpu_after.1 - cpu_before.1,
+        (Instant::now() - start).as_secs_f64() + 0.5
+    );
     let last_vote = outcomes.iter().map(|o| o.voted_at).max().unwrap();
     let mut lat: Vec<Duration> = outcomes
         .iter()
