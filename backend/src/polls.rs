@@ -35,27 +35,57 @@ pub struct TallyUpdate {
     pub tally: Tally,
 }
 
+/// A poll's newest tally waiting to go out.
+struct Pending {
+    update: TallyUpdate,
+    /// When the newest vote (or close) arrived.
+    last_update: Instant,
+    /// Spacing between tallies while votes keep coming (longer for big rooms).
+    spacing: Duration,
+}
+
+/// While votes keep coming, a room of `viewers` gets a tally every this long:
+/// [`TALLY_INTERVAL`] up to 1,000 viewers, growing to 5× that at 5,000, because
+/// every tally is one socket write per viewer.
+fn burst_spacing(viewers: usize) -> Duration {
+    let factor = u32::try_from(viewers / 1000)
+        .unwrap_or(u32::MAX)
+        .clamp(1, 5);
+    TALLY_INTERVAL * factor
+}
+
+/// How long without a new vote before the burst counts as over and the newest
+/// tally goes out without waiting for the burst spacing.
+pub const QUIET: Duration = Duration::from_millis(20);
+
+/// When `p` may go out, given when its poll's previous tally went out.
+fn due(p: &Pending, sent_at: Option<Instant>) -> Instant {
+    let Some(sent_at) = sent_at else {
+        return p.last_update;
+    };
+    // Never more often than every TALLY_INTERVAL (≤ 10 a second); within that,
+    // at the burst spacing, or as soon as the votes stop.
+    (sent_at + TALLY_INTERVAL).max((sent_at + p.spacing).min(p.last_update + QUIET))
+}
+
 /// Runs until `shutdown`: keeps only the newest tally per poll and sends it to
-/// the poll's room no more often than every [`TALLY_INTERVAL`] — at once if the
-/// poll was quiet, else at the end of the interval. A burst of thousands of
-/// votes becomes a handful of frames per viewer, and the last one is the final
-/// count.
+/// the poll's room at most every [`TALLY_INTERVAL`] (every few intervals in a
+/// big room while votes keep coming), and as soon as a burst of votes is over.
+/// A burst of thousands of votes becomes a handful of frames per viewer, and
+/// the last one is the final count.
 pub async fn coalesce_tallies(
     hub: Hub,
     mut updates: mpsc::UnboundedReceiver<TallyUpdate>,
     shutdown: CancellationToken,
 ) {
-    let mut pending: HashMap<u64, TallyUpdate> = HashMap::new();
+    let mut pending: HashMap<u64, Pending> = HashMap::new();
     let mut sent = Sent::default();
     let mut presence = tokio::time::interval(PRESENCE_INTERVAL);
     presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        // The earliest moment a pending tally may go out: exactly one interval
-        // after its poll's previous tally (a trailing edge, so the final count of
-        // a burst waits at most one interval).
-        let due = pending
-            .keys()
-            .filter_map(|p| sent.at.get(p).map(|at| *at + TALLY_INTERVAL))
+        let next = pending
+            .iter()
+            .map(|(poll, p)| due(p, sent.at.get(poll).copied()))
             .min();
         tokio::select! {
             update = updates.recv() => {
@@ -63,19 +93,28 @@ pub async fn coalesce_tallies(
                 let poll = update.poll;
                 let newer = pending
                     .get(&poll)
-                    .is_none_or(|p| p.tally.version < update.tally.version);
+                    .is_none_or(|p| p.update.tally.version < update.tally.version);
                 if newer {
-                    pending.insert(poll, update);
+                    let spacing = burst_spacing(hub.online_members(&update.key));
+                    pending.insert(poll, Pending {
+                        update,
+                        last_update: Instant::now(),
+                        spacing,
+                    });
                 }
-                if sent.at.get(&poll).is_none_or(|at| at.elapsed() >= TALLY_INTERVAL) {
+                if pending
+                    .get(&poll)
+                    .is_some_and(|p| due(p, sent.at.get(&poll).copied()) <= Instant::now())
+                {
                     flush(&hub, &mut pending, &mut sent, poll);
                 }
             }
-            () = sleep_until_some(due) => {
+            () = sleep_until_some(next) => {
+                let now = Instant::now();
                 let ready: Vec<u64> = pending
-                    .keys()
-                    .filter(|p| sent.at.get(p).is_none_or(|at| at.elapsed() >= TALLY_INTERVAL))
-                    .copied()
+                    .iter()
+                    .filter(|(poll, p)| due(p, sent.at.get(poll).copied()) <= now)
+                    .map(|(poll, _)| *poll)
                     .collect();
                 for poll in ready {
                     flush(&hub, &mut pending, &mut sent, poll);
@@ -104,8 +143,8 @@ struct Sent {
     version: HashMap<u64, u64>,
 }
 
-fn flush(hub: &Hub, pending: &mut HashMap<u64, TallyUpdate>, sent: &mut Sent, poll: u64) {
-    let Some(update) = pending.remove(&poll) else {
+fn flush(hub: &Hub, pending: &mut HashMap<u64, Pending>, sent: &mut Sent, poll: u64) {
+    let Some(Pending { update, .. }) = pending.remove(&poll) else {
         return;
     };
     let version = update.tally.version;
@@ -170,6 +209,34 @@ mod tests {
             voters: version,
             closed: false,
         }
+    }
+
+    #[test]
+    fn tallies_are_spaced_by_room_size_capped_at_ten_a_second_and_sent_when_votes_stop() {
+        assert_eq!(burst_spacing(3), TALLY_INTERVAL);
+        assert_eq!(burst_spacing(2_500), TALLY_INTERVAL * 2);
+        assert_eq!(burst_spacing(50_000), TALLY_INTERVAL * 5);
+        let t0 = Instant::now();
+        let pending = |last_update: Instant, spacing| Pending {
+            update: TallyUpdate {
+                key: ChannelKey::Room(parley_common::RoomName::lobby()),
+                poll: 1,
+                tally: tally(1),
+            },
+            last_update,
+            spacing,
+        };
+        let ms = Duration::from_millis;
+        // Nothing sent yet: at once.
+        assert_eq!(due(&pending(t0, TALLY_INTERVAL), None), t0);
+        // Votes still coming in a big room: at the burst spacing.
+        let busy = pending(t0 + ms(290), TALLY_INTERVAL * 5);
+        assert_eq!(due(&busy, Some(t0)), t0 + ms(310));
+        let busy = pending(t0 + ms(499), TALLY_INTERVAL * 5);
+        assert_eq!(due(&busy, Some(t0)), t0 + ms(500));
+        // Votes stopped: right after the quiet period, but never within 100 ms.
+        let quiet = pending(t0 + ms(10), TALLY_INTERVAL * 5);
+        assert_eq!(due(&quiet, Some(t0)), t0 + TALLY_INTERVAL);
     }
 
     #[tokio::test(start_paused = true)]
