@@ -61,7 +61,7 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Turns a store refusal into the client's error; failures are logged.
+/// Turns a refused new poll into the client's error.
 fn poll_error(problem: PollProblem) -> ProtocolError {
     let code = match problem {
         PollProblem::EmptyQuestion
@@ -75,7 +75,11 @@ fn poll_error(problem: PollProblem) -> ProtocolError {
     ProtocolError::new(code, problem.to_string())
 }
 
-fn store_error(err: &StoreError, channel: &Channel) -> ProtocolError {
+/// Turns a store refusal into the client's error, naming the room or
+/// conversation when the request named one (poll requests name only a poll);
+/// failures are logged.
+fn store_error(err: &StoreError, channel: Option<&Channel>) -> ProtocolError {
+    let channel = channel.map_or_else(|| "that room".to_owned(), ToString::to_string);
     match err {
         StoreError::NoSuchRoom => {
             ProtocolError::new(ErrorCode::NoSuchRoom, format!("there is no room {channel}"))
@@ -205,7 +209,7 @@ impl Session {
                     .store
                     .room_list(self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &Channel::Room(RoomName::lobby())))?;
+                    .map_err(|e| store_error(&e, None))?;
                 self.reply(&ServerMsg::RoomList { rooms });
                 Ok(())
             }
@@ -213,7 +217,7 @@ impl Session {
                 self.store
                     .create_room(room.clone(), self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
+                    .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
                 tracing::info!(user = %self.user.name, %room, "created room");
                 self.entered(room, 0).await
             }
@@ -222,14 +226,14 @@ impl Session {
                     .store
                     .join(room.clone(), self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
+                    .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
                 self.entered(room, last_seq).await
             }
             ClientMsg::Leave { room } => {
                 self.store
                     .leave(room.clone(), self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
+                    .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
                 self.hub.left(self.user.id, &ChannelKey::Room(room.clone()));
                 self.to_all_tabs(&ServerMsg::Left { room });
                 Ok(())
@@ -251,31 +255,28 @@ impl Session {
                 closes_at,
             } => self.create_poll(room, &question, &options, closes_at).await,
             ClientMsg::Vote { poll, option } => {
-                let lobby = Channel::Room(RoomName::lobby());
                 self.store
                     .vote(poll, self.user.id, option)
                     .await
-                    .map_err(|e| store_error(&e, &lobby))?;
+                    .map_err(|e| store_error(&e, None))?;
                 // The tally reaches the room through the coalescer; your choice
                 // reaches all your tabs.
                 self.to_all_tabs(&ServerMsg::MyVote { poll, option });
                 Ok(())
             }
             ClientMsg::ClosePoll { poll } => {
-                let lobby = Channel::Room(RoomName::lobby());
                 self.store
                     .close_poll(poll, Some(self.user.id))
                     .await
-                    .map_err(|e| store_error(&e, &lobby))?;
+                    .map_err(|e| store_error(&e, None))?;
                 Ok(())
             }
             ClientMsg::GetPoll { poll } => {
-                let lobby = Channel::Room(RoomName::lobby());
                 let info = self
                     .store
                     .poll(poll, self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &lobby))?;
+                    .map_err(|e| store_error(&e, None))?;
                 self.reply(&ServerMsg::Poll(info));
                 Ok(())
             }
@@ -284,7 +285,7 @@ impl Session {
                     .store
                     .polls(room.clone(), self.user.id)
                     .await
-                    .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
+                    .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
                 self.reply(&ServerMsg::Polls { room, polls });
                 Ok(())
             }
@@ -293,7 +294,7 @@ impl Session {
                     .store
                     .mark_read(channel.clone(), self.user.clone(), seq)
                     .await
-                    .map_err(|e| store_error(&e, &channel))?;
+                    .map_err(|e| store_error(&e, Some(&channel)))?;
                 self.to_all_tabs(&ServerMsg::ReadMarker { channel, seq });
                 Ok(())
             }
@@ -315,17 +316,16 @@ impl Session {
                 ),
             ));
         }
-        let lobby = Channel::Room(RoomName::lobby());
         let rooms = self
             .store
             .my_rooms(self.user.id)
             .await
-            .map_err(|e| store_error(&e, &lobby))?;
+            .map_err(|e| store_error(&e, None))?;
         let conversations = self
             .store
             .conversations(self.user.id)
             .await
-            .map_err(|e| store_error(&e, &lobby))?;
+            .map_err(|e| store_error(&e, None))?;
         let keys = rooms
             .iter()
             .map(|r| ChannelKey::Room(r.room.clone()))
@@ -389,7 +389,7 @@ impl Session {
             .store
             .history(channel.clone(), self.user.id, before, HISTORY_PAGE)
             .await
-            .map_err(|e| store_error(&e, &channel))?;
+            .map_err(|e| store_error(&e, Some(&channel)))?;
         self.reply(&ServerMsg::History {
             channel: page.channel,
             messages: page.messages,
@@ -416,7 +416,7 @@ impl Session {
             .store
             .create_poll(room.clone(), self.user.clone(), spec, closes_at)
             .await
-            .map_err(|e| store_error(&e, &Channel::Room(room.clone())))?;
+            .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
         tracing::info!(user = %self.user.name, %room, poll = info.id, "created poll");
         if let Some(at) = closes_at {
             crate::polls::close_at(self.store.clone(), self.shutdown.clone(), info.id, at);
@@ -444,7 +444,7 @@ impl Session {
         }
         self.hub
             .typing(&self.user, &channel)
-            .map_err(|_| store_error(&StoreError::NotInRoom, &channel))?;
+            .map_err(|_| store_error(&StoreError::NotInRoom, Some(&channel)))?;
         self.typing.insert(channel, now);
         Ok(())
     }
@@ -463,7 +463,7 @@ impl Session {
                     channel: appended.msg.channel,
                     seq: appended.msg.seq,
                 },
-                Err(e) => store_error(&e, &channel)
+                Err(e) => store_error(&e, Some(&channel))
                     .with_client_id(Some(client_id))
                     .to_server_msg(),
             }

@@ -194,6 +194,17 @@ struct PollRow {
     tally: Tally,
 }
 
+/// `poll`'s tally (in `row`) changed: a new version, written with the batch.
+fn changed(row: &mut PollRow, dirty: &mut HashSet<u64>, poll: u64, key: ChannelKey) -> Voted {
+    row.tally.version += 1;
+    dirty.insert(poll);
+    Voted {
+        key,
+        tally: row.tally.clone(),
+        changed: true,
+    }
+}
+
 /// A room as the writer knows it: id and latest sequence number.
 #[derive(Clone, Copy)]
 struct RoomRow {
@@ -998,13 +1009,7 @@ impl Writer {
         if let Some(new) = row.tally.counts.get_mut(index) {
             *new += 1;
         }
-        row.tally.version += 1;
-        self.dirty_polls.insert(poll);
-        Ok(Ok(Voted {
-            key,
-            tally: row.tally.clone(),
-            changed: true,
-        }))
+        Ok(Ok(changed(row, &mut self.dirty_polls, poll, key)))
     }
 
     fn close_poll(
@@ -1039,13 +1044,7 @@ impl Writer {
             });
         }
         row.tally.closed = true;
-        row.tally.version += 1;
-        self.dirty_polls.insert(poll);
-        Ok(Ok(Voted {
-            key,
-            tally: row.tally.clone(),
-            changed: true,
-        }))
+        Ok(Ok(changed(row, &mut self.dirty_polls, poll, key)))
     }
 
     /// Membership, cached: every change goes through this writer.
