@@ -45,28 +45,20 @@ pub async fn authenticate(
     Ok((user, hash))
 }
 
-fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+/// 403 unless the request comes from our own pages (or an allowed origin).
+pub fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     if auth::origin_allowed(headers, &state.allowed_origins) {
         Ok(())
     } else {
+        tracing::warn!(origin = ?headers.get("origin"), "request from a foreign origin refused");
         Err(AppError::forbidden_origin())
     }
 }
 
 /// Parses the body ourselves so bad JSON gets the API's error shape.
 fn credentials(body: &Bytes) -> Result<Credentials, AppError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let code = if e.is_syntax() || e.is_eof() {
-            ErrorCode::BadJson
-        } else {
-            ErrorCode::BadMessage
-        };
-        AppError::new(
-            StatusCode::BAD_REQUEST,
-            code,
-            "expected a JSON object {\"name\": ..., \"password\": ...}",
-        )
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::bad_body(&e, "a JSON object {\"name\": ..., \"password\": ...}"))
 }
 
 fn password_error(problem: PasswordProblem) -> AppError {

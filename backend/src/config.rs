@@ -49,6 +49,15 @@ pub struct Config {
     /// connection is closed as dead.
     #[arg(long, env = "PARLEY_IDLE_TIMEOUT", default_value_t = 60)]
     pub idle_timeout_secs: u64,
+
+    /// Longest a long-poll request waits for an event, in seconds (at most 25).
+    #[arg(long, env = "PARLEY_LONG_POLL_WAIT", default_value_t = 25)]
+    pub long_poll_wait_secs: u64,
+
+    /// For tests: refuse WebSocket upgrades (503), like a proxy that blocks them,
+    /// so clients fall back to long-polling.
+    #[arg(long, hide = true)]
+    pub refuse_websocket: bool,
 }
 
 impl Config {
@@ -76,6 +85,8 @@ impl Config {
             register_rate_per_minute: 1000,
             ping_interval_secs: 25,
             idle_timeout_secs: 60,
+            long_poll_wait_secs: 25,
+            refuse_websocket: false,
         }
     }
 }

@@ -55,6 +55,21 @@ impl AppError {
         }
     }
 
+    /// A request body that is not the JSON expected: `bad_json` when it is not
+    /// JSON at all, `bad_message` when it has the wrong shape.
+    pub fn bad_body(err: &serde_json::Error, expected: &str) -> Self {
+        let code = if err.is_syntax() || err.is_eof() {
+            ErrorCode::BadJson
+        } else {
+            ErrorCode::BadMessage
+        };
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!("expected {expected}"),
+        )
+    }
+
     pub fn internal(what: &str, err: &dyn std::fmt::Display) -> Self {
         tracing::error!(%err, "{what} failed");
         Self::new(

@@ -48,6 +48,11 @@ pub struct AppState {
     pub allowed_origins: Arc<[String]>,
     pub limits: Arc<Limits>,
     pub heartbeat: Heartbeat,
+    /// Open long-poll connections.
+    pub longpolls: Arc<transport::longpoll::LongPolls>,
+    /// Test flag: answer WebSocket upgrades with 503, as a network that blocks
+    /// them would, so clients fall back to long-polling.
+    pub refuse_websocket: bool,
     /// Cancelled once when the server starts shutting down; every long-running task
     /// watches it.
     pub shutdown: CancellationToken,
@@ -61,6 +66,8 @@ pub struct AppState {
 pub struct Heartbeat {
     pub ping_interval: Duration,
     pub idle_timeout: Duration,
+    /// Longest a long-poll GET waits for an event.
+    pub poll_wait: Duration,
 }
 
 /// Rate limiters for the account endpoints.
@@ -103,6 +110,7 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .route("/ws", get(transport::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .merge(api::router())
+        .merge(transport::longpoll::router())
         .fallback_service(spa)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -188,7 +196,14 @@ impl Application {
             heartbeat: Heartbeat {
                 ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
                 idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
+                poll_wait: Duration::from_secs(
+                    config
+                        .long_poll_wait_secs
+                        .min(parley_common::LONG_POLL_WAIT_SECS),
+                ),
             },
+            longpolls: Arc::default(),
+            refuse_websocket: config.refuse_websocket,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         };

@@ -51,6 +51,10 @@ impl CloseReason {
         code: close::IDLE,
         reason: close::IDLE_REASON,
     };
+    pub const CLIENT_CLOSED: Self = Self {
+        code: 1000,
+        reason: "closed by the client",
+    };
 }
 
 /// The sending half of a connection's outbox. Cheap to clone.
@@ -97,6 +101,11 @@ impl Kick {
 
     pub fn is_kicked(&self) -> bool {
         self.token.is_cancelled()
+    }
+
+    /// Why the connection was kicked, once it was.
+    pub fn reason(&self) -> Option<CloseReason> {
+        self.reason.get().copied()
     }
 
     /// Completes once the connection is kicked, with the reason.

@@ -9,19 +9,21 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use parley_common::{
     Channel, ClientMsg, ClientMsgId, ErrorCode, HISTORY_PAGE, MessageBody, PROTOCOL_VERSION,
-    PollProblem, PollSpec, ProtocolError, RoomName, ServerMsg, decode_client,
+    PollProblem, PollSpec, ProtocolError, ResumeFrom, RoomName, ServerMsg, decode_client,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::{ConnId, Hub};
 use crate::outbox::{Frame, Outbox};
-use crate::store::{AuthUser, ChannelKey, Store, StoreError, TokenHash};
+use crate::store::{Attach, AuthUser, ChannelKey, Store, StoreError, TokenHash};
 
 /// Typing signals forwarded per channel and connection, at most one per this.
 const TYPING_INTERVAL: Duration = Duration::from_secs(1);
@@ -48,6 +50,9 @@ pub struct Session {
     typing: HashMap<Channel, Instant>,
     /// The server's shutdown signal (for poll timers started here).
     shutdown: CancellationToken,
+    /// False once the session is dropped: a resume finishing on the store's
+    /// thread after that must not attach the connection.
+    alive: Arc<Mutex<bool>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -144,6 +149,7 @@ impl Session {
             in_flight: FuturesOrdered::new(),
             typing: HashMap::new(),
             shutdown,
+            alive: Arc::new(Mutex::new(true)),
         }
     }
 
@@ -193,8 +199,13 @@ impl Session {
     }
 
     async fn handle(&mut self, msg: ClientMsg) -> Result<(), ProtocolError> {
-        if let ClientMsg::Hello { protocol } = msg {
-            return self.hello(protocol).await;
+        match msg {
+            ClientMsg::Hello { protocol, resume } => return self.hello(protocol, resume).await,
+            ClientMsg::Ping => {
+                self.reply(&ServerMsg::Pong);
+                return Ok(());
+            }
+            _ => {}
         }
         if !self.greeted {
             return Err(ProtocolError::new(
@@ -203,7 +214,7 @@ impl Session {
             ));
         }
         match msg {
-            ClientMsg::Hello { .. } => Ok(()),
+            ClientMsg::Hello { .. } | ClientMsg::Ping => Ok(()),
             ClientMsg::ListRooms => {
                 let rooms = self
                     .store
@@ -301,7 +312,7 @@ impl Session {
         }
     }
 
-    async fn hello(&mut self, protocol: u32) -> Result<(), ProtocolError> {
+    async fn hello(&mut self, protocol: u32, resume: Vec<ResumeFrom>) -> Result<(), ProtocolError> {
         if self.greeted {
             return Err(ProtocolError::new(
                 ErrorCode::AlreadyGreeted,
@@ -326,23 +337,25 @@ impl Session {
             .conversations(self.user.id)
             .await
             .map_err(|e| store_error(&e, None))?;
-        let keys = rooms
+        let keys: Vec<ChannelKey> = rooms
             .iter()
             .map(|r| ChannelKey::Room(r.room.clone()))
             .chain(
                 conversations
                     .iter()
                     .map(|c| ChannelKey::dm(self.user.id, c.peer)),
-            );
-        let online = self.hub.connect(
-            &self.user,
-            self.id,
-            self.token,
-            self.outbox.clone(),
-            keys.collect::<Vec<_>>(),
-        );
-        self.greeted = true;
-        tracing::info!(conn = %self.id, user = %self.user.name, "session started");
+            )
+            .collect();
+        // Each channel's latest seq, for a resume that cannot replay.
+        let latest: HashMap<Channel, u64> = rooms
+            .iter()
+            .map(|r| (Channel::Room(r.room.clone()), r.last_seq))
+            .chain(
+                conversations
+                    .iter()
+                    .map(|c| (Channel::Dm(c.summary.with.clone()), c.summary.last_seq)),
+            )
+            .collect();
         let conversations = conversations
             .into_iter()
             .map(|c| parley_common::Conversation {
@@ -350,16 +363,86 @@ impl Session {
                 ..c.summary
             })
             .collect();
+        // `welcome` goes first: nothing is delivered before the connection is
+        // attached to the hub below.
         self.reply(&ServerMsg::Welcome {
             protocol: PROTOCOL_VERSION,
             user: self.user.name.clone(),
             rooms,
             conversations,
         });
-        for snapshot in &online {
-            self.reply(snapshot);
+        self.greeted = true;
+        let attach = self.attacher(keys);
+        if resume.is_empty() {
+            attach(Vec::new());
+        } else {
+            // The store attaches the connection at a point in its commit order,
+            // with the replay of what was missed before that point.
+            let channels: Vec<Channel> = resume.iter().map(|r| r.channel.clone()).collect();
+            let attached = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&attached);
+            let attach = Arc::new(Mutex::new(Some(attach)));
+            let in_store = Arc::clone(&attach);
+            let result = self
+                .store
+                .resume(
+                    self.user.clone(),
+                    resume,
+                    Attach(Box::new(move |frames| {
+                        if let Some(attach) = lock(&in_store).take() {
+                            attach(frames);
+                            flag.store(true, Ordering::Release);
+                        }
+                    })),
+                )
+                .await;
+            if let Err(err) = result {
+                tracing::error!(conn = %self.id, %err, "resume failed; asking for a reload");
+            }
+            if !attached.load(Ordering::Acquire)
+                && let Some(attach) = lock(&attach).take()
+            {
+                // Nothing replayed: the client reloads the latest pages.
+                let reload = channels
+                    .into_iter()
+                    .map(|channel| ServerMsg::TooFarBehind {
+                        last_seq: latest.get(&channel).copied().unwrap_or_default(),
+                        channel,
+                    })
+                    .collect();
+                attach(reload);
+            }
         }
+        tracing::info!(conn = %self.id, user = %self.user.name, "session started");
         Ok(())
+    }
+
+    /// What attaches this connection to the hub: queue `frames` (a replay), then
+    /// register with the hub and queue who is online. Unless the session has
+    /// ended meanwhile (then nothing happens).
+    fn attacher(&self, keys: Vec<ChannelKey>) -> Box<dyn FnOnce(Vec<ServerMsg>) + Send> {
+        let hub = self.hub.clone();
+        let user = self.user.clone();
+        let (id, token) = (self.id, self.token);
+        let outbox = self.outbox.clone();
+        let alive = Arc::clone(&self.alive);
+        Box::new(move |frames| {
+            let alive = lock(&alive);
+            if !*alive {
+                return;
+            }
+            for msg in &frames {
+                if let Some(frame) = encode(id, msg) {
+                    outbox.push(frame);
+                }
+            }
+            let online = hub.connect(&user, id, token, outbox.clone(), keys);
+            for msg in &online {
+                if let Some(frame) = encode(id, msg) {
+                    outbox.push(frame);
+                }
+            }
+        })
     }
 
     /// After a successful join or create: start delivery to all the user's tabs,
@@ -471,13 +554,7 @@ impl Session {
     }
 
     fn encode(&self, msg: &ServerMsg) -> Option<Frame> {
-        match msg.to_json() {
-            Ok(json) => Some(Frame::from(json)),
-            Err(err) => {
-                tracing::error!(conn = %self.id, %err, "could not encode a reply");
-                None
-            }
-        }
+        encode(self.id, msg)
     }
 
     fn reply(&self, msg: &ServerMsg) {
@@ -494,8 +571,26 @@ impl Session {
     }
 }
 
+fn encode(conn: ConnId, msg: &ServerMsg) -> Option<Frame> {
+    match msg.to_json() {
+        Ok(json) => Some(Frame::from(json)),
+        Err(err) => {
+            tracing::error!(%conn, %err, "could not encode a reply");
+            None
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
+        // Under the lock, so a resume attaching on the store's thread either
+        // happened before (and is undone here) or sees the session gone.
+        let mut alive = lock(&self.alive);
+        *alive = false;
         if self.greeted {
             self.hub.disconnect(self.user.id, self.id);
         }

@@ -13,10 +13,11 @@ mod msg;
 mod poll;
 mod text;
 
-pub use api::{ApiError, Credentials, Me};
+pub use api::{ApiError, CloseInfo, Credentials, LongPollBatch, LongPollOpened, Me};
 pub use codec::{ProtocolError, decode_client};
 pub use msg::{
-    Channel, ChatMessage, ClientMsg, Conversation, ErrorCode, MyRoom, RoomInfo, ServerMsg,
+    Channel, ChatMessage, ClientMsg, Conversation, ErrorCode, MyRoom, ResumeFrom, RoomInfo,
+    ServerMsg,
 };
 pub use poll::{
     MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, PollInfo, PollProblem,
@@ -28,7 +29,14 @@ pub use text::{
 
 /// Bumped on every incompatible change of the wire format. The client sends it in
 /// `hello`; the server answers `unsupported_version` when it differs.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
+
+/// Most messages replayed per channel on resume; a client further behind gets
+/// `too_far_behind` and reloads the latest page instead.
+pub const RESUME_LIMIT: u64 = 500;
+
+/// Longest a long-poll `GET` waits for an event before answering empty.
+pub const LONG_POLL_WAIT_SECS: u64 = 25;
 
 /// The room every new account starts in.
 pub const LOBBY: &str = "lobby";

@@ -40,9 +40,18 @@ impl std::fmt::Display for Channel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
-    /// First message on every connection: the protocol version the client speaks.
-    /// Who the client is comes from the session cookie, not from here.
-    Hello { protocol: u32 },
+    /// First message on every connection: the protocol version the client speaks,
+    /// and, when reconnecting, the last sequence number it saw in each room and
+    /// conversation it shows. Who the client is comes from the session cookie, not
+    /// from here.
+    Hello {
+        protocol: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        resume: Vec<ResumeFrom>,
+    },
+    /// "Are you there?" The server answers `pong`. A browser cannot see WebSocket
+    /// pings, so this is how it notices a dead server.
+    Ping,
     /// Ask for the room directory (every room, with its member count).
     ListRooms,
     /// Create a room (the name must be free) and join it.
@@ -105,6 +114,7 @@ impl ClientMsg {
     /// "known type, bad fields"). A test keeps it in step with the enum.
     pub const TYPES: &'static [&'static str] = &[
         "hello",
+        "ping",
         "list_rooms",
         "create_room",
         "join",
@@ -123,6 +133,15 @@ impl ClientMsg {
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(self)
     }
+}
+
+/// Where a reconnecting client stopped reading a channel: it has everything up to
+/// and including `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeFrom {
+    #[serde(flatten)]
+    pub channel: Channel,
+    pub seq: u64,
 }
 
 /// One chat message as stored and delivered.
@@ -188,6 +207,24 @@ pub enum ServerMsg {
     },
     /// The room directory.
     RoomList { rooms: Vec<RoomInfo> },
+    /// After `welcome`, for each channel named in `hello`'s `resume` that has
+    /// newer messages: all of them (at most [`RESUME_LIMIT`](crate::RESUME_LIMIT)),
+    /// oldest first. Live `message`s follow without gap or overlap.
+    Missed {
+        #[serde(flatten)]
+        channel: Channel,
+        messages: Vec<ChatMessage>,
+    },
+    /// After `welcome`: more than [`RESUME_LIMIT`](crate::RESUME_LIMIT) messages
+    /// were missed in `channel` (or the client claims more than exist), so none are
+    /// replayed. Forget what is shown and load the latest page (`history`).
+    TooFarBehind {
+        #[serde(flatten)]
+        channel: Channel,
+        last_seq: u64,
+    },
+    /// Answer to `ping`.
+    Pong,
     /// You are now in `room` (sent to all your tabs), whose latest sequence number
     /// is `last_seq`. The latest history page follows as a `history` message.
     Joined { room: RoomName, last_seq: u64 },
@@ -345,6 +382,16 @@ pub enum ErrorCode {
     RateLimited,
     /// No valid session: log in.
     Unauthorized,
+    /// Long-polling: another request is already waiting for this connection's
+    /// events (only one may wait at a time).
+    RequestPending,
+    /// Long-polling: the connection is unknown or has ended (expired, closed, or
+    /// the server restarted); open a new one and resume.
+    UnknownConnection,
+    /// The request body is over the size limit.
+    TooLarge,
+    /// The request body must be JSON (`Content-Type: application/json`).
+    UnsupportedMediaType,
     /// The request came from a page on another origin.
     ForbiddenOrigin,
     /// Something went wrong on the server; the request had no effect.

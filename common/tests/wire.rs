@@ -21,9 +21,30 @@ fn body(s: &str) -> MessageBody {
 fn client_samples() -> Vec<(ClientMsg, Value)> {
     vec![
         (
-            ClientMsg::Hello { protocol: 4 },
-            json!({"type": "hello", "protocol": 4}),
+            ClientMsg::Hello {
+                protocol: 5,
+                resume: Vec::new(),
+            },
+            json!({"type": "hello", "protocol": 5}),
         ),
+        (
+            ClientMsg::Hello {
+                protocol: 5,
+                resume: vec![
+                    ResumeFrom {
+                        channel: Channel::Room(room("rust")),
+                        seq: 41,
+                    },
+                    ResumeFrom {
+                        channel: Channel::Dm(name("bob")),
+                        seq: 0,
+                    },
+                ],
+            },
+            json!({"type": "hello", "protocol": 5,
+                   "resume": [{"room": "rust", "seq": 41}, {"dm": "bob", "seq": 0}]}),
+        ),
+        (ClientMsg::Ping, json!({"type": "ping"})),
         (ClientMsg::ListRooms, json!({"type": "list_rooms"})),
         (
             ClientMsg::CreateRoom { room: room("rust") },
@@ -153,6 +174,21 @@ fn server_samples() -> Vec<(ServerMsg, Value)> {
                    "conversations": [{"with": "bob", "last_seq": 3, "last_read": 3,
                                       "last_ts": 1_700_000_000_000u64, "online": true}]}),
         ),
+        (
+            ServerMsg::Missed {
+                channel: Channel::Room(room("lobby")),
+                messages: vec![m8.clone()],
+            },
+            json!({"type": "missed", "room": "lobby", "messages": [&m8_json]}),
+        ),
+        (
+            ServerMsg::TooFarBehind {
+                channel: Channel::Dm(name("bob")),
+                last_seq: 900,
+            },
+            json!({"type": "too_far_behind", "dm": "bob", "last_seq": 900}),
+        ),
+        (ServerMsg::Pong, json!({"type": "pong"})),
         (
             ServerMsg::Online {
                 channel: Channel::Room(room("lobby")),
@@ -390,6 +426,10 @@ fn error_codes_are_snake_case_strings() {
         (ErrorCode::PasswordTooLong, "password_too_long"),
         (ErrorCode::RateLimited, "rate_limited"),
         (ErrorCode::Unauthorized, "unauthorized"),
+        (ErrorCode::RequestPending, "request_pending"),
+        (ErrorCode::UnknownConnection, "unknown_connection"),
+        (ErrorCode::TooLarge, "too_large"),
+        (ErrorCode::UnsupportedMediaType, "unsupported_media_type"),
         (ErrorCode::ForbiddenOrigin, "forbidden_origin"),
         (ErrorCode::Internal, "internal"),
     ];
@@ -469,5 +509,30 @@ fn a_sender_field_in_the_payload_is_ignored() {
             client_id: cid("m1"),
             body: body("hi"),
         }
+    );
+}
+
+#[test]
+fn long_poll_bodies_are_pinned() {
+    let batch = LongPollBatch {
+        next: 3,
+        events: vec![ServerMsg::Pong],
+        close: Some(CloseInfo {
+            code: 1001,
+            reason: "server shutting down".into(),
+        }),
+    };
+    let expected = json!({"next": 3, "events": [{"type": "pong"}],
+                          "close": {"code": 1001, "reason": "server shutting down"}});
+    assert_eq!(serde_json::to_value(&batch).unwrap(), expected);
+    assert_eq!(
+        serde_json::from_value::<LongPollBatch>(expected).unwrap(),
+        batch
+    );
+    let open: LongPollBatch = serde_json::from_value(json!({"next": 0, "events": []})).unwrap();
+    assert_eq!(open.close, None);
+    assert_eq!(
+        serde_json::to_value(LongPollOpened { sid: "abc".into() }).unwrap(),
+        json!({"sid": "abc"})
     );
 }

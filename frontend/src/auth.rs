@@ -190,6 +190,10 @@ pub fn auth_problem(failure: &ApiFailure) -> AuthProblem {
         | ErrorCode::PollClosed
         | ErrorCode::NotPollCreator
         | ErrorCode::Unauthorized
+        | ErrorCode::RequestPending
+        | ErrorCode::UnknownConnection
+        | ErrorCode::TooLarge
+        | ErrorCode::UnsupportedMediaType
         | ErrorCode::Internal => AuthProblem::form(error.message.clone()),
     }
 }

@@ -86,6 +86,7 @@ async fn run(
     // state is checked before reporting it open; the stream then reports the close.
     let hello = ClientMsg::Hello {
         protocol: PROTOCOL_VERSION,
+        resume: Vec::new(),
     };
     if send(&mut ws, &hello).await.is_ok() && matches!(ws.state(), State::Open) {
         dispatch.dispatch(Action::Opened { conn });

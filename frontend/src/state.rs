@@ -780,6 +780,8 @@ impl AppState {
             ServerMsg::Polls { room, polls } => self.apply_polls(&room, polls),
             ServerMsg::Tally { poll, since, tally } => self.apply_tally(poll, since, tally),
             ServerMsg::MyVote { poll, option } => self.apply_my_vote(poll, option),
+            // Not asked for yet: this client does not resume.
+            ServerMsg::Missed { .. } | ServerMsg::TooFarBehind { .. } | ServerMsg::Pong => {}
             ServerMsg::Error {
                 code,
                 message,
@@ -972,6 +974,10 @@ impl AppState {
             | ErrorCode::RateLimited
             | ErrorCode::Unauthorized
             | ErrorCode::ForbiddenOrigin
+            | ErrorCode::RequestPending
+            | ErrorCode::UnknownConnection
+            | ErrorCode::TooLarge
+            | ErrorCode::UnsupportedMediaType
             | ErrorCode::Internal => self.show_error(Some(code), message),
         }
     }

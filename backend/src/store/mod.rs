@@ -22,11 +22,11 @@ use std::sync::Arc;
 
 use parley_common::{
     Channel, ChatMessage, ClientMsgId, Conversation, MessageBody, MyRoom, PollInfo, PollSpec,
-    RoomInfo, RoomName, Tally, Username,
+    ResumeFrom, RoomInfo, RoomName, Tally, Username,
 };
 use tokio::sync::oneshot;
 
-pub use writer::{Fanout, Stats};
+pub use writer::{Attach, Fanout, Stats};
 
 /// A channel as the server keys it: a room by name, a private conversation by its
 /// two users (lower id first, so both sides name it the same).
@@ -353,6 +353,28 @@ impl Store {
             submitted?;
             answer.await.map_err(|_| StoreError::Closed)?
         }
+    }
+
+    /// Replays what a reconnecting `user` missed in each channel since `from`, and
+    /// runs `attach` with the frames to send (`missed`, `too_far_behind`) at one
+    /// point in the commit order: every message committed before it is in the
+    /// replay, every later one is published after `attach` returns. So if `attach`
+    /// queues the frames and then registers the connection with the hub, the
+    /// client sees each channel's messages exactly once, in order, with no gap.
+    pub async fn resume(
+        &self,
+        user: AuthUser,
+        from: Vec<ResumeFrom>,
+        attach: writer::Attach,
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.submit(writer::Op::Resume {
+            user,
+            from,
+            attach,
+            reply,
+        })?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// The page of up to `limit` messages before `before` (the latest page when

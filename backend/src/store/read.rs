@@ -207,16 +207,7 @@ pub fn history(
          FROM messages m JOIN users u ON u.id = m.sender_id
          WHERE m.room_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3",
     )?;
-    let rows = stmt.query_map(params![room_id, before, fetch], |r| {
-        Ok(ChatMessage {
-            channel: channel.clone(),
-            seq: r.get(0)?,
-            sender: text(r, 1, Username::parse)?,
-            body: text(r, 2, MessageBody::parse)?,
-            ts: r.get(3)?,
-            client_id: text(r, 4, ClientMsgId::parse)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![room_id, before, fetch], |r| message(r, channel))?;
     let mut messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     let has_more = messages.len() > limit;
     messages.truncate(limit);
@@ -226,6 +217,37 @@ pub fn history(
         messages,
         has_more,
     })
+}
+
+/// One row of `SELECT m.seq, u.name, m.body, m.ts, m.client_id` as a message of
+/// `channel`.
+fn message(r: &rusqlite::Row<'_>, channel: &Channel) -> rusqlite::Result<ChatMessage> {
+    Ok(ChatMessage {
+        channel: channel.clone(),
+        seq: r.get(0)?,
+        sender: text(r, 1, Username::parse)?,
+        body: text(r, 2, MessageBody::parse)?,
+        ts: r.get(3)?,
+        client_id: text(r, 4, ClientMsgId::parse)?,
+    })
+}
+
+/// The messages of room `room_id` after `after` up to `upto`, oldest first, named
+/// as `channel` (for replaying what a reconnecting client missed).
+pub fn range(
+    c: &Connection,
+    room_id: i64,
+    channel: &Channel,
+    after: u64,
+    upto: u64,
+) -> Result<Vec<ChatMessage>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT m.seq, u.name, m.body, m.ts, m.client_id
+         FROM messages m JOIN users u ON u.id = m.sender_id
+         WHERE m.room_id = ?1 AND m.seq > ?2 AND m.seq <= ?3 ORDER BY m.seq",
+    )?;
+    let rows = stmt.query_map(params![room_id, after, upto], |r| message(r, channel))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Reads polls by a `WHERE` clause over `polls p` with `?1` = user id and `?2` =

@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
-use parley_common::{Channel, ChatMessage, ClientMsgId, MessageBody, RoomName, Username};
+use parley_common::{
+    Channel, ChatMessage, ClientMsgId, MessageBody, RESUME_LIMIT, ResumeFrom, RoomName, ServerMsg,
+    Username,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
@@ -102,6 +105,37 @@ pub enum Op {
         body: MessageBody,
         reply: Reply<Appended>,
     },
+    /// Replays what `user` missed since each point and runs `attach` with it, at
+    /// this op's place in the commit order (see [`Store::resume`](super::Store::resume)).
+    Resume {
+        user: AuthUser,
+        from: Vec<ResumeFrom>,
+        attach: Attach,
+        reply: Reply<()>,
+    },
+}
+
+/// Called on the writer thread with the replay (`missed` / `too_far_behind`
+/// frames), between two publishes: it must attach the connection to the fan-out
+/// before returning, and must not block.
+pub struct Attach(pub Box<dyn FnOnce(Vec<ServerMsg>) + Send>);
+
+impl std::fmt::Debug for Attach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Attach(..)")
+    }
+}
+
+/// Most channels one resume may name (a user with more is asked to reload the
+/// rest: they get nothing replayed, and live delivery covers what comes next).
+const MAX_RESUME_CHANNELS: usize = 1000;
+
+/// One channel to replay: the messages after `after` up to `upto` of `room_id`.
+struct ReplayTarget {
+    room_id: i64,
+    channel: Channel,
+    after: u64,
+    upto: u64,
 }
 
 enum Job {
@@ -235,6 +269,7 @@ struct Writer {
 enum Publish {
     Message(Appended),
     Tally(ChannelKey, u64, Tally),
+    Resume(Vec<ReplayTarget>, Attach),
 }
 
 /// The outcome of one op inside a batch, waiting for the commit: how to answer
@@ -342,13 +377,16 @@ impl Writer {
                     .fetch_add(micros, Ordering::Relaxed);
                 // Publish in commit order, then answer: an ack never overtakes the
                 // message it acknowledges.
-                for d in &done {
-                    match &d.publish {
+                for d in &mut done {
+                    match d.publish.take() {
                         Some(Publish::Message(a)) => {
                             self.fanout.publish(&a.key, &a.msg, a.dm.as_ref());
                         }
                         Some(Publish::Tally(key, poll, tally)) => {
-                            self.fanout.tally(key, *poll, tally)
+                            self.fanout.tally(&key, poll, &tally);
+                        }
+                        Some(Publish::Resume(targets, attach)) => {
+                            (attach.0)(self.replay(targets));
                         }
                         None => {}
                     }
@@ -514,7 +552,81 @@ impl Writer {
                 let r = self.mark_read(&channel, &user, seq)?;
                 Done::new(reply, r)
             }
+            Op::Resume {
+                user,
+                from,
+                attach,
+                reply,
+            } => {
+                let mut targets = Vec::with_capacity(from.len().min(MAX_RESUME_CHANNELS));
+                for point in from.into_iter().take(MAX_RESUME_CHANNELS) {
+                    if let Some(target) = self.replay_target(&user, point)? {
+                        targets.push(target);
+                    }
+                }
+                Done::new(reply, Ok(())).publishing(Some(Publish::Resume(targets, attach)))
+            }
         })
+    }
+
+    /// Where a resume point stands now. The room's latest seq is read here, at the
+    /// op's place in the batch: messages applied before it are replayed, the ones
+    /// after it are published live. Channels the user is not in (any more), and
+    /// conversations nobody wrote in, are skipped.
+    fn replay_target(
+        &mut self,
+        user: &AuthUser,
+        point: ResumeFrom,
+    ) -> Result<Option<ReplayTarget>, StoreError> {
+        let Ok((_, peer, Some(row))) = self.resolve(&point.channel, user)? else {
+            return Ok(None);
+        };
+        if !self.is_member(user.id, row.id)? {
+            return Ok(None);
+        }
+        // A conversation is named as the other user spells their name.
+        let channel = match peer {
+            Some(peer) => Channel::Dm(peer.name),
+            None => point.channel,
+        };
+        Ok(Some(ReplayTarget {
+            room_id: row.id,
+            channel,
+            after: point.seq,
+            upto: row.last_seq,
+        }))
+    }
+
+    /// Reads what each target missed (committed by now): a `missed` frame, or
+    /// `too_far_behind` when it is more than [`RESUME_LIMIT`] or the client is
+    /// ahead of the server.
+    fn replay(&self, targets: Vec<ReplayTarget>) -> Vec<ServerMsg> {
+        let mut frames = Vec::new();
+        for t in targets {
+            if t.after == t.upto {
+                continue;
+            }
+            let too_far = ServerMsg::TooFarBehind {
+                channel: t.channel.clone(),
+                last_seq: t.upto,
+            };
+            if t.after > t.upto || t.upto - t.after > RESUME_LIMIT {
+                frames.push(too_far);
+                continue;
+            }
+            match super::read::range(&self.conn, t.room_id, &t.channel, t.after, t.upto) {
+                Ok(messages) => frames.push(ServerMsg::Missed {
+                    channel: t.channel,
+                    messages,
+                }),
+                Err(err) => {
+                    // The client reloads the latest page instead.
+                    tracing::error!(%err, "reading messages to replay failed");
+                    frames.push(too_far);
+                }
+            }
+        }
+        frames
     }
 
     fn create_user(

@@ -44,6 +44,13 @@ pub async fn upgrade(
         return Err(AppError::forbidden_origin());
     }
     let (user, token) = authenticate(&state, &headers).await?;
+    if state.refuse_websocket {
+        return Err(AppError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            parley_common::ErrorCode::Internal,
+            "WebSockets are switched off on this server (--refuse-websocket): use long-polling",
+        ));
+    }
     Ok(ws
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)

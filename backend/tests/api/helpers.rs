@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use parley_backend::{Application, Config};
-use parley_common::{ChatMessage, ErrorCode, MyRoom, PROTOCOL_VERSION, ServerMsg};
+use parley_common::{ChatMessage, ErrorCode, LongPollBatch, MyRoom, PROTOCOL_VERSION, ServerMsg};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -115,45 +115,7 @@ impl TestApp {
         body: Option<&str>,
         extra_headers: &[(&str, &str)],
     ) -> HttpResponse {
-        let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.addr
-        );
-        for (name, value) in extra_headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if let Some(body) = body {
-            request.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
-        }
-        request.push_str("\r\n");
-        request.push_str(body.unwrap_or(""));
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut raw))
-            .await
-            .expect("http response timed out")
-            .unwrap();
-        let raw = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("status line");
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-            .collect();
-        HttpResponse {
-            status,
-            headers,
-            body: body.to_owned(),
-        }
+        http_to(self.addr, method, path, body, extra_headers).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
@@ -580,5 +542,139 @@ impl RawWs {
                 return u16::from_be_bytes([payload[0], payload[1]]);
             }
         }
+    }
+}
+
+/// A long-polling client: the HTTP requests of `/api/lp`, one TCP connection each.
+pub struct Lp {
+    pub addr: std::net::SocketAddr,
+    pub token: String,
+    pub sid: String,
+    /// The cursor: `next` of the last batch received.
+    pub since: u64,
+}
+
+impl TestApp {
+    /// Opens a long-poll connection with `messages` (a JSON array) as the first
+    /// body; the status and body on refusal.
+    pub async fn try_lp(&self, token: &str, messages: Value) -> Result<Lp, HttpResponse> {
+        let cookie = format!("parley_session={token}");
+        let r = self
+            .http(
+                "POST",
+                "/api/lp",
+                Some(&messages.to_string()),
+                &[("Cookie", &cookie)],
+            )
+            .await;
+        if r.status != 201 {
+            return Err(r);
+        }
+        let sid = r.json()["sid"].as_str().expect("a sid").to_owned();
+        Ok(Lp {
+            addr: self.addr,
+            token: token.to_owned(),
+            sid,
+            since: 0,
+        })
+    }
+
+    /// Opens a long-poll connection that says hello (resuming from `resume`).
+    pub async fn lp(&self, token: &str, resume: Value) -> Lp {
+        let hello = json!([{"type": "hello", "protocol": PROTOCOL_VERSION, "resume": resume}]);
+        self.try_lp(token, hello).await.expect("long-poll refused")
+    }
+}
+
+impl Lp {
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> HttpResponse {
+        let cookie = format!("parley_session={}", self.token);
+        let mut headers = vec![("Cookie", cookie.as_str())];
+        headers.extend_from_slice(extra);
+        http_to(self.addr, method, path, body, &headers).await
+    }
+
+    /// Submits client messages (a JSON array); the HTTP status.
+    pub async fn post(&self, messages: Value) -> u16 {
+        let path = format!("/api/lp/{}", self.sid);
+        let r = self
+            .request("POST", &path, Some(&messages.to_string()), &[])
+            .await;
+        assert!(
+            r.status == 204 || r.status >= 400,
+            "unexpected {}",
+            r.status
+        );
+        r.status
+    }
+
+    /// One GET (waiting up to `wait` seconds) at the current cursor; moves the
+    /// cursor on. Panics on an error status.
+    pub async fn get(&mut self, wait: u64) -> LongPollBatch {
+        let r = self.get_raw(self.since, wait).await;
+        assert_eq!(r.status, 200, "long-poll GET: {}", r.body);
+        let batch: LongPollBatch = serde_json::from_str(&r.body)
+            .unwrap_or_else(|e| panic!("bad long-poll batch {}: {e}", r.body));
+        self.since = batch.next;
+        batch
+    }
+
+    pub async fn get_raw(&self, since: u64, wait: u64) -> HttpResponse {
+        let path = format!("/api/lp/{}?since={since}&wait={wait}", self.sid);
+        self.request("GET", &path, None, &[]).await
+    }
+}
+
+/// A raw HTTP/1.1 request over a new socket (`Connection: close`).
+pub async fn http_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    extra_headers: &[(&str, &str)],
+) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut has_type = false;
+    for (name, value) in extra_headers {
+        has_type |= name.eq_ignore_ascii_case("content-type");
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        if !has_type {
+            request.push_str("Content-Type: application/json\r\n");
+        }
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or(""));
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(40), stream.read_to_end(&mut raw))
+        .await
+        .expect("http response timed out")
+        .unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
     }
 }

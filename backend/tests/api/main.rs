@@ -11,5 +11,6 @@ mod durability;
 mod lifecycle;
 mod limits;
 mod polls;
+mod resume;
 mod rooms;
 mod social;
