@@ -400,7 +400,10 @@ async fn long_polling_carries_the_same_session_as_a_websocket() {
         .await;
     assert_eq!(status, 204);
     let mut events = Vec::new();
-    while !events.iter().any(|e| matches!(e, ServerMsg::Error { .. })) {
+    // The error is immediate, the ack comes after the commit.
+    while !(events.iter().any(|e| matches!(e, ServerMsg::Error { .. }))
+        && events.iter().any(|e| matches!(e, ServerMsg::Ack { .. })))
+    {
         events.extend(lp.get(5).await.events);
     }
     assert!(
