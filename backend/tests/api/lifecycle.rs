@@ -1,6 +1,10 @@
+use futures_util::{SinkExt, StreamExt};
 use parley_common::{ServerMsg, close};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{PASSWORD, TIMEOUT, TempDir, http_to, spawn_app};
 
 #[tokio::test]
 async fn shutdown_delivers_queued_messages_then_closes_with_going_away() {
@@ -31,4 +35,124 @@ async fn a_client_closing_leaves_the_others_undisturbed() {
     assert!(matches!(bob.recv().await, ServerMsg::Ack { .. }));
     drop(bob);
     app.stop().await;
+}
+
+/// The real binary, on a fresh database in `dir`; returns it and its address
+/// (read from its "listening" log line).
+async fn start_binary(dir: &std::path::Path) -> (tokio::process::Child, std::net::SocketAddr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["--listen", "127.0.0.1:0", "--database"])
+        .arg(dir.join("parley.db"))
+        .arg("--static-dir")
+        .arg(dir)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(TIMEOUT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("parley listening addr=").nth(1) {
+                return rest.trim().parse().unwrap();
+            }
+        }
+        panic!("the server ended before listening");
+    })
+    .await
+    .expect("the server did not start in time");
+    // Keep draining its log so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
+
+#[tokio::test]
+async fn sigterm_closes_sockets_with_going_away_flushes_and_exits_in_time() {
+    let dir = TempDir::new();
+    let (mut server, addr) = start_binary(&dir.0).await;
+    let body = json!({"name": "alice", "password": PASSWORD}).to_string();
+    let r = http_to(addr, "POST", "/api/register", Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let token = r.session().unwrap();
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", format!("parley_session={token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION});
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let send = json!({"type": "send", "room": "lobby", "client_id": "a1", "body": "before"});
+    ws.send(Message::text(send.to_string())).await.unwrap();
+    // Wait for the ack: the message is stored.
+    let acked = tokio::time::timeout(TIMEOUT, async {
+        while let Some(Ok(frame)) = ws.next().await {
+            if let Message::Text(text) = frame
+                && text.contains("\"ack\"")
+            {
+                return;
+            }
+        }
+        panic!("no ack");
+    });
+    acked.await.unwrap();
+
+    let started = std::time::Instant::now();
+    let pid = server.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let code = tokio::time::timeout(TIMEOUT, async {
+        while let Some(frame) = ws.next().await {
+            if let Ok(Message::Close(Some(frame))) = frame {
+                return u16::from(frame.code);
+            }
+        }
+        0
+    })
+    .await
+    .expect("no close frame in time");
+    assert_eq!(code, close::GOING_AWAY);
+    let status = tokio::time::timeout(
+        parley_backend::DRAIN_TIMEOUT + std::time::Duration::from_secs(5),
+        server.wait(),
+    )
+    .await
+    .expect("the server did not exit in time")
+    .unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(started.elapsed() < parley_backend::DRAIN_TIMEOUT);
+
+    // Started again on the same file, the acknowledged message is there.
+    let (_server, addr) = start_binary(&dir.0).await;
+    let r = http_to(addr, "POST", "/api/login", Some(&body), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request.headers_mut().insert(
+        "cookie",
+        format!("parley_session={}", r.session().unwrap())
+            .parse()
+            .unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let history = json!({"type": "history", "room": "lobby"});
+    ws.send(Message::text(history.to_string())).await.unwrap();
+    let page = tokio::time::timeout(TIMEOUT, async {
+        while let Some(Ok(frame)) = ws.next().await {
+            if let Message::Text(text) = frame
+                && let Ok(ServerMsg::History { messages, .. }) = serde_json::from_str(&text)
+            {
+                return messages;
+            }
+        }
+        panic!("no history");
+    })
+    .await
+    .unwrap();
+    let bodies: Vec<&str> = page.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["before"]);
 }
