@@ -1,35 +1,37 @@
 //! The account API over HTTP (`/api/register`, `/api/login`, `/api/logout`,
 //! `/api/me`), with the browser's `fetch`. The session cookie is HttpOnly: the
 //! browser stores and sends it (`credentials: same-origin`); this code never sees it.
+//! The long-polling transport ([`crate::connection`]) makes its requests with
+//! the same [`request`].
 //!
 //! `fetch` is called through web-sys directly rather than through gloo-net's
-//! `http` module: the four calls need little, and the wasm stays smaller.
+//! `http` module: the calls need little, and the wasm stays smaller.
 
 use parley_common::{ApiError, Credentials, Me};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestCredentials, RequestInit, Response};
+use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response};
 
 pub use crate::auth::ApiFailure;
 
 /// A response: its status and its body.
-struct Answer {
-    status: u16,
-    body: String,
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: String,
 }
 
 impl Answer {
-    fn ok(&self) -> bool {
+    pub fn ok(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
-    fn json<T: DeserializeOwned>(&self) -> Result<T, ApiFailure> {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiFailure> {
         serde_json::from_str(&self.body).map_err(|_| ApiFailure::Status(self.status))
     }
 
     /// The failure this (non-2xx) response describes.
-    fn failure(&self) -> ApiFailure {
+    pub fn failure(&self) -> ApiFailure {
         match serde_json::from_str::<ApiError>(&self.body) {
             Ok(error) => ApiFailure::Api {
                 status: self.status,
@@ -51,10 +53,24 @@ fn network(err: JsValue) -> ApiFailure {
 
 /// One same-origin request with an optional JSON body.
 async fn fetch(method: &str, path: &str, json: Option<String>) -> Result<Answer, ApiFailure> {
+    request(method, path, json, None).await
+}
+
+/// One same-origin request with an optional JSON body, cancelled when `signal`
+/// aborts.
+pub(crate) async fn request(
+    method: &str,
+    path: &str,
+    json: Option<String>,
+    signal: Option<&AbortSignal>,
+) -> Result<Answer, ApiFailure> {
     let window = web_sys::window().ok_or_else(|| ApiFailure::Network("no window".into()))?;
     let init = RequestInit::new();
     init.set_method(method);
     init.set_credentials(RequestCredentials::SameOrigin);
+    if let Some(signal) = signal {
+        init.set_signal(Some(signal));
+    }
     if let Some(json) = json {
         let headers = Headers::new().map_err(network)?;
         headers

@@ -21,10 +21,13 @@ use crate::components::{
 use crate::connection::{self, Connection};
 use crate::ids::ClientIdGen;
 use crate::state::{Action, AppState, Chat, ConnState, Session, View};
+use crate::transport::reconnect_delay_ms;
 
 #[component]
 pub fn App() -> Html {
     let state = use_reducer(|| AppState::opening(channel_in_url()));
+    // `?transport=` in the page's URL; read once.
+    let mode = *use_memo((), |()| connection::mode_from_page());
     // The running connection, if any. Written only by the connection effect.
     let connection = use_mut_ref(|| None::<Connection>);
     // Outgoing messages with a smaller id were handed to a connection already.
@@ -49,16 +52,18 @@ pub fn App() -> Html {
         });
     }
 
-    // The one place a WebSocket is opened: whenever the reducer asks for a new
-    // connection (a new `conn_id`) while someone is logged in. The teardown drops
-    // the handle, which closes it.
+    // The one place a connection is opened: whenever the reducer asks for a new
+    // one (a new `conn_id`) while someone is logged in. Its `hello` resumes from
+    // what the state shows now. The teardown drops the handle, which closes it.
     {
         let connection = connection.clone();
         let dispatch = dispatch.clone();
         let signed_in = state.me().is_some();
+        let state = state.clone();
         use_effect_with(state.conn_id, move |&conn| {
             if signed_in && conn != 0 {
-                *connection.borrow_mut() = Some(connection::spawn(conn, dispatch));
+                let hello = state.hello();
+                *connection.borrow_mut() = Some(connection::spawn(conn, hello, mode, dispatch));
             }
             move || drop(connection.borrow_mut().take())
         });
@@ -111,24 +116,45 @@ pub fn App() -> Html {
         });
     }
 
-    // A closed connection: if the session ended, back to the log-in page; else
-    // try again, waiting longer after each failure.
+    // A closed connection: try again after a while, longer after each failure
+    // (the status bar counts down and offers to try at once). Meanwhile, if the
+    // session ended, back to the log-in page.
     {
         let dispatch = dispatch.clone();
-        let closed = state.me().is_some() && matches!(state.conn, ConnState::Closed { .. });
+        let closed = match (&state.conn, state.me()) {
+            (ConnState::Closed { code, .. }, Some(_)) => Some(*code),
+            _ => None,
+        };
         let retries = state.retries;
         use_effect_with((state.conn_id, closed), move |&(conn, closed)| {
-            if closed {
+            let cancelled = Rc::new(Cell::new(false));
+            if let Some(code) = closed {
+                let going_away = code == Some(parley_common::close::GOING_AWAY);
+                let delay = reconnect_delay_ms(retries, going_away, js_sys::Math::random());
+                dispatch.dispatch(Action::ReconnectScheduled {
+                    conn,
+                    at_ms: now_ms().saturating_add(delay),
+                });
+                {
+                    let dispatch = dispatch.clone();
+                    spawn_local(async move {
+                        if let Ok(None) = api::me().await {
+                            dispatch.dispatch(Action::SignedOut {
+                                notice: Some("Your session has ended. Please log in again.".into()),
+                            });
+                        }
+                    });
+                }
+                let cancelled = cancelled.clone();
                 spawn_local(async move {
-                    if let Ok(None) = api::me().await {
-                        return dispatch.dispatch(Action::SignedOut {
-                            notice: Some("Your session has ended. Please log in again.".into()),
-                        });
+                    yew::platform::time::sleep(Duration::from_millis(delay)).await;
+                    // Ignored if the user retried already (the connection moved on).
+                    if !cancelled.get() {
+                        dispatch.dispatch(Action::Reconnect { conn });
                     }
-                    yew::platform::time::sleep(backoff(retries)).await;
-                    dispatch.dispatch(Action::Reconnect { conn });
                 });
             }
+            move || cancelled.set(true)
         });
     }
 
@@ -171,15 +197,17 @@ pub fn App() -> Html {
     let banner = html! { <ErrorBanner notice={state.error.clone()} {on_dismiss} /> };
     let status = {
         let conn = state.conn_id;
-        let on_reconnect = dispatch
+        let on_retry_now = dispatch
             .to_callback()
             .reform(move |()| Action::Reconnect { conn });
         html! {
             <StatusBar
                 conn={state.conn.clone()}
+                transport={state.transport}
+                reconnect_at={state.reconnect_at.filter(|_| state.can_reconnect())}
                 pending={state.pending_count()}
                 received={state.received}
-                {on_reconnect}
+                {on_retry_now}
             />
         }
     };
@@ -377,15 +405,6 @@ fn show_channel_in_url(channel: &Channel) {
     }
 }
 
-/// How long to wait before reconnection attempt `retries + 1`: 1 s, 2 s, 4 s, …
-/// up to 30 s, each time somewhere between half and all of it, so that clients
-/// dropped together do not all come back at the same instant.
-fn backoff(retries: u32) -> Duration {
-    let full = 1000u64.saturating_mul(1 << retries.min(5)).min(30_000);
-    let jitter = 0.5 + js_sys::Math::random() * 0.5;
-    Duration::from_millis((full as f64 * jitter) as u64)
-}
-
 fn room_entry(chat: &Chat) -> Option<RoomEntry> {
     Some(RoomEntry {
         name: chat.channel.room()?.clone(),
@@ -509,6 +528,15 @@ fn chat_view(
                 client_id,
             })
     };
+    let on_retry = {
+        let channel = channel.clone();
+        dispatch
+            .to_callback()
+            .reform(move |client_id| Action::RetryFailed {
+                channel: channel.clone(),
+                client_id,
+            })
+    };
     let on_read = {
         let channel = channel.clone();
         dispatch.to_callback().reform(move |seq| Action::Read {
@@ -545,6 +573,7 @@ fn chat_view(
                 reading={state.focused && state.ready}
                 {on_load_older}
                 {on_discard}
+                {on_retry}
                 {on_read}
             />
             <TypingIndicator names={typing} />

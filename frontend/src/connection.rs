@@ -1,35 +1,33 @@
-//! The connection task: owns the one WebSocket of a connection attempt, sends the
-//! UI's [`ClientMsg`]s over it and turns everything that happens on it into reducer
-//! [`Action`]s.
+//! The connection task: owns one connection attempt, whatever carries it — a
+//! WebSocket ([`ws`]) or HTTP long-polling / short polling ([`http`]) — sends the
+//! UI's [`ClientMsg`]s over it and turns everything that happens on it into the
+//! same reducer [`Action`]s (`Opened`, `Received`, `Closed`…), so the reducer
+//! never knows which transport it is.
 //!
 //! The UI talks to the task only through an unbounded channel; dropping the channel's
-//! sender (the root effect's teardown) makes the task close the socket and end.
+//! sender (the root effect's teardown) makes the task close the connection and end.
+//!
+//! In automatic mode a connection attempt starts with a WebSocket; if that never
+//! opens (refused, or nothing within [`WS_OPEN_TIMEOUT`]), the same attempt goes
+//! on over long-polling, with the same `hello`. Every later attempt starts with
+//! the WebSocket again, and while on long-polling the task checks now and then
+//! whether a WebSocket would open ([`PROBE_FIRST`]); when one does, it asks the
+//! app for a new connection ([`Action::Upgrade`]), which resumes over it.
+//!
+//! [`WS_OPEN_TIMEOUT`]: crate::transport::WS_OPEN_TIMEOUT
+//! [`PROBE_FIRST`]: crate::transport::PROBE_FIRST
 
-use futures::StreamExt;
+mod http;
+mod ws;
+
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
-use futures::future::{Either, select};
-use gloo_net::websocket::futures::WebSocket;
-use gloo_net::websocket::{Message, State, WebSocketError};
-use parley_common::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
+use parley_common::ClientMsg;
 use yew::UseReducerDispatcher;
 
 use crate::state::{Action, AppState, ConnId};
+use crate::transport::{Transport, TransportMode};
 
-/// The WebSocket URL for a page served from `protocol` (`"https:"`) and `host`
-/// (`"example.org:8443"`): same host, `/ws`, `wss` when the page is `https`.
-pub fn ws_url_for(protocol: &str, host: &str) -> String {
-    let scheme = if protocol == "https:" { "wss" } else { "ws" };
-    format!("{scheme}://{host}/ws")
-}
-
-/// The WebSocket URL derived from `window.location`.
-pub fn ws_url() -> Option<String> {
-    let location = web_sys::window()?.location();
-    Some(ws_url_for(
-        &location.protocol().ok()?,
-        &location.host().ok()?,
-    ))
-}
+pub use ws::{ws_url, ws_url_for};
 
 /// Handle on a running connection task; dropping it closes the connection.
 #[derive(Debug)]
@@ -51,115 +49,90 @@ impl Connection {
     }
 }
 
-/// Spawns the task for connection `conn`: it sends `hello`, then whatever the UI
-/// sends. Who the user is comes from the session cookie, which the browser sends
-/// with the upgrade request.
-pub fn spawn(conn: ConnId, dispatch: UseReducerDispatcher<AppState>) -> Connection {
+/// The transport mode the page's URL asks for (`?transport=ws|long-poll|poll`).
+pub fn mode_from_page() -> TransportMode {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .map_or(TransportMode::Auto, |search| {
+            TransportMode::from_query(&search)
+        })
+}
+
+/// Spawns the task for connection `conn`: it sends `hello` (built by the
+/// reducer: it carries the resume points), then whatever the UI sends. Who the
+/// user is comes from the session cookie, which the browser sends with the
+/// upgrade request and every polling request.
+pub fn spawn(
+    conn: ConnId,
+    hello: ClientMsg,
+    mode: TransportMode,
+    dispatch: UseReducerDispatcher<AppState>,
+) -> Connection {
     let (outbox, inbox) = futures::channel::mpsc::unbounded();
-    wasm_bindgen_futures::spawn_local(run(conn, inbox, dispatch));
+    wasm_bindgen_futures::spawn_local(run(conn, hello, mode, inbox, dispatch));
     Connection { conn, outbox }
 }
 
-enum Event {
-    Frame(Option<Result<Message, WebSocketError>>),
-    Outgoing(Option<ClientMsg>),
+/// How a transport's run ended.
+#[derive(Debug)]
+enum Ended {
+    /// It never opened (a WebSocket that did not connect, a refused long-poll
+    /// `POST`), for this reason (may be empty).
+    NeverOpened(String),
+    /// It was open and ended: the close code when the server sent one, and why.
+    Closed { code: Option<u16>, reason: String },
+    /// The app dropped its handle: it no longer wants this connection.
+    ByApp,
+    /// Long-polling in automatic mode, and a WebSocket opens now.
+    Upgrade,
+    /// Polling: the server does not know the connection (any more): it expired,
+    /// was closed, or the server restarted.
+    Gone,
 }
 
 async fn run(
     conn: ConnId,
+    hello: ClientMsg,
+    mode: TransportMode,
     mut inbox: UnboundedReceiver<ClientMsg>,
     dispatch: UseReducerDispatcher<AppState>,
 ) {
-    let closed = |code: Option<u16>, reason: String| {
-        dispatch.dispatch(Action::Closed { conn, code, reason });
-    };
-    let Some(url) = ws_url() else {
-        return closed(None, "no window location".into());
-    };
-    let mut ws = match WebSocket::open(&url) {
-        Ok(ws) => ws,
-        Err(err) => return closed(None, err.to_string()),
-    };
-
-    // gloo's sink waits for the socket to open before the first send. If the
-    // connection fails instead, the send "succeeds" on the closed socket, so the
-    // state is checked before reporting it open; the stream then reports the close.
-    let hello = ClientMsg::Hello {
-        protocol: PROTOCOL_VERSION,
-        resume: Vec::new(),
-    };
-    if send(&mut ws, &hello).await.is_ok() && matches!(ws.state(), State::Open) {
-        dispatch.dispatch(Action::Opened { conn });
-    }
-
-    let mut close_event = None;
-    loop {
-        // The select's losing future borrows `ws`; it is dropped with this statement.
-        let event = match select(ws.next(), inbox.next()).await {
-            Either::Left((frame, _)) => Event::Frame(frame),
-            Either::Right((out, _)) => Event::Outgoing(out),
-        };
-        match event {
-            Event::Frame(Some(Ok(Message::Text(text)))) => {
-                match serde_json::from_str::<ServerMsg>(&text) {
-                    Ok(msg) => dispatch.dispatch(Action::Received {
-                        conn,
-                        msg,
-                        now_ms: js_sys::Date::now() as u64,
-                    }),
-                    Err(err) => dispatch.dispatch(Action::BadFrame {
-                        conn,
-                        detail: err.to_string(),
-                    }),
-                }
+    let ended = match mode {
+        TransportMode::Auto => match ws::run(conn, &hello, &mut inbox, &dispatch).await {
+            // The WebSocket does not get through: this attempt goes on over
+            // long-polling, probing for the WebSocket now and then.
+            Ended::NeverOpened(_) => {
+                http::run(
+                    conn,
+                    &hello,
+                    &mut inbox,
+                    &dispatch,
+                    Transport::LongPoll,
+                    true,
+                )
+                .await
             }
-            Event::Frame(Some(Ok(Message::Bytes(_)))) => dispatch.dispatch(Action::BadFrame {
-                conn,
-                detail: "unexpected binary frame".into(),
-            }),
-            Event::Frame(Some(Err(WebSocketError::ConnectionClose(event)))) => {
-                close_event = Some(event);
-            }
-            // An `error` event; the `close` event with the details follows.
-            Event::Frame(Some(Err(_))) => {}
-            Event::Frame(None) => break,
-            Event::Outgoing(Some(msg)) => {
-                // A failed send means the socket is closing; its close event follows.
-                let _ = send(&mut ws, &msg).await;
-            }
-            Event::Outgoing(None) => {
-                // The app dropped its handle: it no longer wants this connection.
-                dispatch.dispatch(Action::Closing { conn });
-                let _ = ws.close(Some(1000), Some("client closed"));
-                return closed(Some(1000), "closed by the app".into());
-            }
+            ended => ended,
+        },
+        TransportMode::Only(Transport::WebSocket) => {
+            ws::run(conn, &hello, &mut inbox, &dispatch).await
         }
-    }
-    match close_event {
-        Some(event) => closed(Some(event.code), event.reason),
-        None => closed(None, String::new()),
-    }
+        TransportMode::Only(transport) => {
+            http::run(conn, &hello, &mut inbox, &dispatch, transport, false).await
+        }
+    };
+    let (code, reason) = match ended {
+        Ended::NeverOpened(why) if why.is_empty() => (None, String::new()),
+        Ended::NeverOpened(why) => (None, format!("could not connect: {why}")),
+        Ended::Closed { code, reason } => (code, reason),
+        Ended::ByApp => (Some(1000), "closed by the app".to_owned()),
+        Ended::Gone => (None, "the server forgot this connection".to_owned()),
+        Ended::Upgrade => return dispatch.dispatch(Action::Upgrade { conn }),
+    };
+    dispatch.dispatch(Action::Closed { conn, code, reason });
 }
 
-async fn send(ws: &mut WebSocket, msg: &ClientMsg) -> Result<(), ()> {
-    use futures::SinkExt;
-    let json = msg.to_json().map_err(drop)?;
-    ws.send(Message::Text(json)).await.map_err(drop)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ws_url_for;
-
-    #[test]
-    fn url_follows_the_page() {
-        assert_eq!(
-            ws_url_for("http:", "127.0.0.1:8080"),
-            "ws://127.0.0.1:8080/ws"
-        );
-        assert_eq!(
-            ws_url_for("https:", "chat.example.org"),
-            "wss://chat.example.org/ws"
-        );
-    }
+/// Milliseconds since the Unix epoch, by the browser's clock.
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
 }

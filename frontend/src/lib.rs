@@ -1,10 +1,13 @@
 //! Parley's browser app: a yew single-page app that talks to the server over HTTP
-//! (accounts) and one WebSocket (everything else).
+//! (accounts) and one connection for everything else: a WebSocket, or HTTP
+//! long-polling where WebSockets do not get through.
 //!
 //! - [`state`]: the app state as a pure reducer (tested natively),
 //! - [`auth`]: the log-in form's rules and error mapping (tested natively),
 //! - [`api`]: the account API over `fetch`,
-//! - [`connection`]: the task that owns the WebSocket,
+//! - [`connection`]: the task that owns the connection (WebSocket or polling),
+//! - [`transport`]: which transport, and the connection's timing rules (tested
+//!   natively),
 //! - [`components`]: the UI pieces, data and callbacks in, HTML out,
 //! - [`App`]: the root that wires them together.
 
@@ -16,5 +19,6 @@ pub mod connection;
 pub mod ids;
 pub mod state;
 pub mod time;
+pub mod transport;
 
 pub use app::App;

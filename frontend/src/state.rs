@@ -17,12 +17,13 @@ use std::cmp::Reverse;
 use std::rc::Rc;
 
 use parley_common::{
-    Channel, ClientMsg, ClientMsgId, Conversation, ErrorCode, MessageBody, MyRoom, PollSpec,
-    RoomInfo, RoomName, ServerMsg, Username,
+    Channel, ChatMessage, ClientMsg, ClientMsgId, Conversation, ErrorCode, MessageBody, MyRoom,
+    PROTOCOL_VERSION, PollSpec, ResumeFrom, RoomInfo, RoomName, ServerMsg, Username,
 };
 use yew::Reducible;
 
 use crate::auth::AuthProblem;
+use crate::transport::Transport;
 
 pub use chat::{Chat, Pending, TYPING_SHOWN_MS, Typist, same_channel, same_user};
 pub use polls::{NewPoll, Poll, TallyFit, leaders, percent, tally_fit, votes};
@@ -52,7 +53,8 @@ pub enum View {
     Directory,
 }
 
-/// Mirrors the WebSocket's `readyState`, plus why it closed.
+/// Mirrors a WebSocket's `readyState` (whatever the transport), plus why it
+/// closed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ConnState {
     /// No socket: nobody is logged in yet. Shown as "closed".
@@ -98,15 +100,19 @@ pub fn describe_close(code: Option<u16>, reason: &str) -> String {
         Some(1000) => "connection closed",
         Some(close::GOING_AWAY) => "server restarting",
         Some(1006) => "connection lost",
+        Some(close::TOO_BIG) => "disconnected: message too big",
         Some(close::SLOW_CONSUMER) => "disconnected: connection too slow",
         Some(close::LOGGED_OUT) => "logged out",
+        Some(close::IDLE) => "disconnected: no traffic",
         Some(_) => "connection closed by server",
     };
     match (code, reason.trim()) {
         (Some(code), "") => format!("{fallback} ({code})"),
         (None, "") => fallback.to_owned(),
         (Some(code), reason) => format!("{reason} ({code})"),
-        (None, reason) => format!("{fallback}: {reason}"),
+        // Without a close code, the connection task's reason says it all
+        // ("could not connect: …", "the server stopped answering").
+        (None, reason) => reason.to_owned(),
     }
 }
 
@@ -208,6 +214,16 @@ pub struct AppState {
     pub ready: bool,
     /// Automatic reconnections since the last `welcome` (for the backoff).
     pub retries: u32,
+    /// How the current connection travels, once it is open.
+    pub transport: Option<Transport>,
+    /// When the next automatic reconnection happens (ms since the Unix epoch,
+    /// by the browser's clock), while the connection is closed.
+    pub reconnect_at: Option<u64>,
+    /// What the current connection's `hello` resumes: for each chat whose
+    /// messages were loaded when it started, the seq up to which they run
+    /// without gaps. Those chats get `missed` (or `too_far_behind`) instead of
+    /// asking for their latest page again.
+    pub resume: Vec<ResumeFrom>,
 
     /// The user's rooms, sorted by name.
     pub rooms: Vec<Chat>,
@@ -262,8 +278,15 @@ pub enum Action {
     /// Open a new connection in place of `conn` (only acted on when `conn` is the
     /// current one and it is closed).
     Reconnect { conn: ConnId },
-    /// The socket is open and `hello` went out.
-    Opened { conn: ConnId },
+    /// The closed connection `conn` is retried automatically at `at_ms` (ms since
+    /// the Unix epoch), unless the user does it sooner.
+    ReconnectScheduled { conn: ConnId, at_ms: u64 },
+    /// Connection `conn` (long-polling, chosen automatically) found that a
+    /// WebSocket opens now: replace it with a new connection, which tries the
+    /// WebSocket first and resumes where this one stopped.
+    Upgrade { conn: ConnId },
+    /// The connection is open over `transport` and `hello` went out.
+    Opened { conn: ConnId, transport: Transport },
     /// The app is closing the socket.
     Closing { conn: ConnId },
     /// The socket is closed (or never opened).
@@ -322,6 +345,12 @@ pub enum Action {
     },
     /// Forget a failed outgoing message.
     DiscardFailed {
+        channel: Channel,
+        client_id: ClientMsgId,
+    },
+    /// Send a failed message again, with the same client id (so the server
+    /// stores it at most once, whatever happened to the first attempt).
+    RetryFailed {
         channel: Channel,
         client_id: ClientMsgId,
     },
@@ -404,6 +433,30 @@ impl AppState {
         self.me().is_some() && matches!(self.conn, ConnState::Closed { .. })
     }
 
+    /// The `hello` that opens the current connection: the protocol version and
+    /// where each loaded chat resumes.
+    pub fn hello(&self) -> ClientMsg {
+        ClientMsg::Hello {
+            protocol: PROTOCOL_VERSION,
+            resume: self.resume.clone(),
+        }
+    }
+
+    /// Where a new connection resumes: every room and conversation whose
+    /// messages are loaded (contiguous up to the newest one shown), at its newest
+    /// seq. Chats never shown have nothing to resume (their latest page is
+    /// fetched when they are), nor has a conversation opened here in which
+    /// nobody wrote yet (the server does not know it).
+    pub fn resume_points(&self) -> Vec<ResumeFrom> {
+        self.chats()
+            .filter(|c| c.loaded && !(c.peer().is_some() && c.last_seq == 0))
+            .map(|c| ResumeFrom {
+                channel: c.channel.clone(),
+                seq: c.newest_seq(),
+            })
+            .collect()
+    }
+
     /// Outgoing messages the root component has not sent yet (ids from `from` on).
     pub fn outgoing_from(&self, from: u64) -> impl Iterator<Item = &Outgoing> {
         self.outbox.iter().filter(move |o| o.id >= from)
@@ -473,9 +526,12 @@ impl AppState {
     fn start_connection(&mut self) {
         self.conn_id = self.conn_id.wrapping_add(1).max(1);
         self.conn = ConnState::Connecting;
+        self.transport = None;
+        self.reconnect_at = None;
         self.ready = false;
         self.received = 0;
         self.outbox = Rc::default();
+        self.resume = self.resume_points();
     }
 
     /// Everything reset to the log-in page. The connection id moves on, which
@@ -605,7 +661,7 @@ impl AppState {
         {
             let channel = Channel::Room(room);
             let chat = match take_chat(&mut old, &channel) {
-                Some(kept) => resumed(kept, last_seq, last_read),
+                Some(kept) => resumed(kept, last_seq, last_read, &self.resume),
                 None => Chat::new(channel, last_seq, last_read),
             };
             self.insert_room(chat);
@@ -621,7 +677,7 @@ impl AppState {
         {
             let channel = Channel::Dm(with.clone());
             let mut chat = match take_chat(&mut old, &channel) {
-                Some(kept) => resumed(kept, last_seq, last_read),
+                Some(kept) => resumed(kept, last_seq, last_read, &self.resume),
                 None => Chat::new(channel.clone(), last_seq, last_read),
             };
             chat.channel = channel;
@@ -780,13 +836,55 @@ impl AppState {
             ServerMsg::Polls { room, polls } => self.apply_polls(&room, polls),
             ServerMsg::Tally { poll, since, tally } => self.apply_tally(poll, since, tally),
             ServerMsg::MyVote { poll, option } => self.apply_my_vote(poll, option),
-            // Not asked for yet: this client does not resume.
-            ServerMsg::Missed { .. } | ServerMsg::TooFarBehind { .. } | ServerMsg::Pong => {}
+            ServerMsg::Missed { channel, messages } => self.apply_missed(&channel, messages),
+            ServerMsg::TooFarBehind { channel, last_seq } => {
+                let active = self.is_active(&channel);
+                if let Some(chat) = self.server_chat(&channel, false) {
+                    chat.forget_messages();
+                    chat.last_seq = chat.last_seq.max(last_seq);
+                    let channel = chat.channel.clone();
+                    // The latest page replaces them: now if the chat is shown,
+                    // else when it is.
+                    if active {
+                        self.request_history(&channel);
+                    }
+                }
+            }
+            // Only the connection task cares (the server is alive).
+            ServerMsg::Pong => {}
             ServerMsg::Error {
                 code,
                 message,
                 client_id,
             } => self.apply_error(code, message, client_id.as_ref()),
+        }
+    }
+
+    /// Messages of `channel` written while this tab was disconnected, oldest
+    /// first, right after `welcome`: they fill the gap between what is shown and
+    /// the live messages that follow, as if they had arrived live.
+    fn apply_missed(&mut self, channel: &Channel, messages: Vec<ChatMessage>) {
+        let me = self.me().cloned();
+        let active = self.is_active(channel);
+        let focused = self.focused;
+        let count = messages.len() as u64;
+        let Some(chat) = self.server_chat(channel, false) else {
+            return;
+        };
+        let mine = own_messages(me.as_ref(), &messages);
+        for msg in messages {
+            chat.insert(msg);
+        }
+        chat.settle_pending(mine.iter().map(|(id, _)| id));
+        if let Some(&(_, seq)) = mine.last() {
+            chat.read_upto(seq);
+        }
+        if active && !focused && chat.divider.is_none() {
+            chat.divider = chat.first_unread();
+        }
+        self.received += count;
+        if matches!(channel, Channel::Dm(_)) {
+            self.sort_dms();
         }
     }
 
@@ -844,11 +942,7 @@ impl AppState {
         let Some(chat) = self.chat_mut(channel) else {
             return;
         };
-        let mine: Vec<(ClientMsgId, u64)> = messages
-            .iter()
-            .filter(|m| me.as_ref().is_some_and(|me| same_user(me, &m.sender)))
-            .map(|m| (m.client_id.clone(), m.seq))
-            .collect();
+        let mine = own_messages(me.as_ref(), &messages);
         chat.merge_page(messages, has_more);
         chat.settle_pending(mine.iter().map(|(id, _)| id));
         if let Some(&(_, seq)) = mine.last() {
@@ -988,6 +1082,8 @@ impl AppState {
             return self.signed_out(notice);
         }
         self.conn = ConnState::Closed { code, reason };
+        self.transport = None;
+        self.reconnect_at = None;
         self.ready = false;
         self.outbox = Rc::default();
         // Requests in flight are lost with the connection, and who is online or
@@ -1012,12 +1108,23 @@ impl AppState {
     /// `Rc`, which spares a re-render.
     fn ignores(&self, action: &Action) -> bool {
         match action {
-            Action::Opened { conn }
+            Action::Opened { conn, .. }
             | Action::Closing { conn }
             | Action::Closed { conn, .. }
-            | Action::Received { conn, .. }
             | Action::BadFrame { conn, .. } => *conn != self.conn_id,
+            Action::Received { conn, msg, .. } => {
+                *conn != self.conn_id || matches!(msg, ServerMsg::Pong)
+            }
             Action::Reconnect { conn } => *conn != self.conn_id || !self.can_reconnect(),
+            Action::ReconnectScheduled { conn, at_ms } => {
+                *conn != self.conn_id || !self.can_reconnect() || self.reconnect_at == Some(*at_ms)
+            }
+            Action::Upgrade { conn } => *conn != self.conn_id || self.conn != ConnState::Open,
+            Action::RetryFailed { channel, client_id } => self.chat(channel).is_none_or(|c| {
+                !c.pending
+                    .iter()
+                    .any(|p| &p.client_id == client_id && p.failed.is_some())
+            }),
             Action::SignedIn(_) | Action::SessionChecked(Some(_)) => self.me().is_some(),
             Action::AuthEdited => self.auth_problem.is_none(),
             Action::DismissError => self.error.is_none(),
@@ -1080,11 +1187,16 @@ fn take_chat(list: &mut Vec<Chat>, channel: &Channel) -> Option<Chat> {
 }
 
 /// A chat this tab had, brought up to date with a new connection's `welcome`.
-fn resumed(mut kept: Chat, last_seq: u64, last_read: u64) -> Chat {
+/// `resume` is what the connection's `hello` resumed.
+fn resumed(mut kept: Chat, last_seq: u64, last_read: u64, resume: &[ResumeFrom]) -> Chat {
+    let resuming = resume
+        .iter()
+        .any(|r| same_channel(&r.channel, &kept.channel) && r.seq == kept.newest_seq());
     kept.sync(last_seq, Some(last_read));
-    // Messages may have been missed while disconnected: the latest page is
-    // fetched again (and merged) when the chat is shown.
-    kept.loaded = kept.loaded && kept.newest_seq() >= last_seq;
+    // Messages may have been missed while disconnected. A resumed chat gets them
+    // (`missed`, right after `welcome`) or is told to reload (`too_far_behind`);
+    // any other one fetches its latest page again (and merges it) when shown.
+    kept.loaded = kept.loaded && (resuming || kept.newest_seq() >= last_seq);
     kept.loading = false;
     // Votes were missed too: the list is fetched again when the room is shown.
     kept.polls_loaded = false;
@@ -1134,7 +1246,15 @@ impl Reducible for AppState {
                 next.retries = next.retries.saturating_add(1);
                 next.start_connection();
             }
-            Action::Opened { .. } => next.conn = ConnState::Open,
+            Action::ReconnectScheduled { at_ms, .. } => next.reconnect_at = Some(at_ms),
+            Action::Upgrade { .. } => {
+                next = next.apply_closed(None, "switching to a WebSocket".into());
+                next.start_connection();
+            }
+            Action::Opened { transport, .. } => {
+                next.conn = ConnState::Open;
+                next.transport = Some(transport);
+            }
             Action::Closing { .. } => next.conn = ConnState::Closing,
             Action::Closed { code, reason, .. } => next = next.apply_closed(code, reason),
             Action::Received { msg, now_ms, .. } => next.apply_server_msg(msg, now_ms),
@@ -1255,6 +1375,25 @@ impl Reducible for AppState {
                         .retain(|p| p.client_id != client_id || p.failed.is_none());
                 }
             }
+            Action::RetryFailed { channel, client_id } => {
+                let ready = next.ready;
+                let retry = next.chat_mut(&channel).and_then(|chat| {
+                    let channel = chat.channel.clone();
+                    let p = chat.pending_mut(&client_id)?;
+                    p.failed = None;
+                    Some(ClientMsg::Send {
+                        channel,
+                        client_id: p.client_id.clone(),
+                        body: p.body.clone(),
+                    })
+                });
+                // In flight again; offline, `welcome` sends it with the others.
+                if let Some(msg) = retry
+                    && ready
+                {
+                    next.send(msg);
+                }
+            }
             Action::NewPollForm(open) => {
                 next.new_poll = NewPoll {
                     open,
@@ -1301,3 +1440,12 @@ impl AppState {
 
 #[cfg(test)]
 mod tests;
+
+/// The client ids and seqs of the messages `me` wrote.
+fn own_messages(me: Option<&Username>, messages: &[ChatMessage]) -> Vec<(ClientMsgId, u64)> {
+    messages
+        .iter()
+        .filter(|m| me.is_some_and(|me| same_user(me, &m.sender)))
+        .map(|m| (m.client_id.clone(), m.seq))
+        .collect()
+}

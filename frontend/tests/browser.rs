@@ -26,6 +26,7 @@ use parley_frontend::components::{
 };
 use parley_frontend::state::{ConnState, Notice, Pending};
 use parley_frontend::time;
+use parley_frontend::transport::Transport;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent};
@@ -56,6 +57,26 @@ async fn wait_for(root: &Element, selector: &str, ready: impl Fn(&Element) -> bo
             return el;
         }
         yew::platform::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "timed out waiting for {selector:?}; DOM: {}",
+        root.inner_html()
+    );
+}
+
+/// [`wait_for`], for up to ~5 s (clock-driven changes).
+async fn wait_for_long(
+    root: &Element,
+    selector: &str,
+    ready: impl Fn(&Element) -> bool,
+) -> Element {
+    for _ in 0..50 {
+        if let Some(el) = root.query_selector(selector).unwrap()
+            && ready(&el)
+        {
+            return el;
+        }
+        yew::platform::time::sleep(Duration::from_millis(100)).await;
     }
     panic!(
         "timed out waiting for {selector:?}; DOM: {}",
@@ -114,6 +135,7 @@ fn list(messages: Vec<ChatMessage>, pending: Vec<Pending>) -> MessageListProps {
         has_more: false,
         on_load_older: Callback::noop(),
         on_discard: Callback::noop(),
+        on_retry: Callback::noop(),
         divider: None,
         last_read: 0,
         reading: false,
@@ -133,39 +155,99 @@ fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
 
 // ---------- status bar ----------
 
+fn status(conn: ConnState, transport: Option<Transport>) -> StatusBarProps {
+    StatusBarProps {
+        conn,
+        transport,
+        reconnect_at: None,
+        pending: 0,
+        received: 0,
+        on_retry_now: Callback::noop(),
+    }
+}
+
 #[wasm_bindgen_test]
-async fn status_bar_shows_state_and_counts() {
+async fn status_bar_shows_state_transport_and_counts() {
     let root = mount::<StatusBar>(StatusBarProps {
-        conn: ConnState::Open,
         pending: 2,
         received: 17,
-        on_reconnect: Callback::noop(),
+        ..status(ConnState::Open, Some(Transport::LongPoll))
     });
     let state = find(&root, "#conn-state").await;
     assert_eq!(state.get_attribute("data-state").as_deref(), Some("open"));
     assert_eq!(text(&state), "open");
+    let transport = find(&root, "#transport").await;
+    assert_eq!(
+        transport.get_attribute("data-transport").as_deref(),
+        Some("long-poll")
+    );
+    assert_eq!(text(&transport), "long-poll");
     assert_eq!(text(&find(&root, "#pending-count").await), "2");
     assert_eq!(text(&find(&root, "#received-count").await), "17");
-    assert!(root.query_selector("#reconnect").unwrap().is_none());
+    assert!(root.query_selector("#retry-now").unwrap().is_none());
+    assert!(root.query_selector("#reconnect-in").unwrap().is_none());
+
+    for (transport, name, label) in [
+        (Transport::WebSocket, "ws", "WebSocket"),
+        (Transport::Poll, "poll", "polling"),
+    ] {
+        let root = mount::<StatusBar>(status(ConnState::Open, Some(transport)));
+        let shown = find(&root, "#transport").await;
+        assert_eq!(shown.get_attribute("data-transport").as_deref(), Some(name));
+        assert_eq!(text(&shown), label);
+    }
+    // While connecting, which transport is not known yet.
+    let root = mount::<StatusBar>(status(ConnState::Connecting, None));
+    find(&root, "#conn-state[data-state='connecting']").await;
+    assert!(root.query_selector("#transport").unwrap().is_none());
 }
 
 #[wasm_bindgen_test]
-async fn closed_status_bar_explains_and_offers_reconnect() {
-    let (clicks, on_reconnect) = counter();
+async fn closed_status_bar_counts_down_and_offers_to_retry_now() {
+    let (clicks, on_retry_now) = counter();
+    let now = js_sys::Date::now() as u64;
     let root = mount::<StatusBar>(StatusBarProps {
-        conn: ConnState::Closed {
-            code: Some(1001),
-            reason: "server shutting down".into(),
-        },
-        pending: 0,
-        received: 0,
-        on_reconnect,
+        reconnect_at: Some(now + 2_500),
+        on_retry_now,
+        ..status(
+            ConnState::Closed {
+                code: Some(1001),
+                reason: "server shutting down".into(),
+            },
+            None,
+        )
     });
     let state = find(&root, "#conn-state").await;
     assert_eq!(state.get_attribute("data-state").as_deref(), Some("closed"));
     assert!(text(&find(&root, "#conn-detail").await).contains("1001"));
-    click(&find(&root, "#reconnect").await);
+    assert!(root.query_selector("#transport").unwrap().is_none());
+    let countdown = find(&root, "#reconnect-in").await;
+    assert_eq!(text(&countdown), "Reconnecting in 3 s");
+    assert_eq!(
+        countdown.get_attribute("data-seconds").as_deref(),
+        Some("3")
+    );
+    // It counts down by itself.
+    let two = wait_for(&root, "#reconnect-in", |el| {
+        text(el) == "Reconnecting in 2 s"
+    })
+    .await;
+    assert_eq!(two.get_attribute("data-seconds").as_deref(), Some("2"));
+    click(&find(&root, "#retry-now").await);
     assert_eq!(*clicks.borrow(), 1);
+    // Down to 0 (the reconnect is due): it says so.
+    wait_for_long(&root, "#reconnect-in", |el| text(el) == "Reconnecting…").await;
+
+    // Closed with no retry scheduled (yet): the button, no countdown.
+    let root = mount::<StatusBar>(status(
+        ConnState::Closed {
+            code: None,
+            reason: String::new(),
+        },
+        None,
+    ));
+    find(&root, "#retry-now").await;
+    assert!(root.query_selector("#reconnect-in").unwrap().is_none());
 }
 
 // ---------- message list ----------
@@ -229,11 +311,62 @@ async fn pending_and_failed_messages_follow_the_history() {
         Some("message own pending")
     );
     assert!(rest[0].get_attribute("data-seq").is_none());
+    assert_eq!(
+        rest[0].get_attribute("data-client-id").as_deref(),
+        Some("p1")
+    );
     assert!(text(&rest[0]).contains("Sending"));
-    assert!(rest[1].class_list().contains("acked"));
+    assert_eq!(
+        rest[1].get_attribute("class").as_deref(),
+        Some("message own sent")
+    );
     assert!(text(&rest[1]).contains("Sent"));
-    assert!(rest[2].class_list().contains("failed"));
+    assert_eq!(
+        rest[2].get_attribute("class").as_deref(),
+        Some("message own failed")
+    );
     assert!(text(&rest[2]).contains("rate limited"));
+    // Only a failed one offers Retry and Discard.
+    assert_eq!(root.query_selector_all("button.retry").unwrap().length(), 1);
+    assert_eq!(
+        root.query_selector_all("button.discard").unwrap().length(),
+        1
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_message_offers_retry_and_discard_for_its_client_id() {
+    let pending = |id: &str, failed: Option<&str>| Pending {
+        client_id: ClientMsgId::parse(id).unwrap(),
+        body: MessageBody::parse("important").unwrap(),
+        acked: None,
+        failed: failed.map(str::to_owned),
+    };
+    let retried = Rc::new(RefCell::new(Vec::<String>::new()));
+    let discarded = Rc::new(RefCell::new(Vec::<String>::new()));
+    let record = |into: &Rc<RefCell<Vec<String>>>| {
+        let into = into.clone();
+        Callback::from(move |id: ClientMsgId| into.borrow_mut().push(id.to_string()))
+    };
+    let root = mount::<MessageList>(MessageListProps {
+        on_retry: record(&retried),
+        on_discard: record(&discarded),
+        ..list(
+            vec![],
+            vec![
+                pending("ok-1", None),
+                pending("bad-2", Some("storage failed, try again")),
+            ],
+        )
+    });
+    let failed = find(&root, "li.message.failed[data-client-id='bad-2']").await;
+    assert!(text(&failed).contains("storage failed, try again"));
+    click(&failed.query_selector("button.retry").unwrap().unwrap());
+    assert_eq!(*retried.borrow(), ["bad-2"]);
+    assert!(discarded.borrow().is_empty());
+    click(&failed.query_selector("button.discard").unwrap().unwrap());
+    assert_eq!(*discarded.borrow(), ["bad-2"]);
+    assert_eq!(*retried.borrow(), ["bad-2"]);
 }
 
 #[wasm_bindgen_test]

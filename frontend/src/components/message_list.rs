@@ -40,6 +40,9 @@ pub struct MessageListProps {
     /// Forget a failed message.
     #[prop_or_default]
     pub on_discard: Callback<ClientMsgId>,
+    /// Send a failed message again (same client id).
+    #[prop_or_default]
+    pub on_retry: Callback<ClientMsgId>,
     /// The "New messages" divider goes above the message with this seq (or the
     /// first one after it).
     #[prop_or_default]
@@ -189,7 +192,12 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         separate(&mut items, today);
     }
     for p in props.pending.iter() {
-        items.push(pending(p, props.me.as_ref(), &props.on_discard));
+        items.push(pending(
+            p,
+            props.me.as_ref(),
+            &props.on_retry,
+            &props.on_discard,
+        ));
     }
 
     let nothing = props.messages.is_empty() && props.pending.is_empty();
@@ -320,32 +328,73 @@ fn message(m: &ChatMessage, own: bool) -> Html {
     }
 }
 
-fn pending(p: &Pending, me: Option<&Username>, on_discard: &Callback<ClientMsgId>) -> Html {
+/// An own message on its way: `.pending` (waiting for the server, a clock),
+/// `.sent` (acknowledged, a check mark, until its stored copy takes its place) or
+/// `.failed` (refused: the server's reason, Retry and Discard).
+fn pending(
+    p: &Pending,
+    me: Option<&Username>,
+    on_retry: &Callback<ClientMsgId>,
+    on_discard: &Callback<ClientMsgId>,
+) -> Html {
     let sender = me.map(Username::as_str).unwrap_or("You");
     let key = format!("pending-{}", p.client_id);
+    let client_id = p.client_id.to_string();
     match (&p.failed, p.acked) {
-        (None, acked) => html! {
-            <li {key} class={classes!("message", "own", "pending", acked.is_some().then_some("acked"))} data-client-id={p.client_id.to_string()}>
-                <div class="meta">
-                    <span class="sender">{ sender }</span>
-                    <span class="state">{ if acked.is_some() { "Sent" } else { "Sending…" } }</span>
-                </div>
-                <span class="body">{ p.body.as_str() }</span>
-            </li>
-        },
-        (Some(reason), _) => {
-            let id = p.client_id.clone();
-            let discard = on_discard.reform(move |_: MouseEvent| id.clone());
+        (None, acked) => {
+            let (class, label, icon) = match acked {
+                None => ("pending", "Sending…", clock_icon()),
+                Some(_) => ("sent", "Sent", check_icon()),
+            };
             html! {
-                <li {key} class="message own failed" data-client-id={p.client_id.to_string()}>
+                <li {key} class={classes!("message", "own", class)} data-client-id={client_id}>
                     <div class="meta">
                         <span class="sender">{ sender }</span>
-                        <span class="state">{ format!("Not sent: {reason}") }</span>
-                        <button type="button" class="link" onclick={discard}>{ "Dismiss" }</button>
+                        <span class="state">{ icon }{ label }</span>
                     </div>
                     <span class="body">{ p.body.as_str() }</span>
                 </li>
             }
         }
+        (Some(reason), _) => {
+            let retry = {
+                let id = p.client_id.clone();
+                on_retry.reform(move |_: MouseEvent| id.clone())
+            };
+            let discard = {
+                let id = p.client_id.clone();
+                on_discard.reform(move |_: MouseEvent| id.clone())
+            };
+            html! {
+                <li {key} class="message own failed" data-client-id={client_id}>
+                    <div class="meta">
+                        <span class="sender">{ sender }</span>
+                        <span class="state" role="alert">{ format!("Not sent: {reason}") }</span>
+                    </div>
+                    <span class="body">{ p.body.as_str() }</span>
+                    <div class="failed-actions">
+                        <button type="button" class="small retry" onclick={retry}>{ "Retry" }</button>
+                        <button type="button" class="link discard" onclick={discard}>{ "Discard" }</button>
+                    </div>
+                </li>
+            }
+        }
+    }
+}
+
+fn clock_icon() -> Html {
+    html! {
+        <svg class="state-icon" viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+            <circle cx="8" cy="8" r="6.25" fill="none" stroke="currentColor" stroke-width="1.5" />
+            <path d="M8 4.5V8l2.5 1.5" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" />
+        </svg>
+    }
+}
+
+fn check_icon() -> Html {
+    html! {
+        <svg class="state-icon" viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+            <path d="M3 8.5l3 3 7-7" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" />
+        </svg>
     }
 }

@@ -35,8 +35,10 @@ pub struct Pending {
     /// The server acknowledged it as this seq; it stays shown here until the
     /// message itself arrives (live, or in a history page) and takes its place.
     pub acked: Option<u64>,
-    /// Set when the server rejected it (an `error` naming its `client_id`). A
-    /// failed message is never retried and does not count as pending.
+    /// Set when the server rejected it (an `error` naming its `client_id`), with
+    /// the server's reason. A failed message does not count as pending and is
+    /// not re-sent on reconnect; the user may retry it (same client id) or
+    /// discard it.
     pub failed: Option<String>,
 }
 
@@ -168,6 +170,15 @@ impl Chat {
             self.last_read = read;
         }
         self.last_read = self.last_read.min(last_seq);
+    }
+
+    /// Drops what is shown (`too_far_behind`: too much was missed to fill the
+    /// gap): the latest page replaces it. A page already on its way (asked for
+    /// by `welcome`) is that page.
+    pub(super) fn forget_messages(&mut self) {
+        self.messages = Rc::default();
+        self.loaded = false;
+        self.has_more = false;
     }
 
     /// Moves the read marker forward to `seq` (never back).

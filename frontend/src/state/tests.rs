@@ -7,6 +7,7 @@ use parley_common::ChatMessage;
 
 use super::*;
 use crate::auth::{AuthField, AuthProblem};
+use crate::transport::Transport;
 
 fn name(s: &str) -> Username {
     Username::parse(s).unwrap()
@@ -124,7 +125,10 @@ fn connected(rooms: &[(&str, u64)]) -> Rc<AppState> {
         Rc::new(AppState::default()),
         [
             Action::SessionChecked(Some(name("Alice"))),
-            Action::Opened { conn: 1 },
+            Action::Opened {
+                conn: 1,
+                transport: Transport::WebSocket,
+            },
         ],
     );
     feed(state, [welcome(rooms)])
@@ -268,7 +272,10 @@ fn the_room_named_at_startup_is_shown_if_the_user_is_in_it() {
             state,
             [
                 Action::SessionChecked(Some(name("Alice"))),
-                Action::Opened { conn: 1 },
+                Action::Opened {
+                    conn: 1,
+                    transport: Transport::WebSocket,
+                },
             ],
         );
         feed(state, [welcome(&[("lobby", 0), ("rust", 3)])])
@@ -740,9 +747,10 @@ fn an_ack_before_the_echo_keeps_one_copy_shown() {
 }
 
 #[test]
-fn a_retried_message_is_settled_by_the_history_page() {
+fn a_message_written_offline_is_sent_on_reconnect_and_settled_by_missed() {
     // Sent offline; on the next connection it goes out again. The server had
-    // stored it already: it only acks, and the message comes with the history.
+    // stored it already: it only acks, and the message comes with what the
+    // lobby missed.
     let state = chatting();
     let conn = state.conn_id;
     let state = apply(
@@ -762,14 +770,15 @@ fn a_retried_message_is_settled_by_the_history_page() {
     let state = state.reduce(Action::Reconnect { conn });
     let state = state.clone().reduce(Action::Opened {
         conn: state.conn_id,
+        transport: Transport::WebSocket,
     });
     let state = feed(state, [welcome(&[("lobby", 1), ("rust", 3)])]);
-    // The lobby has a message it has not seen: its latest page is fetched again,
-    // and the pending message is re-sent with the same client id.
+    // The lobby has a message it has not seen: it comes as `missed` (the lobby
+    // resumed), not with a page; the pending message is re-sent with the same
+    // client id.
     assert_eq!(
         sent(&state),
         [
-            history_req("lobby", None),
             polls_req("lobby"),
             ClientMsg::Send {
                 channel: ch("lobby"),
@@ -778,15 +787,19 @@ fn a_retried_message_is_settled_by_the_history_page() {
             }
         ]
     );
+    assert_eq!(state.pending_count(), 1);
     let state = feed(
         state,
         [
+            ServerMsg::Missed {
+                channel: ch("lobby"),
+                messages: vec![msg("lobby", 1, "Alice", "hi", "c1")],
+            },
             ServerMsg::Ack {
                 client_id: id("c1"),
                 channel: ch("lobby"),
                 seq: 1,
             },
-            history("lobby", vec![msg("lobby", 1, "Alice", "hi", "c1")], false),
         ],
     );
     let lobby = shown(&state, "lobby");
@@ -824,6 +837,93 @@ fn a_rejected_message_is_marked_failed_in_its_room() {
     // Discarding only applies to failed messages.
     let state = state.reduce(discard("c2"));
     assert_eq!(shown(&state, "lobby").pending.len(), 1);
+}
+
+#[test]
+fn a_failed_message_is_retried_with_the_same_client_id() {
+    let retry = |client_id: &str| Action::RetryFailed {
+        channel: ch("lobby"),
+        client_id: id(client_id),
+    };
+    let state = flushed(apply(
+        chatting(),
+        [queue("lobby", "c1", "one"), queue("lobby", "c2", "two")],
+    ));
+    // Only a failed message can be retried.
+    let same = state.clone().reduce(retry("c2"));
+    assert!(Rc::ptr_eq(&state, &same));
+    let state = feed(
+        state,
+        [ServerMsg::Error {
+            code: ErrorCode::Internal,
+            message: "storage failed".into(),
+            client_id: Some(id("c1")),
+        }],
+    );
+    assert_eq!(state.pending_count(), 1);
+
+    let state = state.reduce(retry("c1"));
+    let lobby = shown(&state, "lobby");
+    assert_eq!(lobby.pending[0].client_id, id("c1"));
+    assert_eq!(lobby.pending[0].failed, None);
+    assert_eq!(state.pending_count(), 2);
+    // The same id: if the first attempt was stored after all, the server
+    // answers with that one and nothing shows twice.
+    assert_eq!(
+        sent(&state),
+        [ClientMsg::Send {
+            channel: ch("lobby"),
+            client_id: id("c1"),
+            body: body("one"),
+        }]
+    );
+    let state = flushed(state);
+    let same = state.clone().reduce(retry("c1"));
+    assert!(Rc::ptr_eq(&state, &same), "no longer failed");
+
+    // Retried offline: it waits, and goes out again after `welcome`.
+    let state = feed(
+        state,
+        [ServerMsg::Error {
+            code: ErrorCode::Internal,
+            message: "storage failed".into(),
+            client_id: Some(id("c1")),
+        }],
+    );
+    let conn = state.conn_id;
+    let state = apply(
+        state,
+        [
+            Action::Closed {
+                conn,
+                code: Some(1006),
+                reason: String::new(),
+            },
+            retry("c1"),
+        ],
+    );
+    assert!(sent(&state).is_empty());
+    let state = state.reduce(Action::Reconnect { conn });
+    let state = feed(state, [welcome(&[("lobby", 0), ("rust", 3)])]);
+    let resent: Vec<ClientMsg> = sent(&state)
+        .into_iter()
+        .filter(|m| matches!(m, ClientMsg::Send { .. }))
+        .collect();
+    assert_eq!(
+        resent,
+        [
+            ClientMsg::Send {
+                channel: ch("lobby"),
+                client_id: id("c1"),
+                body: body("one"),
+            },
+            ClientMsg::Send {
+                channel: ch("lobby"),
+                client_id: id("c2"),
+                body: body("two"),
+            },
+        ]
+    );
 }
 
 #[test]
@@ -954,37 +1054,248 @@ fn reconnect_keeps_history_and_resumes() {
 }
 
 #[test]
-fn messages_missed_while_offline_are_fetched_without_gaps() {
-    let state = chatting();
+fn a_chat_that_was_not_loaded_fetches_its_latest_page_after_reconnecting() {
+    // "rust" was never shown: nothing to resume; its page comes when shown.
+    let state = dropped_and_reconnected(chatting());
+    assert_eq!(state.resume, [resume_at("lobby", 0)]);
+    let state = flushed(feed(state, [welcome(&[("lobby", 0), ("rust", 5)])]));
+    let state = state.reduce(Action::Select(ch("rust")));
+    assert_eq!(sent(&state), [history_req("rust", None), polls_req("rust")]);
+}
+
+// ---------- resume ----------
+
+fn resume_at(room_name: &str, seq: u64) -> ResumeFrom {
+    ResumeFrom {
+        channel: ch(room_name),
+        seq,
+    }
+}
+
+#[test]
+fn resume_points_are_the_newest_contiguous_seq_of_each_loaded_chat() {
+    let state = connected(&[("lobby", 3), ("rust", 9), ("empty", 0)]);
+    let state = feed(
+        state,
+        [
+            history("lobby", page("lobby", 1, 3), false),
+            // A live message in a room never shown: not contiguous with
+            // anything, so not a resume point.
+            ServerMsg::Message(msg("rust", 10, "Bob", "ten", "b10")),
+        ],
+    );
+    let state = apply(
+        state,
+        [
+            Action::Select(ch("empty")),
+            // A conversation opened here in which nobody wrote: the server has
+            // nothing to resume.
+            Action::OpenDm(name("Carol")),
+        ],
+    );
+    let state = feed(
+        state,
+        [
+            history("empty", vec![], false),
+            ServerMsg::History {
+                channel: dm("Carol"),
+                messages: vec![],
+                has_more: false,
+            },
+            ServerMsg::Message(in_chat(dm("Dave"), 4, "Dave", "psst", "d4")),
+        ],
+    );
+    // Dave's conversation is loaded once shown.
+    let state = state.reduce(Action::Select(dm("Dave")));
+    let state = feed(
+        state,
+        [ServerMsg::History {
+            channel: dm("Dave"),
+            messages: (1..=4)
+                .map(|seq| in_chat(dm("Dave"), seq, "Dave", "hi", &format!("d{seq}")))
+                .collect(),
+            has_more: false,
+        }],
+    );
+    let points = state.resume_points();
+    assert_eq!(
+        points,
+        [
+            resume_at("empty", 0),
+            resume_at("lobby", 3),
+            ResumeFrom {
+                channel: dm("Dave"),
+                seq: 4
+            },
+        ]
+    );
+    // A new connection's `hello` carries them.
+    let state = dropped_and_reconnected(state);
+    assert_eq!(
+        state.hello(),
+        ClientMsg::Hello {
+            protocol: parley_common::PROTOCOL_VERSION,
+            resume: points,
+        }
+    );
+    // The first connection resumes nothing.
+    assert_eq!(
+        AppState::default().hello(),
+        ClientMsg::Hello {
+            protocol: parley_common::PROTOCOL_VERSION,
+            resume: vec![],
+        }
+    );
+}
+
+#[test]
+fn a_resumed_chat_gets_what_it_missed_without_asking_for_its_page() {
+    let state = chatting().reduce(Action::Focus(true));
     let state = flushed(feed(
         state,
-        [ServerMsg::Message(msg("lobby", 1, "Bob", "one", "b1"))],
+        [
+            ServerMsg::Message(msg("lobby", 1, "Bob", "one", "b1")),
+            ServerMsg::Message(msg("lobby", 2, "Bob", "two", "b2")),
+        ],
     ));
     let state = dropped_and_reconnected(state);
-    // 100 messages were written meanwhile: the latest page does not reach back to
-    // what is shown, so the old part is dropped (scrolling up fetches it again).
-    let state = feed(state, [welcome(&[("lobby", 101)])]);
+    assert_eq!(state.resume, [resume_at("lobby", 2)]);
+    // Three messages were written meanwhile: the lobby stays loaded, nothing
+    // but its polls is asked for.
+    let state = feed(
+        state,
+        [welcome_with(&[("lobby", 5, 2), ("rust", 3, 3)], vec![])],
+    );
+    let lobby = shown(&state, "lobby");
+    assert!(lobby.loaded);
+    assert_eq!(lobby.unread(), 3);
+    assert_eq!(sent(&state), [polls_req("lobby")]);
+
+    // They arrive oldest first; one already shown is not shown twice.
+    let state = feed(
+        state,
+        [
+            ServerMsg::Missed {
+                channel: ch("lobby"),
+                messages: page("lobby", 2, 5),
+            },
+            ServerMsg::Message(msg("lobby", 6, "Carol", "live", "c6")),
+        ],
+    );
+    let lobby = shown(&state, "lobby");
+    assert_eq!(seqs(lobby), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(lobby.unread(), 4);
+    // The divider marks where the new ones start.
+    assert_eq!(lobby.divider, Some(3));
+    assert_eq!(state.received, 5);
+    // Still no page asked for.
+    assert_eq!(sent(&state), [polls_req("lobby")]);
+}
+
+#[test]
+fn missed_messages_in_another_chat_count_as_unread() {
+    let state = chatting();
+    let state = flushed(state.reduce(Action::Select(ch("rust"))));
+    let state = flushed(feed(state, [history("rust", page("rust", 1, 3), false)]));
+    let state = state.reduce(Action::Select(ch("lobby")));
+    let state = dropped_and_reconnected(state);
+    assert_eq!(state.resume, [resume_at("lobby", 0), resume_at("rust", 3)]);
+    let state = feed(
+        state,
+        [
+            welcome(&[("lobby", 0), ("rust", 3)]),
+            ServerMsg::Missed {
+                channel: ch("rust"),
+                messages: vec![
+                    msg("rust", 4, "Bob", "four", "b4"),
+                    msg("rust", 5, "Alice", "mine, from another tab", "a5"),
+                    msg("rust", 6, "Bob", "six", "b6"),
+                ],
+            },
+        ],
+    );
+    let rust = shown(&state, "rust");
+    assert_eq!(seqs(rust), [1, 2, 3, 4, 5, 6]);
+    // Own messages are read: only the one after it is unread.
+    assert_eq!(rust.unread(), 1);
+    assert_eq!(rust.divider, None);
+    // Selecting it shows it at once (loaded), with the divider.
+    let state = flushed(state);
+    let state = state.reduce(Action::Select(ch("rust")));
+    assert_eq!(sent(&state), [polls_req("rust")]);
+    assert_eq!(shown(&state, "rust").divider, Some(6));
+}
+
+#[test]
+fn too_far_behind_drops_what_is_shown_and_loads_the_latest_page() {
+    let state = chatting();
+    let state = flushed(state.reduce(Action::Select(ch("rust"))));
+    let state = flushed(feed(state, [history("rust", page("rust", 1, 3), false)]));
+    let state = flushed(state.reduce(Action::Select(ch("lobby"))));
+    let state = flushed(feed(state, [history("lobby", page("lobby", 1, 10), false)]));
+    let state = dropped_and_reconnected(state);
+    let state = feed(state, [welcome(&[("lobby", 700), ("rust", 900)])]);
+    assert_eq!(sent(&state), [polls_req("lobby")]);
+    let state = feed(
+        state,
+        [ServerMsg::TooFarBehind {
+            channel: ch("lobby"),
+            last_seq: 700,
+        }],
+    );
+    let lobby = shown(&state, "lobby");
+    assert!(lobby.messages.is_empty());
+    assert!(lobby.loading);
+    assert_eq!(
+        sent(&state),
+        [polls_req("lobby"), history_req("lobby", None)]
+    );
+    let state = flushed(state);
+    // Shown: the latest page is asked for at once.
+    let state = feed(
+        state,
+        [
+            ServerMsg::TooFarBehind {
+                channel: ch("rust"),
+                last_seq: 900,
+            },
+            history("lobby", page("lobby", 651, 700), true),
+        ],
+    );
+    let lobby = shown(&state, "lobby");
+    assert_eq!(seqs(lobby), (651..=700).collect::<Vec<_>>());
+    assert!(lobby.has_more && lobby.loaded && !lobby.loading);
+    // Not shown: forgotten now, fetched when shown.
+    let rust = shown(&state, "rust");
+    assert!(rust.messages.is_empty() && !rust.loaded && !rust.loading);
+    assert!(sent(&state).is_empty());
+    let state = flushed(state).reduce(Action::Select(ch("rust")));
+    assert_eq!(sent(&state), [history_req("rust", None), polls_req("rust")]);
+}
+
+#[test]
+fn a_server_that_lost_messages_is_not_resumed_past_its_end() {
+    // The client is ahead of the server (it lost data): `welcome` already drops
+    // what is shown, and `too_far_behind` asks for the page only once.
+    let state = chatting();
+    let state = flushed(feed(state, [history("lobby", page("lobby", 1, 10), false)]));
+    let state = dropped_and_reconnected(state);
+    assert_eq!(state.resume, [resume_at("lobby", 10)]);
+    let state = feed(
+        state,
+        [
+            welcome(&[("lobby", 4)]),
+            ServerMsg::TooFarBehind {
+                channel: ch("lobby"),
+                last_seq: 4,
+            },
+        ],
+    );
+    assert!(shown(&state, "lobby").messages.is_empty());
     assert_eq!(
         sent(&state),
         [history_req("lobby", None), polls_req("lobby")]
     );
-    let state = feed(state, [history("lobby", page("lobby", 52, 101), true)]);
-    let lobby = shown(&state, "lobby");
-    assert_eq!(seqs(lobby), (52..=101).collect::<Vec<_>>());
-    assert!(lobby.has_more);
-
-    // A shorter gap is filled by the page and the old messages are kept.
-    let state = chatting();
-    let state = flushed(feed(state, [history("lobby", page("lobby", 1, 10), false)]));
-    let state = dropped_and_reconnected(state);
-    let state = feed(
-        state,
-        [
-            welcome(&[("lobby", 15)]),
-            history("lobby", page("lobby", 1, 15), false),
-        ],
-    );
-    assert_eq!(seqs(shown(&state, "lobby")), (1..=15).collect::<Vec<_>>());
 }
 
 #[test]
@@ -1029,6 +1340,103 @@ fn outbox_entries_are_tagged_and_flushed_by_id() {
 }
 
 #[test]
+fn the_transport_is_known_while_open() {
+    let state = chatting();
+    assert_eq!(state.transport, Some(Transport::WebSocket));
+    let conn = state.conn_id;
+    let state = state.reduce(Action::Closed {
+        conn,
+        code: Some(1001),
+        reason: String::new(),
+    });
+    assert_eq!(state.transport, None);
+    let state = state.reduce(Action::Reconnect { conn });
+    let state = state.clone().reduce(Action::Opened {
+        conn: state.conn_id,
+        transport: Transport::LongPoll,
+    });
+    assert_eq!(state.transport, Some(Transport::LongPoll));
+    assert_eq!(state.conn, ConnState::Open);
+}
+
+#[test]
+fn a_scheduled_reconnect_is_shown_until_it_happens() {
+    let state = chatting();
+    let conn = state.conn_id;
+    // Only a closed connection is rescheduled.
+    let same = state.clone().reduce(Action::ReconnectScheduled {
+        conn,
+        at_ms: NOW + 800,
+    });
+    assert!(Rc::ptr_eq(&state, &same));
+    let state = state.reduce(Action::Closed {
+        conn,
+        code: Some(1006),
+        reason: String::new(),
+    });
+    let state = state.reduce(Action::ReconnectScheduled {
+        conn,
+        at_ms: NOW + 800,
+    });
+    assert_eq!(state.reconnect_at, Some(NOW + 800));
+    // "Retry now": a new connection at once; the timer's own `Reconnect` then
+    // names an old connection and changes nothing.
+    let state = state.reduce(Action::Reconnect { conn });
+    assert_eq!(state.reconnect_at, None);
+    assert_eq!(state.conn, ConnState::Connecting);
+    assert_eq!(state.retries, 1);
+    let same = apply(
+        state.clone(),
+        [
+            Action::Reconnect { conn },
+            Action::ReconnectScheduled {
+                conn,
+                at_ms: NOW + 900,
+            },
+        ],
+    );
+    assert!(Rc::ptr_eq(&state, &same));
+}
+
+#[test]
+fn long_polling_moves_to_a_websocket_by_reconnecting_and_resuming() {
+    let state = chatting();
+    let conn = state.conn_id;
+    let state = state.reduce(Action::Opened {
+        conn,
+        transport: Transport::LongPoll,
+    });
+    let state = flushed(feed(
+        state,
+        [ServerMsg::Message(msg("lobby", 1, "Bob", "one", "b1"))],
+    ));
+    let state = state.reduce(Action::Upgrade { conn });
+    assert_eq!(state.conn_id, conn + 1);
+    assert_eq!(state.conn, ConnState::Connecting);
+    // Not a failure: the backoff does not grow.
+    assert_eq!(state.retries, 0);
+    assert_eq!(state.resume, [resume_at("lobby", 1)]);
+    // Only the current, open connection upgrades.
+    let same = apply(
+        state.clone(),
+        [
+            Action::Upgrade { conn },
+            Action::Upgrade {
+                conn: state.conn_id,
+            },
+        ],
+    );
+    assert!(Rc::ptr_eq(&state, &same));
+}
+
+#[test]
+fn a_pong_changes_nothing() {
+    let state = chatting();
+    let same = feed(state.clone(), [ServerMsg::Pong]);
+    assert!(Rc::ptr_eq(&state, &same));
+}
+
+#[test]
 fn close_descriptions() {
     assert_eq!(describe_close(None, ""), "could not connect");
     assert_eq!(describe_close(Some(1006), ""), "connection lost (1006)");
@@ -1041,7 +1449,15 @@ fn close_descriptions() {
         "outbox full (4000)"
     );
     assert_eq!(
-        describe_close(None, "bad url"),
+        describe_close(None, "could not connect: bad url"),
         "could not connect: bad url"
+    );
+    assert_eq!(
+        describe_close(Some(4002), ""),
+        "disconnected: no traffic (4002)"
+    );
+    assert_eq!(
+        describe_close(Some(1009), ""),
+        "disconnected: message too big (1009)"
     );
 }

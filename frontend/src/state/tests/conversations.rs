@@ -26,7 +26,10 @@ fn with_bob() -> Rc<AppState> {
         Rc::new(AppState::default()),
         [
             Action::SessionChecked(Some(name("Alice"))),
-            Action::Opened { conn: 1 },
+            Action::Opened {
+                conn: 1,
+                transport: Transport::WebSocket,
+            },
             Action::Focus(true),
         ],
     );
@@ -253,7 +256,10 @@ fn a_conversation_named_in_the_url_opens_after_welcome() {
         Rc::new(AppState::opening(Some(dm("bob")))),
         [
             Action::SessionChecked(Some(name("Alice"))),
-            Action::Opened { conn: 1 },
+            Action::Opened {
+                conn: 1,
+                transport: Transport::WebSocket,
+            },
         ],
     );
     let state = feed(

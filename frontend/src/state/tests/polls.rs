@@ -288,7 +288,10 @@ fn reconnecting_lists_the_polls_again_and_forgets_requests() {
     let state = dropped_and_reconnected(state);
     assert!(state.snapshots.is_empty());
     let conn = state.conn_id;
-    let state = state.reduce(Action::Opened { conn });
+    let state = state.reduce(Action::Opened {
+        conn,
+        transport: Transport::WebSocket,
+    });
     let state = feed(state, [welcome(&[("lobby", 0), ("rust", 3)])]);
     assert!(sent(&state).contains(&polls_req("lobby")));
     // What was shown stays until the fresh list replaces it.
