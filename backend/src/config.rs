@@ -54,6 +54,10 @@ pub struct Config {
     #[arg(long, env = "PARLEY_LONG_POLL_WAIT", default_value_t = 25)]
     pub long_poll_wait_secs: u64,
 
+    /// Seconds a client may take to send a request's headers (against slowloris).
+    #[arg(long, env = "PARLEY_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
     /// For tests: refuse WebSocket upgrades (503), like a proxy that blocks them,
     /// so clients fall back to long-polling.
     #[arg(long, hide = true)]
@@ -86,6 +90,7 @@ impl Config {
             ping_interval_secs: 25,
             idle_timeout_secs: 60,
             long_poll_wait_secs: 25,
+            header_timeout_secs: 10,
             refuse_websocket: false,
         }
     }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod hub;
 pub mod outbox;
 pub mod polls;
+pub mod serve;
 pub mod session;
 pub mod store;
 pub mod transport;
@@ -172,6 +173,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    header_timeout: Duration,
 }
 
 impl Application {
@@ -215,6 +217,7 @@ impl Application {
             listener,
             router,
             state,
+            header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
         })
     }
 
@@ -240,6 +243,7 @@ impl Application {
             listener,
             router,
             state,
+            header_timeout,
         } = self;
         let token = state.shutdown.clone();
         tokio::spawn({
@@ -252,12 +256,7 @@ impl Application {
             }
         });
         tracing::info!(addr = %listener.local_addr()?, "parley listening");
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(token.clone().cancelled_owned())
-        .await?;
+        serve::serve(listener, router, token.clone(), header_timeout).await;
         state.tracker.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, state.tracker.wait())
             .await

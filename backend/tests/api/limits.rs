@@ -53,3 +53,32 @@ async fn a_client_answering_pings_stays_connected() {
     drop(alive);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app_with(|config| config.header_timeout_secs = 1).await;
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    // Meanwhile others are served.
+    assert_eq!(app.get("/healthz").await, (200, "ok".to_owned()));
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(crate::helpers::TIMEOUT, slow.read_to_end(&mut rest)).await;
+    assert!(
+        read.is_ok(),
+        "the server kept a header-less connection open"
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(900),
+        "cut off after {elapsed:?}, before the deadline"
+    );
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "no answer to a request that never finished"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,90 @@
+//! The accept loop: HTTP/1.1 connections served by hyper with a deadline for
+//! reading request headers (axum's `serve` sets none, so a client trickling a
+//! header byte by byte — slowloris — could hold a connection forever).
+//!
+//! Each connection is its own task; on shutdown every idle keep-alive connection
+//! is closed and busy ones finish their request (`graceful_shutdown`). Upgraded
+//! WebSockets leave hyper and are tracked by the application.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+/// Accepts connections until `shutdown`, giving each request `header_timeout` to
+/// send its headers (the first request, and each next one on a kept-alive
+/// connection), then returns once every HTTP connection
+/// has finished (upgraded WebSockets are not waited for here).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    header_timeout: Duration,
+) {
+    let connections = TaskTracker::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, most likely: let some close.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(100)) => continue,
+                        () = shutdown.cancelled() => break,
+                    }
+                }
+            },
+        };
+        let router = router.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    let router = router.clone();
+                    // The router never fails (its error type is `Infallible`).
+                    async move { router.oneshot(request.map(Body::new)).await }
+                });
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .keep_alive(true);
+            let connection = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => log_end(result, peer),
+                () = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    log_end(connection.await, peer);
+                }
+            }
+        });
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+}
+
+fn log_end(result: Result<(), hyper::Error>, peer: SocketAddr) {
+    if let Err(err) = result {
+        if err.is_timeout() {
+            tracing::info!(%peer, "closed a connection that sent no request headers in time");
+        } else {
+            tracing::debug!(%peer, %err, "connection ended with an error");
+        }
+    }
+}
