@@ -1,9 +1,7 @@
 //! Passwords, session tokens, the session cookie, the Origin check and the login
 //! rate limiter.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -124,50 +122,6 @@ pub fn origin_allowed(headers: &HeaderMap, allowlist: &[String]) -> bool {
         .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
 }
 
-/// Token buckets keyed by a string (a user name, a client address): `burst`
-/// attempts at once, refilled at `per_minute`.
-#[derive(Debug)]
-pub struct RateLimiter {
-    burst: f64,
-    per_sec: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    pub fn new(burst: u32, per_minute: u32) -> Self {
-        Self {
-            burst: f64::from(burst.max(1)),
-            per_sec: f64::from(per_minute) / 60.0,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one token for `key`; `false` when the bucket is empty.
-    pub fn allow(&self, key: &str) -> bool {
-        let now = Instant::now();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Keep memory bounded: forget buckets that have refilled completely.
-        if buckets.len() > 10_000 {
-            let (burst, rate) = (self.burst, self.per_sec);
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
-            });
-        }
-        let (tokens, at) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_sec).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -239,13 +193,5 @@ mod tests {
         assert!(origin_allowed(&h, &["https://evil.example".to_owned()]));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!origin_allowed(&h, &[]));
-    }
-
-    #[test]
-    fn the_rate_limiter_allows_a_burst_then_refuses() {
-        let limiter = RateLimiter::new(3, 0);
-        assert!((0..3).all(|_| limiter.allow("alice")));
-        assert!(!limiter.allow("alice"));
-        assert!(limiter.allow("bob"));
     }
 }

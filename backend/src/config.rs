@@ -54,6 +54,35 @@ pub struct Config {
     #[arg(long, env = "PARLEY_LONG_POLL_WAIT", default_value_t = 25)]
     pub long_poll_wait_secs: u64,
 
+    /// Messages per second one connection may send, on average (each connection
+    /// may send a burst of `--message-burst` at once). Over it, messages are
+    /// refused with `rate_limited`; refused for long, the connection is closed
+    /// with 1008.
+    #[arg(long, env = "PARLEY_MESSAGE_RATE", default_value_t = 20.0)]
+    pub message_rate: f64,
+
+    /// Messages one connection may send at once before the rate applies.
+    #[arg(long, env = "PARLEY_MESSAGE_BURST", default_value_t = 60)]
+    pub message_burst: u32,
+
+    /// Messages per second one user may send over all their connections.
+    #[arg(long, env = "PARLEY_USER_MESSAGE_RATE", default_value_t = 50.0)]
+    pub user_message_rate: f64,
+
+    /// Open connections (WebSocket or long-poll) the server takes in total;
+    /// more are refused with 503 `server_busy`.
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Open connections one user may have (tabs, devices); more get 429
+    /// `too_many_connections`.
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS_PER_USER", default_value_t = 20)]
+    pub max_connections_per_user: usize,
+
+    /// Seconds a new connection has to say `hello` before it is closed (1008).
+    #[arg(long, env = "PARLEY_HELLO_TIMEOUT", default_value_t = 10)]
+    pub hello_timeout_secs: u64,
+
     /// Seconds a client may take to send a request's headers (against slowloris).
     #[arg(long, env = "PARLEY_HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout_secs: u64,
@@ -91,6 +120,13 @@ impl Config {
             idle_timeout_secs: 60,
             long_poll_wait_secs: 25,
             header_timeout_secs: 10,
+            // Tests send fast on purpose; the ones about limits lower these.
+            message_rate: 1e6,
+            message_burst: 1_000_000,
+            user_message_rate: 1e6,
+            max_connections: 10_000,
+            max_connections_per_user: 20,
+            hello_timeout_secs: 10,
             refuse_websocket: false,
         }
     }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod hub;
+pub mod limits;
 pub mod outbox;
 pub mod polls;
 pub mod serve;
@@ -35,6 +36,7 @@ use tower_http::trace::TraceLayer;
 
 pub use config::Config;
 pub use hub::Hub;
+use limits::{Rate, RateLimiter};
 pub use store::Store;
 
 /// How long connections may take to say goodbye after shutdown is requested.
@@ -69,24 +71,46 @@ pub struct Heartbeat {
     pub idle_timeout: Duration,
     /// Longest a long-poll GET waits for an event.
     pub poll_wait: Duration,
+    /// How soon after connecting a client must say `hello`.
+    pub hello_timeout: Duration,
 }
 
-/// Rate limiters for the account endpoints.
+/// Rate limiters and caps: the account endpoints, messages, connections.
 #[derive(Debug)]
 pub struct Limits {
-    pub login_by_name: auth::RateLimiter,
-    pub login_by_ip: auth::RateLimiter,
-    pub register_by_ip: auth::RateLimiter,
+    pub login_by_name: RateLimiter,
+    pub login_by_ip: RateLimiter,
+    pub register_by_ip: RateLimiter,
+    pub messages: Arc<limits::MessageLimits>,
+    pub connections: Arc<limits::Connections>,
 }
 
 impl Limits {
     pub fn new(config: &Config) -> Self {
         let login = config.login_rate_per_minute;
         let register = config.register_rate_per_minute;
+        let burst = config.message_burst.max(1);
         Self {
-            login_by_name: auth::RateLimiter::new(login, login),
-            login_by_ip: auth::RateLimiter::new(login.saturating_mul(5), login.saturating_mul(5)),
-            register_by_ip: auth::RateLimiter::new(register, register),
+            login_by_name: RateLimiter::new(Rate::per_minute(login, login)),
+            login_by_ip: RateLimiter::new(Rate::per_minute(
+                login.saturating_mul(5),
+                login.saturating_mul(5),
+            )),
+            register_by_ip: RateLimiter::new(Rate::per_minute(register, register)),
+            messages: Arc::new(limits::MessageLimits {
+                per_connection: Rate::per_second(config.message_rate, f64::from(burst)),
+                per_user: RateLimiter::new(Rate::per_second(
+                    config.user_message_rate,
+                    config.user_message_rate * 3.0,
+                )),
+                // Refused for as many messages again as a full burst: not an
+                // accident any more.
+                abuse_after: burst.saturating_mul(2).max(20),
+            }),
+            connections: limits::Connections::new(
+                config.max_connections,
+                config.max_connections_per_user,
+            ),
         }
     }
 }
@@ -198,6 +222,7 @@ impl Application {
             heartbeat: Heartbeat {
                 ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
                 idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
+                hello_timeout: Duration::from_secs(config.hello_timeout_secs.max(1)),
                 poll_wait: Duration::from_secs(
                     config
                         .long_poll_wait_secs

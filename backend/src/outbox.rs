@@ -51,6 +51,14 @@ impl CloseReason {
         code: close::IDLE,
         reason: close::IDLE_REASON,
     };
+    pub const RATE: Self = Self {
+        code: close::POLICY,
+        reason: close::RATE_REASON,
+    };
+    pub const HELLO_TIMEOUT: Self = Self {
+        code: close::POLICY,
+        reason: close::HELLO_TIMEOUT_REASON,
+    };
     pub const CLIENT_CLOSED: Self = Self {
         code: 1000,
         reason: "closed by the client",

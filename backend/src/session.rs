@@ -21,8 +21,10 @@ use parley_common::{
 };
 use tokio_util::sync::CancellationToken;
 
+use crate::AppState;
 use crate::hub::{ConnId, Hub};
-use crate::outbox::{Frame, Outbox};
+use crate::limits::{self, Admit};
+use crate::outbox::{CloseReason, Frame, Outbox};
 use crate::store::{Attach, AuthUser, ChannelKey, Store, StoreError, TokenHash};
 
 /// Typing signals forwarded per channel and connection, at most one per this.
@@ -53,6 +55,8 @@ pub struct Session {
     /// False once the session is dropped: a resume finishing on the store's
     /// thread after that must not attach the connection.
     alive: Arc<Mutex<bool>>,
+    /// This connection's message rate limit.
+    sender: limits::Sender,
 }
 
 impl std::fmt::Debug for Session {
@@ -130,27 +134,26 @@ fn store_error(err: &StoreError, channel: Option<&Channel>) -> ProtocolError {
 }
 
 impl Session {
-    pub fn new(
-        hub: Hub,
-        store: Store,
-        outbox: Outbox,
-        user: AuthUser,
-        token: TokenHash,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub fn new(state: &AppState, outbox: Outbox, user: AuthUser, token: TokenHash) -> Self {
         Self {
-            id: hub.next_conn_id(),
-            hub,
-            store,
+            id: state.hub.next_conn_id(),
+            hub: state.hub.clone(),
+            store: state.store.clone(),
             outbox,
             user,
             token,
             greeted: false,
             in_flight: FuturesOrdered::new(),
             typing: HashMap::new(),
-            shutdown,
+            shutdown: state.shutdown.clone(),
             alive: Arc::new(Mutex::new(true)),
+            sender: limits::Sender::new(Arc::clone(&state.limits.messages)),
         }
+    }
+
+    /// Whether `hello` was accepted.
+    pub fn is_greeted(&self) -> bool {
+        self.greeted
     }
 
     /// Whether the transport should read the next frame (false while
@@ -180,7 +183,19 @@ impl Session {
     /// session stays usable.
     pub async fn handle_text(&mut self, text: &str) {
         let result = match decode_client(text) {
-            Ok(msg) => self.handle(msg).await,
+            Ok(msg) => match self.sender.admit(self.user.id) {
+                Admit::Yes => self.handle(msg).await,
+                Admit::Refuse => Err(ProtocolError::new(
+                    ErrorCode::RateLimited,
+                    "too many messages: slow down and send this again",
+                )
+                .with_client_id(client_id(&msg))),
+                Admit::Close => {
+                    tracing::warn!(conn = %self.id, user = %self.user.name, "closing a connection that keeps sending too fast");
+                    self.outbox.kick(CloseReason::RATE);
+                    return;
+                }
+            },
             Err(err) => Err(err),
         };
         if let Err(err) = result {
@@ -568,6 +583,14 @@ impl Session {
         if let Some(frame) = self.encode(msg) {
             self.hub.send_to_user(self.user.id, &frame);
         }
+    }
+}
+
+/// The client message id a message carries, if any.
+fn client_id(msg: &ClientMsg) -> Option<ClientMsgId> {
+    match msg {
+        ClientMsg::Send { client_id, .. } => Some(client_id.clone()),
+        _ => None,
     }
 }
 

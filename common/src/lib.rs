@@ -56,6 +56,10 @@ pub mod close {
     /// The server is shutting down or restarting; reconnect with backoff.
     pub const GOING_AWAY: u16 = 1001;
     pub const GOING_AWAY_REASON: &str = "server shutting down";
+    /// Too many messages for too long, or no `hello` in time.
+    pub const POLICY: u16 = 1008;
+    pub const RATE_REASON: &str = "too many messages: slow down";
+    pub const HELLO_TIMEOUT_REASON: &str = "no hello in time";
     /// A message over the server's size limit.
     pub const TOO_BIG: u16 = 1009;
     pub const TOO_BIG_REASON: &str = "message too big";

@@ -378,8 +378,12 @@ pub enum ErrorCode {
     WeakPassword,
     /// The password is longer than 128 characters.
     PasswordTooLong,
-    /// Too many attempts; wait and try again.
+    /// Too many attempts or messages; wait and try again.
     RateLimited,
+    /// The user has as many connections open as allowed: close a tab.
+    TooManyConnections,
+    /// The server takes no more connections right now; try again later.
+    ServerBusy,
     /// No valid session: log in.
     Unauthorized,
     /// Long-polling: another request is already waiting for this connection's

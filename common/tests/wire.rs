@@ -427,6 +427,8 @@ fn error_codes_are_snake_case_strings() {
         (ErrorCode::RateLimited, "rate_limited"),
         (ErrorCode::Unauthorized, "unauthorized"),
         (ErrorCode::RequestPending, "request_pending"),
+        (ErrorCode::TooManyConnections, "too_many_connections"),
+        (ErrorCode::ServerBusy, "server_busy"),
         (ErrorCode::UnknownConnection, "unknown_connection"),
         (ErrorCode::TooLarge, "too_large"),
         (ErrorCode::UnsupportedMediaType, "unsupported_media_type"),

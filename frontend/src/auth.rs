@@ -191,6 +191,8 @@ pub fn auth_problem(failure: &ApiFailure) -> AuthProblem {
         | ErrorCode::NotPollCreator
         | ErrorCode::Unauthorized
         | ErrorCode::RequestPending
+        | ErrorCode::TooManyConnections
+        | ErrorCode::ServerBusy
         | ErrorCode::UnknownConnection
         | ErrorCode::TooLarge
         | ErrorCode::UnsupportedMediaType

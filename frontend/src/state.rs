@@ -1069,6 +1069,8 @@ impl AppState {
             | ErrorCode::Unauthorized
             | ErrorCode::ForbiddenOrigin
             | ErrorCode::RequestPending
+            | ErrorCode::TooManyConnections
+            | ErrorCode::ServerBusy
             | ErrorCode::UnknownConnection
             | ErrorCode::TooLarge
             | ErrorCode::UnsupportedMediaType

@@ -38,6 +38,7 @@ use crate::AppState;
 use crate::api::{authenticate, check_origin};
 use crate::auth;
 use crate::error::AppError;
+use crate::limits::ConnectionSlot;
 use crate::outbox::{CloseReason, Frame, Kick, OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 use crate::session::Session;
 use crate::store::{AuthUser, TokenHash};
@@ -134,6 +135,7 @@ async fn open(
     check_origin(&state, &headers)?;
     let (user, token) = authenticate(&state, &headers).await?;
     let messages = messages(&headers, body).await?;
+    let slot = state.limits.connections.open(user.id)?;
     let sid = new_sid().map_err(|e| AppError::internal("random connection id", &e))?;
     let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
     let (inbound, inbound_rx) = mpsc::channel(INBOUND_BATCHES);
@@ -153,7 +155,15 @@ async fn open(
         .longpolls
         .lock()
         .insert(sid.clone(), Arc::clone(&conn));
-    let task = serve(state.clone(), sid.clone(), conn, user, outbox, inbound_rx);
+    let task = serve(
+        state.clone(),
+        sid.clone(),
+        conn,
+        user,
+        outbox,
+        inbound_rx,
+        slot,
+    );
     state.tracker.spawn(task);
     if !messages.is_empty() {
         deliver(&state, &sid, messages).await?;
@@ -340,22 +350,27 @@ async fn serve(
     user: AuthUser,
     outbox: Outbox,
     mut inbound: mpsc::Receiver<Vec<String>>,
+    slot: ConnectionSlot,
 ) {
-    let mut session = Session::new(
-        state.hub.clone(),
-        state.store.clone(),
-        outbox,
-        user,
-        conn.token,
-        state.shutdown.clone(),
-    );
+    let mut session = Session::new(&state, outbox, user, conn.token);
     let id = session.id();
     tracing::info!(conn = %id, "long-poll connected");
     let idle_timeout = state.heartbeat.idle_timeout;
     let mut check = tokio::time::interval(idle_timeout / 4);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let hello_deadline = tokio::time::sleep(state.heartbeat.hello_timeout);
+    tokio::pin!(hello_deadline);
+    let mut waiting_for_hello = true;
     loop {
         tokio::select! {
+            () = &mut hello_deadline, if waiting_for_hello => {
+                waiting_for_hello = false;
+                if !session.is_greeted() {
+                    tracing::info!(conn = %id, "no hello in time: closing");
+                    conn.kick.kick(CloseReason::HELLO_TIMEOUT);
+                    break;
+                }
+            }
             batch = inbound.recv(), if session.wants_input() => {
                 let Some(batch) = batch else { break };
                 for text in &batch {
@@ -382,6 +397,7 @@ async fn serve(
         }
     }
     drop(session);
+    drop(slot);
     // Keep the connection a while, so the client can fetch what is queued and
     // the reason; then forget it.
     let linger = idle_timeout;

@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::api::authenticate;
 use crate::auth;
 use crate::error::AppError;
+use crate::limits::ConnectionSlot;
 use crate::outbox::{CloseReason, OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 use crate::session::Session;
 use crate::store::{AuthUser, TokenHash};
@@ -44,6 +45,8 @@ pub async fn upgrade(
         return Err(AppError::forbidden_origin());
     }
     let (user, token) = authenticate(&state, &headers).await?;
+    // Counted before upgrading: over a cap, the client gets a plain HTTP error.
+    let slot = state.limits.connections.open(user.id)?;
     if state.refuse_websocket {
         return Err(AppError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -59,20 +62,19 @@ pub async fn upgrade(
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
             let tracker = state.tracker.clone();
-            tracker.track_future(serve(socket, state, user, token))
+            tracker.track_future(serve(socket, state, user, token, slot))
         }))
 }
 
-async fn serve(socket: WebSocket, state: AppState, user: AuthUser, token: TokenHash) {
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    user: AuthUser,
+    token: TokenHash,
+    slot: ConnectionSlot,
+) {
     let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
-    let mut session = Session::new(
-        state.hub.clone(),
-        state.store.clone(),
-        outbox,
-        user,
-        token,
-        state.shutdown.clone(),
-    );
+    let mut session = Session::new(&state, outbox, user, token);
     let conn = session.id();
     tracing::info!(%conn, "websocket connected");
 
@@ -92,8 +94,18 @@ async fn serve(socket: WebSocket, state: AppState, user: AuthUser, token: TokenH
     let idle_timeout = state.heartbeat.idle_timeout;
     let idle = tokio::time::sleep(idle_timeout);
     tokio::pin!(idle);
+    let hello_deadline = tokio::time::sleep(state.heartbeat.hello_timeout);
+    tokio::pin!(hello_deadline);
+    let mut waiting_for_hello = true;
     loop {
         tokio::select! {
+            () = &mut hello_deadline, if waiting_for_hello => {
+                waiting_for_hello = false;
+                if !session.is_greeted() {
+                    tracing::info!(%conn, "no hello in time: closing");
+                    kick.kick(CloseReason::HELLO_TIMEOUT);
+                }
+            }
             frame = stream.next(), if session.wants_input() => {
                 idle.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
                 match frame {
@@ -132,6 +144,7 @@ async fn serve(socket: WebSocket, state: AppState, user: AuthUser, token: TokenH
     }
     // Leave every room before the writer goes, so nothing new is queued.
     drop(session);
+    drop(slot);
     writer_done.cancel();
     if let Err(err) = writer.await {
         tracing::error!(%conn, %err, "websocket writer task failed");

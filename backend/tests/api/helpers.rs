@@ -269,6 +269,21 @@ impl Client {
         }
     }
 
+    /// The next server message, `Err(close frame)` when the server closed, `None`
+    /// when the connection ended without a close frame.
+    pub async fn next_frame(&mut self) -> Option<Result<ServerMsg, Option<CloseFrame>>> {
+        loop {
+            match self.ws.next().await? {
+                Ok(Message::Text(text)) => {
+                    return Some(Ok(serde_json::from_str(&text).expect("valid JSON")));
+                }
+                Ok(Message::Close(frame)) => return Some(Err(frame)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// The next server message, or `None` if the connection ended.
     async fn next_text(&mut self) -> Option<ServerMsg> {
         loop {

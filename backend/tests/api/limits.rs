@@ -82,3 +82,98 @@ async fn a_client_trickling_its_headers_is_cut_off() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_flood_is_refused_with_typed_errors_then_closed_with_1008() {
+    use parley_common::{ErrorCode, ServerMsg};
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.message_rate = 1.0;
+        config.message_burst = 5;
+    })
+    .await;
+    let token = app.register("Alice").await;
+    let (mut alice, _) = app.connect(&token).await;
+    for i in 0..40 {
+        alice.say("lobby", &format!("f{i}"), "spam").await;
+    }
+    let (mut acked, mut refused) = (0, 0);
+    let frame = loop {
+        match tokio::time::timeout(crate::helpers::TIMEOUT, alice.next_frame()).await {
+            Ok(Some(Ok(ServerMsg::Ack { .. }))) => acked += 1,
+            Ok(Some(Ok(ServerMsg::Error {
+                code: ErrorCode::RateLimited,
+                client_id,
+                ..
+            }))) => {
+                assert!(client_id.is_some(), "the refused message is named");
+                refused += 1;
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(close))) => break close,
+            Ok(None) => panic!("ended without a close frame"),
+            Err(_) => panic!("no close in time"),
+        }
+    };
+    // Some answers may be cut off by the close; the store tells what was taken.
+    assert!(
+        acked <= 4 && (1..=20).contains(&refused),
+        "{acked} acked, {refused} refused"
+    );
+    assert_eq!(frame.map(|f| u16::from(f.code)), Some(close::POLICY));
+    // `hello` took one token of the burst of 5: four messages were stored.
+    let mut bob = app.user("Bob").await;
+    let (page, _) = bob.history("lobby", None).await;
+    assert_eq!(page.len(), 4);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn connections_are_capped_per_user_and_in_total() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.max_connections = 3;
+        config.max_connections_per_user = 2;
+    })
+    .await;
+    let alice = app.register("Alice").await;
+    let bob = app.register("Bob").await;
+    let a1 = app.try_ws(Some(&alice), None).await.unwrap();
+    let _a2 = app.try_ws(Some(&alice), None).await.unwrap();
+    assert_eq!(app.try_ws(Some(&alice), None).await.err(), Some(429));
+    let r = app
+        .try_lp(&alice, serde_json::json!([]))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (429, "too_many_connections")
+    );
+    let _b1 = app.try_ws(Some(&bob), None).await.unwrap();
+    assert_eq!(app.try_ws(Some(&bob), None).await.err(), Some(503));
+    // A closed connection frees its slot (once the server has seen it go).
+    a1.close().await;
+    let mut again = None;
+    for _ in 0..100 {
+        if let Ok(client) = app.try_ws(Some(&bob), None).await {
+            again = Some(client);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(again.is_some(), "the slot was freed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_that_never_says_hello_is_closed() {
+    let app = crate::helpers::spawn_app_with(|config| config.hello_timeout_secs = 1).await;
+    let token = app.register("Alice").await;
+    let mut quiet = app.try_ws(Some(&token), None).await.unwrap();
+    let frame = quiet.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), close::POLICY);
+    assert_eq!(frame.reason.as_str(), close::HELLO_TIMEOUT_REASON);
+    // One that does is not.
+    let (mut talker, _) = app.connect(&token).await;
+    talker.say_acked("lobby", "t1", "here").await;
+    app.stop().await;
+}
