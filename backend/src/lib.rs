@@ -13,8 +13,10 @@ pub mod config;
 pub mod error;
 pub mod hub;
 pub mod limits;
+pub mod metrics;
 pub mod outbox;
 pub mod polls;
+pub mod security;
 pub mod serve;
 pub mod session;
 pub mod store;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub allowed_origins: Arc<[String]>,
     pub limits: Arc<Limits>,
     pub heartbeat: Heartbeat,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
     /// Open long-poll connections.
     pub longpolls: Arc<transport::longpoll::LongPolls>,
     /// Test flag: answer WebSocket upgrades with 503, as a network that blocks
@@ -128,12 +132,21 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .precompressed_br()
         .precompressed_gzip()
         .fallback(index);
+    let csp = axum::http::HeaderValue::from_str(&security::content_security_policy(
+        &std::fs::read_to_string(static_dir.join("index.html")).unwrap_or_default(),
+    ))
+    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("default-src 'self'"));
     let spa = Router::new()
         .fallback_service(spa)
-        .layer(axum::middleware::from_fn(cache_headers));
+        .layer(axum::middleware::from_fn(cache_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            csp,
+            security::security_headers,
+        ));
     Router::new()
         .route("/ws", get(transport::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::metrics))
         .merge(api::router())
         .merge(transport::longpoll::router())
         .fallback_service(spa)
@@ -230,6 +243,7 @@ impl Application {
                 ),
             },
             longpolls: Arc::default(),
+            metrics: Arc::default(),
             refuse_websocket: config.refuse_websocket,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),

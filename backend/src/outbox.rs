@@ -16,6 +16,8 @@ use parley_common::close;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Metrics;
+
 /// One encoded server message. Cloning shares the bytes, so one broadcast is
 /// serialized once for all its recipients.
 pub type Frame = Utf8Bytes;
@@ -71,6 +73,7 @@ pub struct Outbox {
     tx: mpsc::Sender<Frame>,
     kick: Kick,
     states: Arc<States>,
+    metrics: Arc<Metrics>,
 }
 
 /// State frames (poll tallies): one slot per key holding only the latest frame,
@@ -147,6 +150,11 @@ pub enum Pushed {
 
 impl Outbox {
     pub fn new(capacity: usize) -> (Self, OutboxReceiver) {
+        Self::with_metrics(capacity, Arc::default())
+    }
+
+    /// An outbox that counts its drops and slow-consumer kicks in `metrics`.
+    pub fn with_metrics(capacity: usize, metrics: Arc<Metrics>) -> (Self, OutboxReceiver) {
         let (tx, frames) = mpsc::channel(capacity);
         let kick = Kick::default();
         let states = Arc::new(States::default());
@@ -155,6 +163,7 @@ impl Outbox {
                 tx,
                 kick: kick.clone(),
                 states: Arc::clone(&states),
+                metrics,
             },
             OutboxReceiver {
                 frames,
@@ -169,6 +178,9 @@ impl Outbox {
         match self.tx.try_send(frame) {
             Ok(()) => Pushed::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                if !self.kick.is_kicked() {
+                    Metrics::add(&self.metrics.slow_consumers, 1);
+                }
                 self.kick.kick(CloseReason::SLOW_CONSUMER);
                 Pushed::Kicked
             }
@@ -180,20 +192,34 @@ impl Outbox {
     /// outbox is already half full, so it is the first thing a lagging connection
     /// loses and it never crowds out messages that must be delivered.
     pub fn push_ephemeral(&self, frame: Frame) -> bool {
-        self.tx.capacity() * 2 > self.tx.max_capacity() && self.tx.try_send(frame).is_ok()
+        let queued =
+            self.tx.capacity() * 2 > self.tx.max_capacity() && self.tx.try_send(frame).is_ok();
+        if !queued {
+            Metrics::add(&self.metrics.outbox_drops, 1);
+        }
+        queued
     }
 
     /// Puts the latest state frame for `key` (a poll), replacing one not yet sent.
     pub fn push_state(&self, key: u64, frame: Frame) {
-        self.states
+        let replaced = self
+            .states
             .latest
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(key, frame);
+        if replaced.is_some() {
+            Metrics::add(&self.metrics.outbox_drops, 1);
+        }
         self.states.ready.notify_one();
     }
 
     /// Asks the connection's writer to close it with `reason`.
+    /// Whether the connection was told to close.
+    pub fn is_kicked(&self) -> bool {
+        self.kick.is_kicked()
+    }
+
     pub fn kick(&self, reason: CloseReason) {
         self.kick.kick(reason);
     }

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::AppState;
 use crate::hub::{ConnId, Hub};
 use crate::limits::{self, Admit};
+use crate::metrics::Metrics;
 use crate::outbox::{CloseReason, Frame, Outbox};
 use crate::store::{Attach, AuthUser, ChannelKey, Store, StoreError, TokenHash};
 
@@ -57,6 +58,7 @@ pub struct Session {
     alive: Arc<Mutex<bool>>,
     /// This connection's message rate limit.
     sender: limits::Sender,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Session {
@@ -148,6 +150,7 @@ impl Session {
             shutdown: state.shutdown.clone(),
             alive: Arc::new(Mutex::new(true)),
             sender: limits::Sender::new(Arc::clone(&state.limits.messages)),
+            metrics: Arc::clone(&state.metrics),
         }
     }
 
@@ -182,6 +185,7 @@ impl Session {
     /// Handles one text frame. Bad input is answered with an `error` event; the
     /// session stays usable.
     pub async fn handle_text(&mut self, text: &str) {
+        Metrics::add(&self.metrics.messages_in, 1);
         let result = match decode_client(text) {
             Ok(msg) => match self.sender.admit(self.user.id) {
                 Admit::Yes => self.handle(msg).await,
@@ -191,6 +195,9 @@ impl Session {
                 )
                 .with_client_id(client_id(&msg))),
                 Admit::Close => {
+                    if !self.outbox.is_kicked() {
+                        Metrics::add(&self.metrics.rate_limited_closes, 1);
+                    }
                     tracing::warn!(conn = %self.id, user = %self.user.name, "closing a connection that keeps sending too fast");
                     self.outbox.kick(CloseReason::RATE);
                     return;
@@ -199,6 +206,9 @@ impl Session {
             Err(err) => Err(err),
         };
         if let Err(err) = result {
+            if err.code == ErrorCode::RateLimited {
+                Metrics::add(&self.metrics.rate_limited, 1);
+            }
             tracing::debug!(conn = %self.id, code = ?err.code, "rejected client message");
             self.reply(&err.to_server_msg());
         }

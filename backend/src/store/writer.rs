@@ -153,6 +153,10 @@ pub struct Stats {
     pub ops: AtomicU64,
     /// Time spent in BEGIN…COMMIT, in microseconds.
     pub commit_micros: AtomicU64,
+    /// Commits by duration: how many took at most each bound of
+    /// [`COMMIT_BUCKETS`](crate::metrics::COMMIT_BUCKETS) (and more than the one
+    /// before).
+    pub commit_buckets: [AtomicU64; crate::metrics::COMMIT_BUCKETS.len()],
 }
 
 #[derive(Clone, Debug)]
@@ -375,6 +379,13 @@ impl Writer {
                 self.stats
                     .commit_micros
                     .fetch_add(micros, Ordering::Relaxed);
+                let secs = micros as f64 / 1e6;
+                if let Some(i) = crate::metrics::COMMIT_BUCKETS
+                    .iter()
+                    .position(|bound| secs <= *bound)
+                {
+                    self.stats.commit_buckets[i].fetch_add(1, Ordering::Relaxed);
+                }
                 // Publish in commit order, then answer: an ack never overtakes the
                 // message it acknowledges.
                 for d in &mut done {

@@ -39,6 +39,7 @@ use crate::api::{authenticate, check_origin};
 use crate::auth;
 use crate::error::AppError;
 use crate::limits::ConnectionSlot;
+use crate::metrics::Metrics;
 use crate::outbox::{CloseReason, Frame, Kick, OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 use crate::session::Session;
 use crate::store::{AuthUser, TokenHash};
@@ -137,7 +138,7 @@ async fn open(
     let messages = messages(&headers, body).await?;
     let slot = state.limits.connections.open(user.id)?;
     let sid = new_sid().map_err(|e| AppError::internal("random connection id", &e))?;
-    let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
+    let (outbox, rx) = Outbox::with_metrics(OUTBOX_CAPACITY, Arc::clone(&state.metrics));
     let (inbound, inbound_rx) = mpsc::channel(INBOUND_BATCHES);
     let conn = Arc::new(LpConn {
         token,
@@ -243,6 +244,7 @@ async fn receive(
     // answer (kept for a retry) or still in the outbox.
     let since = receiving.next;
     receiving.next += frames.len() as u64;
+    Metrics::add(&state.metrics.messages_out, frames.len() as u64);
     let body = batch(receiving.next, &frames, close);
     if !frames.is_empty() || close.is_some() {
         // An empty answer needs no repeat: the same cursor just waits again.

@@ -1,6 +1,7 @@
 //! The WebSocket transport: `GET /ws` upgrades, then a reader (this task) feeds
 //! frames to the session and a writer task drains the outbox onto the socket.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -16,6 +17,7 @@ use crate::api::authenticate;
 use crate::auth;
 use crate::error::AppError;
 use crate::limits::ConnectionSlot;
+use crate::metrics::Metrics;
 use crate::outbox::{CloseReason, OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 use crate::session::Session;
 use crate::store::{AuthUser, TokenHash};
@@ -73,7 +75,7 @@ async fn serve(
     token: TokenHash,
     slot: ConnectionSlot,
 ) {
-    let (outbox, rx) = Outbox::new(OUTBOX_CAPACITY);
+    let (outbox, rx) = Outbox::with_metrics(OUTBOX_CAPACITY, Arc::clone(&state.metrics));
     let mut session = Session::new(&state, outbox, user, token);
     let conn = session.id();
     tracing::info!(%conn, "websocket connected");
@@ -88,6 +90,7 @@ async fn serve(
         state.shutdown.clone(),
         writer_done.clone(),
         state.heartbeat.ping_interval,
+        Arc::clone(&state.metrics),
     ));
 
     // Any frame from the client (pongs to our pings included) proves it is there.
@@ -175,6 +178,7 @@ async fn write_loop(
     shutdown: CancellationToken,
     done: CancellationToken,
     ping_interval: Duration,
+    metrics: Arc<Metrics>,
 ) {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut ping =
@@ -185,7 +189,23 @@ async fn write_loop(
             biased;
             // A kick (reason to close) wins over the reader having stopped, so a
             // connection closed for a reason always says it.
-            reason = rx.kick.kicked() => break Stop::Close(reason),
+            reason = rx.kick.kicked() => {
+                // Say what is queued first (e.g. which messages were refused),
+                // unless the queue being full is the reason.
+                if reason != CloseReason::SLOW_CONSUMER {
+                    while let Ok(frame) = rx.frames.try_recv() {
+                        batch.push(frame);
+                    }
+                    let flushed = tokio::time::timeout(
+                        CLOSE_TIMEOUT,
+                        write_batch(&mut sink, &mut batch, &metrics),
+                    );
+                    if !matches!(flushed.await, Ok(Ok(()))) {
+                        break Stop::Broken;
+                    }
+                }
+                break Stop::Close(reason);
+            }
             () = done.cancelled() => break Stop::ReaderDone,
             _ = ping.tick() => {
                 if sink.send(Message::Ping(axum::body::Bytes::new())).await.is_err() {
@@ -197,7 +217,7 @@ async fn write_loop(
                 while let Ok(frame) = rx.frames.try_recv() {
                     batch.push(frame);
                 }
-                if write_batch(&mut sink, &mut batch).await.is_err() {
+                if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
                     break Stop::Broken;
                 }
                 break Stop::Close(CloseReason::GOING_AWAY);
@@ -208,13 +228,13 @@ async fn write_loop(
                 }
                 // Latest tallies ride along, after the messages queued before them.
                 batch.extend(rx.states.take());
-                if write_batch(&mut sink, &mut batch).await.is_err() {
+                if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
                     break Stop::Broken;
                 }
             }
             () = rx.states.ready.notified() => {
                 batch.extend(rx.states.take());
-                if write_batch(&mut sink, &mut batch).await.is_err() {
+                if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
                     break Stop::Broken;
                 }
             }
@@ -240,7 +260,9 @@ async fn write_loop(
 async fn write_batch(
     sink: &mut SplitSink<WebSocket, Message>,
     batch: &mut Vec<Utf8Bytes>,
+    metrics: &Metrics,
 ) -> Result<(), axum::Error> {
+    Metrics::add(&metrics.messages_out, batch.len() as u64);
     for frame in batch.drain(..) {
         sink.feed(Message::Text(frame)).await?;
     }

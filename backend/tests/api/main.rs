@@ -10,6 +10,7 @@ mod chat;
 mod durability;
 mod lifecycle;
 mod limits;
+mod observability;
 mod polls;
 mod resume;
 mod rooms;

@@ -1,0 +1,58 @@
+//! `/healthz`, `/metrics` and the security headers of the SPA.
+
+use crate::helpers::spawn_app;
+
+/// The value of the sample `name` in a Prometheus text page.
+fn sample(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{page}"))
+}
+
+#[tokio::test]
+async fn metrics_count_connections_messages_and_commits() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await, (200, "ok".to_owned()));
+    let mut alice = app.user("alice").await;
+    alice.say_acked("lobby", "m1", "hello").await;
+    let r = app.http("GET", "/metrics", None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/plain")
+    );
+    let page = &r.body;
+    assert_eq!(sample(page, "parley_connections"), 1.0);
+    assert!(
+        sample(page, "parley_messages_in_total") >= 2.0,
+        "hello and send"
+    );
+    assert!(
+        sample(page, "parley_messages_out_total") >= 2.0,
+        "welcome and ack"
+    );
+    assert_eq!(sample(page, "parley_slow_consumer_disconnects_total"), 0.0);
+    assert!(sample(page, "parley_store_commit_seconds_count") >= 1.0);
+    assert_eq!(
+        sample(page, "parley_store_commit_seconds_bucket{le=\"+Inf\"}"),
+        sample(page, "parley_store_commit_seconds_count")
+    );
+    // No message bodies, names or tokens in it.
+    assert!(!page.contains("hello") && !page.contains("alice"));
+    drop(alice);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_spa_is_served_with_a_content_security_policy() {
+    let app = spawn_app().await;
+    let r = app.http("GET", "/", None, &[]).await;
+    assert_eq!(r.status, 200);
+    let csp = r.header("content-security-policy").expect("a CSP header");
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("'unsafe-eval'") && !csp.contains("script-src 'self' 'unsafe-inline'"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    app.stop().await;
+}
