@@ -87,6 +87,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout_secs: u64,
 
+    /// Kernel send buffer of each client socket, in bytes (unset: the kernel
+    /// sizes it, up to net.ipv4.tcp_wmem's maximum, 4 MiB by default). Bounds
+    /// what a client that stops reading can hold besides its outbox.
+    #[arg(long, env = "PARLEY_SEND_BUFFER")]
+    pub send_buffer_bytes: Option<usize>,
+
     /// For tests: refuse WebSocket upgrades (503), like a proxy that blocks them,
     /// so clients fall back to long-polling.
     #[arg(long, hide = true)]
@@ -120,6 +126,7 @@ impl Config {
             idle_timeout_secs: 60,
             long_poll_wait_secs: 25,
             header_timeout_secs: 10,
+            send_buffer_bytes: None,
             // Tests send fast on purpose; the ones about limits lower these.
             message_rate: 1e6,
             message_burst: 1_000_000,

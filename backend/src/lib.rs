@@ -211,6 +211,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     header_timeout: Duration,
+    send_buffer: Option<usize>,
 }
 
 impl Application {
@@ -257,6 +258,7 @@ impl Application {
             router,
             state,
             header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            send_buffer: config.send_buffer_bytes,
         })
     }
 
@@ -283,6 +285,7 @@ impl Application {
             router,
             state,
             header_timeout,
+            send_buffer,
         } = self;
         let token = state.shutdown.clone();
         tokio::spawn({
@@ -295,7 +298,7 @@ impl Application {
             }
         });
         tracing::info!(addr = %listener.local_addr()?, "parley listening");
-        serve::serve(listener, router, token.clone(), header_timeout).await;
+        serve::serve(listener, router, token.clone(), header_timeout, send_buffer).await;
         state.tracker.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, state.tracker.wait())
             .await

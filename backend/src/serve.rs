@@ -29,6 +29,7 @@ pub async fn serve(
     router: Router,
     shutdown: CancellationToken,
     header_timeout: Duration,
+    send_buffer: Option<usize>,
 ) {
     let connections = TaskTracker::new();
     loop {
@@ -46,6 +47,11 @@ pub async fn serve(
                 }
             },
         };
+        if let Some(bytes) = send_buffer
+            && let Err(err) = socket2::SockRef::from(&stream).set_send_buffer_size(bytes)
+        {
+            tracing::warn!(%err, "cannot set the socket's send buffer");
+        }
         let router = router.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {

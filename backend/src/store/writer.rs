@@ -130,6 +130,9 @@ impl std::fmt::Debug for Attach {
 /// rest: they get nothing replayed, and live delivery covers what comes next).
 const MAX_RESUME_CHANNELS: usize = 1000;
 
+/// A replay is split into `missed` frames of about this many bytes at most.
+const MAX_REPLAY_FRAME_BYTES: usize = 256 * 1024;
+
 /// One channel to replay: the messages after `after` up to `upto` of `room_id`.
 struct ReplayTarget {
     room_id: i64,
@@ -626,10 +629,29 @@ impl Writer {
                 continue;
             }
             match super::read::range(&self.conn, t.room_id, &t.channel, t.after, t.upto) {
-                Ok(messages) => frames.push(ServerMsg::Missed {
-                    channel: t.channel,
-                    messages,
-                }),
+                Ok(messages) => {
+                    // Several frames when the bodies are long: no frame much
+                    // bigger than a history page.
+                    let mut chunk = Vec::new();
+                    let mut bytes = 0;
+                    for m in messages {
+                        bytes += m.body.as_str().len() + 128;
+                        chunk.push(m);
+                        if bytes >= MAX_REPLAY_FRAME_BYTES {
+                            frames.push(ServerMsg::Missed {
+                                channel: t.channel.clone(),
+                                messages: std::mem::take(&mut chunk),
+                            });
+                            bytes = 0;
+                        }
+                    }
+                    if !chunk.is_empty() {
+                        frames.push(ServerMsg::Missed {
+                            channel: t.channel,
+                            messages: chunk,
+                        });
+                    }
+                }
                 Err(err) => {
                     // The client reloads the latest page instead.
                     tracing::error!(%err, "reading messages to replay failed");

@@ -29,6 +29,10 @@ pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
 /// each); they grow on demand for large frames.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+/// The most a connection's writer may buffer, above all for its largest frame: a
+/// history page of 50 messages of 4,000 four-byte characters is ~800 KB. Only
+/// what is used is allocated.
+const MAX_WRITE_BUFFER_BYTES: usize = 2 * 1024 * 1024;
 /// Frames written per flush: many small broadcasts become one syscall.
 const WRITE_BATCH: usize = 64;
 /// How long to wait for the peer's close frame after we sent ours.
@@ -59,7 +63,7 @@ pub async fn upgrade(
     Ok(ws
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_write_buffer_size(MAX_MESSAGE_BYTES * 8)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {

@@ -177,3 +177,132 @@ async fn a_connection_that_never_says_hello_is_closed() {
     talker.say_acked("lobby", "t1", "here").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_alone_and_resumes_without_loss() {
+    use parley_common::{ChatMessage, ServerMsg};
+    use serde_json::json;
+    use tokio::io::AsyncWriteExt;
+
+    // Small kernel buffers, so the outbox is what fills up.
+    let app = crate::helpers::spawn_app_with(|c| c.send_buffer_bytes = Some(16 * 1024)).await;
+    let alice_token = app.register("alice").await;
+    let (alice, _) = app.connect(&alice_token).await;
+    let mut bob = app.user("bob").await;
+    let carol = app.register("carol").await;
+    // Carol's socket takes little and she never reads it.
+    let mut slow = app.raw_ws_small(&carol).await;
+    let hello = json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION}).to_string();
+    slow.write_text(&hello).await;
+    slow.stream.flush().await.unwrap();
+
+    // 450 messages of 4,000 characters: far more than her outbox (256 frames)
+    // and the kernel's buffers hold.
+    const N: u64 = 450;
+    let body = "x".repeat(4000);
+    let sending = tokio::spawn(async move {
+        let mut alice = alice;
+        // In chunks, reading her acks, so she is not a slow reader herself.
+        for chunk in (1..=N).collect::<Vec<_>>().chunks(50) {
+            for i in chunk {
+                alice.say("lobby", &format!("m{i}"), &body).await;
+            }
+            let mut acked = 0;
+            while acked < chunk.len() {
+                if let ServerMsg::Ack { .. } = alice.recv().await {
+                    acked += 1;
+                }
+            }
+        }
+        alice
+    });
+    // Bob, reading, gets every one, in order, each within the usual timeout:
+    // nobody waits for Carol.
+    for i in 1..=N {
+        let m = bob.recv_message().await;
+        assert_eq!(m.seq, i);
+    }
+    let alice = sending.await.unwrap();
+    let metrics = app.http("GET", "/metrics", None, &[]).await.body;
+    // Carol, and only Carol, was cut off.
+    assert!(
+        metrics.contains("parley_slow_consumer_disconnects_total 1\n"),
+        "{metrics}"
+    );
+
+    // What reached Carol before the cut, then the end of the connection.
+    let mut seen: Vec<ChatMessage> = Vec::new();
+    let mut close = None;
+    while let Some((opcode, payload)) = slow.try_read_frame().await {
+        match opcode {
+            0x1 => {
+                if let Ok(ServerMsg::Message(m)) = serde_json::from_slice(&payload) {
+                    seen.push(m);
+                }
+            }
+            0x8 => close = Some(u16::from_be_bytes([payload[0], payload[1]])),
+            _ => {}
+        }
+    }
+    assert!((seen.len() as u64) < N, "she was cut off before the end");
+    if let Some(code) = close {
+        assert_eq!(code, close::SLOW_CONSUMER);
+    }
+    // She resumes from the last one she has and gets exactly the rest.
+    let last = seen.last().map_or(0, |m| m.seq);
+    let mut again = app.try_ws(Some(&carol), None).await.unwrap();
+    again
+        .send_json(
+            json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION,
+                          "resume": [{"room": "lobby", "seq": last}]}),
+        )
+        .await;
+    assert!(matches!(again.recv().await, ServerMsg::Welcome { .. }));
+    // Long messages come in several `missed` frames.
+    let mut seqs = Vec::new();
+    while seqs.last() != Some(&N) {
+        match again.recv().await {
+            ServerMsg::Missed { messages, .. } => seqs.extend(messages.iter().map(|m| m.seq)),
+            other => panic!("expected missed, got {other:?}"),
+        }
+    }
+    assert_eq!(seqs, ((last + 1)..=N).collect::<Vec<_>>());
+    drop(alice);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_largest_history_page_and_replay_get_through() {
+    use parley_common::ServerMsg;
+    use serde_json::json;
+    let app = spawn_app().await;
+    let mut alice = app.user("alice").await;
+    let bob = app.register("bob").await;
+    // 60 messages of 4,000 four-byte characters: 16 KB each.
+    let body = "😀".repeat(4000);
+    for i in 1..=60 {
+        alice.say_acked("lobby", &format!("m{i}"), &body).await;
+    }
+    let (mut reader, _) = app.connect(&bob).await;
+    let (page, has_more) = reader.history("lobby", None).await;
+    assert_eq!(page.len(), parley_common::HISTORY_PAGE);
+    assert!(has_more);
+    assert!(page.iter().all(|m| m.body.as_str() == body));
+    let mut again = app.try_ws(Some(&bob), None).await.unwrap();
+    again
+        .send_json(
+            json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION,
+                          "resume": [{"room": "lobby", "seq": 0}]}),
+        )
+        .await;
+    assert!(matches!(again.recv().await, ServerMsg::Welcome { .. }));
+    let mut seqs = Vec::new();
+    while seqs.last() != Some(&60) {
+        match again.recv().await {
+            ServerMsg::Missed { messages, .. } => seqs.extend(messages.iter().map(|m| m.seq)),
+            other => panic!("expected missed, got {other:?}"),
+        }
+    }
+    assert_eq!(seqs, (1..=60).collect::<Vec<u64>>());
+    app.stop().await;
+}
