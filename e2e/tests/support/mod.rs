@@ -1,5 +1,10 @@
-//! The end-to-end harness: the real server in-process on port 0 serving the built SPA,
-//! a chromedriver child, and headless Chromium sessions with throwaway profiles.
+//! The end-to-end harness: the real server in-process serving the built SPA, a
+//! chromedriver child, and headless Chromium sessions with throwaway profiles.
+//!
+//! The server runs on a tokio runtime of its own, on its own thread, with its
+//! database in the harness's scratch directory. A test can stop it (gracefully, as
+//! on SIGTERM, or abruptly, as on a kill) and start it again on the same port and
+//! the same database, while its browsers stay open.
 //!
 //! Nothing here skips: a missing SPA build or chromedriver is a failure that says to
 //! run `cargo xtask test`, which installs the tools, builds `dist/` and sets the env.
@@ -24,7 +29,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use parley_backend::{Application, Config};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -65,36 +69,156 @@ const CHROME_ARGS: &[&str] = &[
     "--window-size=1280,900",
 ];
 
+/// How long a server may take to stop (its own drain timeout is 10 s).
+const STOP_WITHIN: Duration = Duration::from_secs(15);
+/// How long a restarted server may wait for its port to be free again.
+const REBIND_WITHIN: Duration = Duration::from_secs(10);
+
+/// How the harness's server is configured, beyond [`Config::for_tests`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerOptions {
+    /// Answer WebSocket upgrades with 503 (`--refuse-websocket`), like a proxy
+    /// that blocks them: pages fall back to long-polling.
+    pub refuse_websocket: bool,
+}
+
 /// A running Parley with everything needed to drive it from browsers.
 pub struct Harness {
-    /// `http://127.0.0.1:<port>` of the in-process server.
+    /// `http://127.0.0.1:<port>` of the in-process server; the same across restarts.
     pub base_url: String,
+    /// What every (re)start of the server uses: after the first start, `listen`
+    /// holds the port it got, and `database` is in `scratch`.
+    config: Config,
+    /// `None` while stopped.
     server: Option<Server>,
     driver: ChromeDriver,
     chrome: PathBuf,
-    /// Holds the chromedriver log and the browser profiles; removed on drop.
+    /// Holds the database, the chromedriver log and the browser profiles; removed
+    /// on drop.
     scratch: TempDir,
 }
 
+/// One run of the server: a thread with its own runtime.
 struct Server {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
+    /// Graceful stop: like SIGTERM (WebSockets closed with 1001, store drained).
+    /// A dropped sender (a failing test) stops the server too.
+    stop: Option<oneshot::Sender<()>>,
+    /// Abrupt stop: the runtime is dropped with every task on it, so every socket
+    /// just closes (no close frame, no final long-poll batch), as when the
+    /// process is killed. A dropped sender does nothing.
+    kill: Option<oneshot::Sender<()>>,
+    /// How the server's thread ended.
+    ended: oneshot::Receiver<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Builds the application on a new thread with its own runtime and serves
+    /// until stopped or killed. Returns once it listens (or could not start).
+    async fn spawn(config: Config) -> std::io::Result<(Self, SocketAddr)> {
+        let (ready_tx, ready) = oneshot::channel::<std::io::Result<SocketAddr>>();
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let (kill, kill_rx) = oneshot::channel::<()>();
+        let (ended_tx, ended) = oneshot::channel::<std::io::Result<()>>();
+        std::thread::Builder::new()
+            .name("parley-server".to_owned())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("parley-server-rt")
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(err));
+                        return;
+                    }
+                };
+                let outcome = runtime.block_on(async move {
+                    let app = match Application::build(config).await {
+                        Ok(app) => app,
+                        Err(err) => {
+                            let _ = ready_tx.send(Err(err));
+                            return None;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(app.local_addr()));
+                    let stopped = async move {
+                        let _ = stop_rx.await;
+                    };
+                    let killed = async move {
+                        if kill_rx.await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    };
+                    tokio::select! {
+                        result = app.run_until_stopped(stopped) => Some(result),
+                        () = killed => Some(Ok(())),
+                    }
+                });
+                // Whatever is still running (after a kill: every connection) is
+                // dropped here, closing its sockets.
+                runtime.shutdown_timeout(Duration::from_secs(2));
+                if let Some(outcome) = outcome {
+                    let _ = ended_tx.send(outcome);
+                }
+            })?;
+        let addr = ready
+            .await
+            .map_err(|_| std::io::Error::other("the server thread ended before listening"))??;
+        Ok((
+            Self {
+                stop: Some(stop),
+                kill: Some(kill),
+                ended,
+            },
+            addr,
+        ))
+    }
+
+    /// Stops it (`abrupt`: kills it) and waits until its thread is done, so the
+    /// port and the database are free again.
+    async fn end(mut self, abrupt: bool) -> TestResult {
+        let signal = if abrupt {
+            self.kill.take()
+        } else {
+            self.stop.take()
+        };
+        if let Some(signal) = signal {
+            let _ = signal.send(());
+        }
+        match tokio::time::timeout(STOP_WITHIN, self.ended).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(err))) => Err(format!("server stopped with an error: {err}").into()),
+            Ok(Err(_)) => Err("the server's thread ended without saying how (a panic?)".into()),
+            Err(_) => Err(format!(
+                "server did not stop within {} s of {}",
+                STOP_WITHIN.as_secs(),
+                if abrupt { "being killed" } else { "shutdown" }
+            )
+            .into()),
+        }
+    }
 }
 
 impl Harness {
     pub async fn start() -> TestResult<Self> {
+        Self::start_with(ServerOptions::default()).await
+    }
+
+    pub async fn start_with(options: ServerOptions) -> TestResult<Self> {
         let dist = dist_dir()?;
         let chromedriver = chromedriver_path()?;
         let chrome = chrome_path()?;
         let scratch = TempDir::new("parley-e2e")?;
 
-        let app = Application::build(Config::for_tests(dist)).await?;
-        let base_url = format!("http://{}", app.local_addr());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until_stopped(async move {
-            // A dropped sender (a failing test) stops the server too.
-            let _ = stopped.await;
-        }));
+        let mut config = Config::for_tests(dist);
+        config.database = scratch.path().join("data").join("parley.db");
+        config.refuse_websocket = options.refuse_websocket;
+        let (server, addr) = Server::spawn(config.clone()).await?;
+        // Restarts listen on the port the first start got.
+        config.listen = addr;
+        let base_url = format!("http://{addr}");
 
         let driver = tokio::task::spawn_blocking({
             let log = scratch.path().join("chromedriver.log");
@@ -104,11 +228,65 @@ impl Harness {
 
         Ok(Self {
             base_url,
-            server: Some(Server { stop, task }),
+            config,
+            server: Some(server),
             driver,
             chrome,
             scratch,
         })
+    }
+
+    /// Stops the server as SIGTERM would (WebSockets get 1001 "going away",
+    /// long-polls a final batch saying so) and waits until it is gone.
+    pub async fn stop_server(&mut self) -> TestResult {
+        let server = self
+            .server
+            .take()
+            .ok_or("stop_server: the server is not running")?;
+        server.end(false).await
+    }
+
+    /// Stops the server abruptly, as a kill would: every connection just closes,
+    /// with no close frame and no final batch; nothing is drained.
+    pub async fn kill_server(&mut self) -> TestResult {
+        let server = self
+            .server
+            .take()
+            .ok_or("kill_server: the server is not running")?;
+        server.end(true).await
+    }
+
+    /// Starts the server again on the same port and the same database (waiting,
+    /// within [`REBIND_WITHIN`], for the port to be free should it not be yet).
+    pub async fn start_server(&mut self) -> TestResult {
+        if self.server.is_some() {
+            return Err("start_server: the server is already running".into());
+        }
+        let deadline = Instant::now() + REBIND_WITHIN;
+        loop {
+            match Server::spawn(self.config.clone()).await {
+                Ok((server, _)) => {
+                    self.server = Some(server);
+                    return Ok(());
+                }
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(POLL_EVERY).await;
+                }
+                Err(err) => {
+                    return Err(
+                        format!("restarting the server on {}: {err}", self.config.listen).into(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// [`Harness::stop_server`] then [`Harness::start_server`].
+    pub async fn restart_server(&mut self) -> TestResult {
+        self.stop_server().await?;
+        self.start_server().await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -148,7 +326,7 @@ impl Harness {
         })
     }
 
-    /// Closes the browsers, then stops the server and waits for it to drain.
+    /// Closes the browsers, then stops the server (if running) and waits for it to drain.
     /// Runs on failure too: the first error wins, the cleanup still happens.
     pub async fn finish(
         mut self,
@@ -174,19 +352,10 @@ impl Harness {
             }
         }
         if let Some(server) = self.server.take() {
-            let _ = server.stop.send(());
-            match tokio::time::timeout(Duration::from_secs(15), server.task).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(err))) if outcome.is_ok() => {
-                    outcome = Err(format!("server stopped with an error: {err}").into());
+            if let Err(err) = server.end(false).await {
+                if outcome.is_ok() {
+                    outcome = Err(err);
                 }
-                Ok(Err(err)) if outcome.is_ok() => {
-                    outcome = Err(format!("server task panicked: {err}").into());
-                }
-                Err(_) if outcome.is_ok() => {
-                    outcome = Err("server did not stop within 15 s of shutdown".into());
-                }
-                _ => {}
             }
         }
         outcome.map_err(Report::from)
@@ -276,6 +445,30 @@ impl Browser {
         }
     }
 
+    /// Cuts this browser off the network, or connects it again (DevTools network
+    /// emulation): while offline, every new request and WebSocket of the page
+    /// fails at once, as with the cable pulled; the page itself keeps running.
+    pub async fn set_offline(&self, offline: bool) -> TestResult {
+        for (cmd, params) in [
+            ("Network.enable", json!({})),
+            (
+                "Network.emulateNetworkConditions",
+                json!({
+                    "offline": offline,
+                    "latency": 0,
+                    "downloadThroughput": -1,
+                    "uploadThroughput": -1,
+                }),
+            ),
+        ] {
+            self.client
+                .issue_cmd(Cdp { cmd, params })
+                .await
+                .map_err(|e| format!("{}: DevTools {cmd}: {e}", self.label))?;
+        }
+        Ok(())
+    }
+
     /// What a failure report needs: where the page is, what it shows, what it logged.
     async fn evidence(&self) -> String {
         let mut out = format!("\n[{}]", self.label);
@@ -340,6 +533,33 @@ impl Browser {
             }
         }
         out
+    }
+}
+
+/// chromedriver's `goog/cdp/execute`: one Chrome DevTools Protocol command.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "cmd": self.cmd, "params": self.params }).to_string()),
+        )
     }
 }
 
