@@ -8,6 +8,7 @@ mod accounts;
 mod bad_input;
 mod chat;
 mod durability;
+mod invariants;
 mod lifecycle;
 mod limits;
 mod observability;
