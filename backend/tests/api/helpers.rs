@@ -753,3 +753,34 @@ pub async fn http_to(
         body: body.to_owned(),
     }
 }
+
+/// The real binary, on a fresh database in `dir`; returns it and its address
+/// (read from its "listening" log line).
+pub async fn start_binary(dir: &std::path::Path) -> (tokio::process::Child, std::net::SocketAddr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["--listen", "127.0.0.1:0", "--database"])
+        .arg(dir.join("parley.db"))
+        .arg("--static-dir")
+        .arg(dir)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(TIMEOUT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("parley listening addr=").nth(1) {
+                return rest.trim().parse().unwrap();
+            }
+        }
+        panic!("the server ended before listening");
+    })
+    .await
+    .expect("the server did not start in time");
+    // Keep draining its log so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}

@@ -4,7 +4,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{PASSWORD, TIMEOUT, TempDir, http_to, spawn_app};
+use crate::helpers::{PASSWORD, TIMEOUT, TempDir, http_to, spawn_app, start_binary};
 
 #[tokio::test]
 async fn shutdown_delivers_queued_messages_then_closes_with_going_away() {
@@ -35,37 +35,6 @@ async fn a_client_closing_leaves_the_others_undisturbed() {
     assert!(matches!(bob.recv().await, ServerMsg::Ack { .. }));
     drop(bob);
     app.stop().await;
-}
-
-/// The real binary, on a fresh database in `dir`; returns it and its address
-/// (read from its "listening" log line).
-async fn start_binary(dir: &std::path::Path) -> (tokio::process::Child, std::net::SocketAddr) {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley"))
-        .args(["--listen", "127.0.0.1:0", "--database"])
-        .arg(dir.join("parley.db"))
-        .arg("--static-dir")
-        .arg(dir)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = tokio::time::timeout(TIMEOUT, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("parley listening addr=").nth(1) {
-                return rest.trim().parse().unwrap();
-            }
-        }
-        panic!("the server ended before listening");
-    })
-    .await
-    .expect("the server did not start in time");
-    // Keep draining its log so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
 }
 
 #[tokio::test]
