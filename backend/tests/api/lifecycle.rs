@@ -125,3 +125,59 @@ async fn sigterm_closes_sockets_with_going_away_flushes_and_exits_in_time() {
     let bodies: Vec<&str> = page.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["before"]);
 }
+
+#[tokio::test]
+async fn logs_hold_no_message_bodies_passwords_or_tokens() {
+    let dir = TempDir::new();
+    let (mut server, addr, log) = crate::helpers::start_binary_logging(&dir.0, "debug").await;
+    let password = "zebra-secret-7731 horse";
+    let body = json!({"name": "alice", "password": password}).to_string();
+    let r = http_to(addr, "POST", "/api/register", Some(&body), &[]).await;
+    assert_eq!(r.status, 201);
+    let wrong = json!({"name": "alice", "password": "wrong-guess-5521 x"}).to_string();
+    let r = http_to(addr, "POST", "/api/login", Some(&wrong), &[]).await;
+    assert_eq!(r.status, 401);
+    let r = http_to(addr, "POST", "/api/login", Some(&body), &[]).await;
+    let token = r.session().unwrap();
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", format!("parley_session={token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let hello = json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION});
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let secret_body = "the-launch-code-is-0000";
+    for frame in [
+        json!({"type": "send", "room": "lobby", "client_id": "s1", "body": secret_body}),
+        json!({"type": "send", "room": "no-such-room", "client_id": "s2", "body": secret_body}),
+        json!({"type": "nonsense", "body": secret_body}),
+    ] {
+        ws.send(Message::text(frame.to_string())).await.unwrap();
+    }
+    let mut errors = 0;
+    tokio::time::timeout(TIMEOUT, async {
+        while let Some(Ok(frame)) = ws.next().await {
+            if let Message::Text(text) = frame
+                && text.contains("\"error\"")
+            {
+                errors += 1;
+                if errors == 2 {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("both errors answered");
+    drop(ws);
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("session started"),
+        "the log was captured:\n{log}"
+    );
+    for secret in [password, "wrong-guess-5521", secret_body, token.as_str()] {
+        assert!(!log.contains(secret), "{secret:?} is in the log:\n{log}");
+    }
+}
