@@ -87,6 +87,85 @@ async fn two_users_vote_in_a_live_poll_until_it_is_closed() -> Result<(), Report
     harness.finish(browsers, outcome).await
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_is_shown_as_text_and_never_runs() -> Result<(), Report> {
+    let harness = Harness::start().await?;
+    let mut browsers = Vec::new();
+    let outcome = async {
+        browsers.push(harness.browser("alice").await?);
+        browsers.push(harness.browser("bob").await?);
+        hostile_text(&harness, &browsers[0], &browsers[1]).await
+    }
+    .await;
+    harness.finish(browsers, outcome).await
+}
+
+/// Payloads that would run script or add markup if rendered as HTML.
+const HOSTILE: [&str; 3] = [
+    "<img src=x onerror=\"window.__xss = 1\">",
+    "<script>window.__xss = 2</script>",
+    "<b>bold</b> & <a href=\"javascript:window.__xss=3\">link</a>",
+];
+
+async fn hostile_text(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {
+    for (browser, (name, password)) in [(alice, ALICE), (bob, BOB)] {
+        browser.goto(&harness.url("/")).await?;
+        register(browser, name, password).await?;
+        browser.wait_for("#messages[data-room='lobby']").await?;
+    }
+    // In a message…
+    for payload in HOSTILE {
+        send(alice, payload).await?;
+    }
+    // …and in a poll's question and options.
+    click(alice, "#polls #new-poll").await?;
+    alice
+        .wait_for("#new-poll-form #poll-question")
+        .await?
+        .send_keys(HOSTILE[0])
+        .await?;
+    let option = |n: usize| format!("#new-poll-form li:nth-child({n}) input.poll-option-input");
+    alice
+        .wait_for(&option(1))
+        .await?
+        .send_keys(HOSTILE[1])
+        .await?;
+    alice
+        .wait_for(&option(2))
+        .await?
+        .send_keys(HOSTILE[2])
+        .await?;
+    click(alice, "#new-poll-form #poll-submit").await?;
+
+    for browser in [alice, bob] {
+        for payload in HOSTILE {
+            wait_for_stored(browser, "Alice", payload).await?;
+        }
+        let poll = wait_for_poll(browser, HOSTILE[0], "the hostile poll shows", |p| {
+            p.options.len() == 2
+        })
+        .await?;
+        let labels: Vec<&str> = poll.options.iter().map(|o| o.0.as_str()).collect();
+        if labels != [HOSTILE[1], HOSTILE[2]] {
+            return Err(format!("{}: poll options shown as {labels:?}", browser.label).into());
+        }
+        // Nothing ran, and no element came out of the text.
+        let found = browser
+            .eval(
+                "return [window.__xss ?? null,                  document.querySelectorAll('#messages img, #messages script, #messages b,                  #messages a[href^=\"javascript\"], #polls img, #polls script, #polls b').length];",
+            )
+            .await?;
+        if found != serde_json::json!([null, 0]) {
+            return Err(format!(
+                "{}: hostile text was rendered as HTML: {found}",
+                browser.label
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// One poll as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ShownPoll {
