@@ -93,6 +93,11 @@ pub struct Config {
     #[arg(long, env = "PARLEY_SEND_BUFFER")]
     pub send_buffer_bytes: Option<usize>,
 
+    /// For the Autobahn conformance suite (`cargo xtask autobahn`): serve an echo
+    /// WebSocket at /autobahn, with the production settings and no session.
+    #[arg(long, hide = true)]
+    pub autobahn_echo: bool,
+
     /// For tests: refuse WebSocket upgrades (503), like a proxy that blocks them,
     /// so clients fall back to long-polling.
     #[arg(long, hide = true)]
@@ -135,6 +140,7 @@ impl Config {
             max_connections_per_user: 20,
             hello_timeout_secs: 10,
             refuse_websocket: false,
+            autobahn_echo: false,
         }
     }
 }

@@ -121,7 +121,7 @@ impl Limits {
 
 /// Builds the HTTP routes: the WebSocket endpoint, a health check, and the SPA
 /// (unknown paths fall back to its index.html so client-side routes load).
-pub fn router(state: AppState, static_dir: &Path) -> Router {
+pub fn router(state: AppState, static_dir: &Path, autobahn_echo: bool) -> Router {
     // Precompressed `.br` / `.gz` files (written by `cargo xtask dist`) are sent to
     // browsers that accept them.
     let index = ServeFile::new(static_dir.join("index.html"))
@@ -143,7 +143,12 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
             csp,
             security::security_headers,
         ));
-    Router::new()
+    let mut routes = Router::new();
+    if autobahn_echo {
+        tracing::warn!("serving the Autobahn echo WebSocket at /autobahn (a test flag)");
+        routes = routes.route("/autobahn", get(transport::ws::echo));
+    }
+    routes
         .route("/ws", get(transport::ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::metrics))
@@ -252,7 +257,7 @@ impl Application {
         state.hub.start_tallies(state.shutdown.clone());
         polls::schedule_deadlines(&state.store, &state.shutdown).await;
         let listener = TcpListener::bind(config.listen).await?;
-        let router = router(state.clone(), &config.static_dir);
+        let router = router(state.clone(), &config.static_dir, config.autobahn_echo);
         Ok(Self {
             listener,
             router,

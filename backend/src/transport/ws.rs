@@ -22,9 +22,11 @@ use crate::outbox::{CloseReason, OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 use crate::session::Session;
 use crate::store::{AuthUser, TokenHash};
 
-/// Largest message a client may send. A 4,000-character body of 4-byte characters
-/// plus the JSON around it fits; anything bigger is not a valid Parley message.
-pub const MAX_MESSAGE_BYTES: usize = 32 * 1024;
+/// Largest message (and frame) a client may send: 64 KiB. The largest valid Parley
+/// message (4,000 four-byte characters plus JSON, ~16 KB) fits with room to
+/// spare, and so do the 64 KiB payloads of the WebSocket conformance suite
+/// (Autobahn 1.1.7, 10.1.1); anything bigger is closed with 1009.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Small socket buffers keep an idle connection cheap (axum's default is 128 KiB
 /// each); they grow on demand for large frames.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -60,16 +62,52 @@ pub async fn upgrade(
             "WebSockets are switched off on this server (--refuse-websocket): use long-polling",
         ));
     }
-    Ok(ws
-        .read_buffer_size(READ_BUFFER_BYTES)
+    Ok(configure(ws).on_upgrade(move |socket| {
+        let tracker = state.tracker.clone();
+        tracker.track_future(serve(socket, state, user, token, slot))
+    }))
+}
+
+/// The production WebSocket settings: small buffers, the message size limit.
+fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
-            let tracker = state.tracker.clone();
-            tracker.track_future(serve(socket, state, user, token, slot))
-        }))
+}
+
+/// `GET /autobahn` (only with `--autobahn-echo`): echoes every text and binary
+/// message with the production settings, for the Autobahn conformance suite.
+/// No session: it touches nothing but the socket.
+pub async fn echo(ws: WebSocketUpgrade) -> Response {
+    configure(ws).on_upgrade(|mut socket| async move {
+        while let Some(received) = socket.recv().await {
+            let reply = match received {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => message,
+                // Pings are answered and a close is echoed by tungstenite itself.
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => continue,
+                // As on /ws: over the size limit, say 1009 and finish the close
+                // handshake; any other error ends the connection.
+                Err(err) if is_too_big(&err) => {
+                    let CloseReason { code, reason } = CloseReason::TOO_BIG;
+                    let frame = CloseFrame {
+                        code,
+                        reason: Utf8Bytes::from_static(reason),
+                    };
+                    if socket.send(Message::Close(Some(frame))).await.is_ok() {
+                        let drain = async { while let Some(Ok(_)) = socket.recv().await {} };
+                        let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
+                    }
+                    break;
+                }
+                Err(_) => break,
+            };
+            if socket.send(reply).await.is_err() {
+                break;
+            }
+        }
+    })
 }
 
 async fn serve(
@@ -122,7 +160,7 @@ async fn serve(
                     // too, and the stream then ends.
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => {}
                     Some(Err(err)) => {
-                        if is_too_big(err) {
+                        if is_too_big(&err) {
                             // Say why before going: 1009, then the close handshake.
                             kick.kick(CloseReason::TOO_BIG);
                         } else {
@@ -170,9 +208,9 @@ enum Stop {
 }
 
 /// Whether a read failed because the client sent a message over the size limit.
-fn is_too_big(err: axum::Error) -> bool {
-    err.into_inner()
-        .downcast_ref::<tungstenite::Error>()
+fn is_too_big(err: &axum::Error) -> bool {
+    std::error::Error::source(err)
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 

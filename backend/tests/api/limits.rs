@@ -9,7 +9,7 @@ async fn an_over_size_message_closes_with_1009() {
     let app = spawn_app().await;
     let token = app.register("Alice").await;
     let (mut alice, _) = app.connect(&token).await;
-    alice.send_text("x".repeat(40 * 1024)).await;
+    alice.send_text("x".repeat(65 * 1024)).await;
     let frame = alice.recv_close().await.expect("a close frame");
     assert_eq!(u16::from(frame.code), close::TOO_BIG);
     // The account is fine: a new connection works.
