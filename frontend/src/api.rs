@@ -15,13 +15,39 @@ use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Re
 
 pub use crate::auth::ApiFailure;
 
-/// A response: its status and its body.
-pub(crate) struct Answer {
+/// A response: its status and its body (and, for the transport lab's byte
+/// counts, its status text and headers).
+#[derive(Debug)]
+pub struct Answer {
     pub status: u16,
     pub body: String,
+    status_text: String,
+    headers: Headers,
 }
 
 impl Answer {
+    /// The bytes of the response's head as the server sent it over HTTP/1.1:
+    /// the status line, every header line the page can see (`fetch` shows all of
+    /// a same-origin response's headers but `Set-Cookie`, which the polling
+    /// answers do not carry) and the blank line after them.
+    pub fn head_bytes(&self) -> usize {
+        let headers = js_sys::try_iter(&self.headers)
+            .ok()
+            .flatten()
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| {
+                        let pair = js_sys::Array::from(&entry);
+                        let text = |i| pair.get(i).as_string().map_or(0, |s| s.len());
+                        crate::lab::header_line_bytes(text(0), text(1))
+                    })
+                    .sum()
+            })
+            .unwrap_or(0);
+        crate::lab::status_line_bytes(self.status, self.status_text.len()) + headers + 2
+    }
+
     pub fn ok(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -93,6 +119,8 @@ pub(crate) async fn request(
     Ok(Answer {
         status: response.status(),
         body,
+        status_text: response.status_text(),
+        headers: response.headers(),
     })
 }
 

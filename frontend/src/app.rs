@@ -1,6 +1,7 @@
 //! The root component: owns the state, runs the side effects (the session check,
 //! the connection, sending the reducer's outbox, reconnecting, the page's focus,
-//! the typing indicators' clock) and lays out the screens.
+//! the typing indicators' clock) and lays out the screens. At `/lab` it shows the
+//! transport lab instead of the chat (which then keeps no connection open).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -20,6 +21,7 @@ use crate::components::{
 };
 use crate::connection::{self, Connection};
 use crate::ids::ClientIdGen;
+use crate::lab::{self, page::TransportLab};
 use crate::state::{Action, AppState, Chat, ConnState, Session, View};
 use crate::transport::reconnect_delay_ms;
 
@@ -34,6 +36,26 @@ pub fn App() -> Html {
     let sent_upto = use_mut_ref(|| 0u64);
     let ids = use_mut_ref(ClientIdGen::random);
     let dispatch = state.dispatcher();
+    // The transport lab (`/lab`) is shown instead of the chat. Links between
+    // the two stay in the app (`history.pushState`); Back and Forward too.
+    let on_lab = use_state(lab_in_url);
+    {
+        let on_lab = on_lab.setter();
+        use_effect_with((), move |()| {
+            let listener = listen(web_sys::window().map(Into::into), "popstate", move || {
+                on_lab.set(lab_in_url());
+            });
+            move || drop(listener)
+        });
+    }
+    let go = |lab: bool| {
+        let on_lab = on_lab.setter();
+        Callback::from(move |()| {
+            go_to(if lab { lab::PATH } else { "/" });
+            on_lab.set(lab);
+        })
+    };
+    let on_lab = *on_lab;
 
     // At startup: is there a session? Decides between the log-in page and the app.
     {
@@ -55,13 +77,14 @@ pub fn App() -> Html {
     // The one place a connection is opened: whenever the reducer asks for a new
     // one (a new `conn_id`) while someone is logged in. Its `hello` resumes from
     // what the state shows now. The teardown drops the handle, which closes it.
+    // The lab page has connections of its own: the chat's waits meanwhile.
     {
         let connection = connection.clone();
         let dispatch = dispatch.clone();
         let signed_in = state.me().is_some();
         let state = state.clone();
-        use_effect_with(state.conn_id, move |&conn| {
-            if signed_in && conn != 0 {
+        use_effect_with((state.conn_id, on_lab), move |&(conn, on_lab)| {
+            if signed_in && conn != 0 && !on_lab {
                 let hello = state.hello();
                 *connection.borrow_mut() = Some(connection::spawn(conn, hello, mode, dispatch));
             }
@@ -161,7 +184,7 @@ pub fn App() -> Html {
     // The URL names the chat shown, so that a reload (or a bookmark) opens it.
     {
         let shown = match (&state.session, state.view, state.active_chat()) {
-            (Session::SignedIn(_), View::Chat, Some(chat)) => Some(chat.channel.clone()),
+            (Session::SignedIn(_), View::Chat, Some(chat)) if !on_lab => Some(chat.channel.clone()),
             _ => None,
         };
         use_effect_with(shown, |shown| {
@@ -178,6 +201,7 @@ pub fn App() -> Html {
             n => format!("({n}) "),
         };
         let title = match (&state.session, state.view, state.active_chat()) {
+            (Session::SignedIn(_), _, _) if on_lab => "Transport lab · Parley".to_owned(),
             (Session::SignedIn(_), View::Chat, Some(chat)) => {
                 format!("{unread}{} · Parley", chat.channel)
             }
@@ -253,6 +277,12 @@ pub fn App() -> Html {
                     { status }
                 </div>
             }
+        }
+        Session::SignedIn(_) if on_lab => {
+            let on_logged_out = dispatch.to_callback().reform(|()| Action::SignedOut {
+                notice: Some("You were logged out.".into()),
+            });
+            html! { <TransportLab on_back={go(false)} {on_logged_out} /> }
         }
         Session::SignedIn(me) => {
             let main = match (state.view, state.active_chat()) {
@@ -347,6 +377,10 @@ pub fn App() -> Html {
                         on_new_dm={dispatch.to_callback().reform(Action::OpenDm)}
                         on_new_dm_edit={dispatch.to_callback().reform(|()| Action::NewDmEdited)}
                         on_open_directory={dispatch.to_callback().reform(|()| Action::OpenDirectory)}
+                        on_open_lab={go(true).reform({
+                            let dispatch = dispatch.clone();
+                            move |()| dispatch.dispatch(Action::SetSidebar(false))
+                        })}
                         {on_logout}
                         on_close={close_menu}
                     />
@@ -388,6 +422,20 @@ fn channel_in_url() -> Option<Channel> {
     match name.strip_prefix('@') {
         Some(user) => Username::parse(user).ok().map(Channel::Dm),
         None => RoomName::parse(name).ok().map(Channel::Room),
+    }
+}
+
+/// Whether the page's path is the transport lab's.
+fn lab_in_url() -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .is_some_and(|path| lab::is_lab_path(&path))
+}
+
+/// Moves to `path` in the app (a history entry, no page load).
+fn go_to(path: &str) {
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
     }
 }
 
@@ -466,21 +514,31 @@ fn watch_focus(dispatch: &UseReducerDispatcher<AppState>) -> Vec<Listener> {
         .into_iter()
         .filter_map(|(target, event)| {
             let dispatch = dispatch.clone();
-            let callback = Closure::<dyn Fn()>::new(move || {
+            listen(Some(target), event, move || {
                 // While a blur event runs, the document may still claim the focus.
                 let focused = event != "blur" && page_focused();
                 dispatch.dispatch(Action::Focus(focused));
-            });
-            target
-                .add_event_listener_with_callback(event, callback.as_ref().unchecked_ref())
-                .ok()?;
-            Some(Listener {
-                target,
-                event,
-                callback,
             })
         })
         .collect()
+}
+
+/// Calls `f` on each `event` at `target` until the listener is dropped.
+fn listen(
+    target: Option<web_sys::EventTarget>,
+    event: &'static str,
+    f: impl Fn() + 'static,
+) -> Option<Listener> {
+    let target = target?;
+    let callback = Closure::<dyn Fn()>::new(f);
+    target
+        .add_event_listener_with_callback(event, callback.as_ref().unchecked_ref())
+        .ok()?;
+    Some(Listener {
+        target,
+        event,
+        callback,
+    })
 }
 
 fn chat_view(

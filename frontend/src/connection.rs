@@ -1,8 +1,10 @@
 //! The connection task: owns one connection attempt, whatever carries it — a
 //! WebSocket ([`ws`]) or HTTP long-polling / short polling ([`http`]) — sends the
-//! UI's [`ClientMsg`]s over it and turns everything that happens on it into the
-//! same reducer [`Action`]s (`Opened`, `Received`, `Closed`…), so the reducer
-//! never knows which transport it is.
+//! UI's [`ClientMsg`]s over it and reports everything that happens on it as the
+//! same [`Event`]s (`Opened`, `Received`, `Closed`…), whatever the transport.
+//! For the chat ([`spawn`]) they become reducer [`Action`]s, so the reducer
+//! never knows which transport it is; the transport lab ([`open`]) counts them,
+//! with the wire accounting events the chat ignores.
 //!
 //! The UI talks to the task only through an unbounded channel; dropping the channel's
 //! sender (the root effect's teardown) makes the task close the connection and end.
@@ -21,9 +23,10 @@ mod http;
 mod ws;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
-use parley_common::ClientMsg;
+use parley_common::{ClientMsg, ServerMsg};
 use yew::UseReducerDispatcher;
 
+use crate::api::Answer;
 use crate::state::{Action, AppState, ConnId};
 use crate::transport::{Transport, TransportMode};
 
@@ -49,6 +52,47 @@ impl Connection {
     }
 }
 
+/// Everything a connection task reports, in order, whatever the transport.
+/// The chat app turns these into reducer [`Action`]s ([`spawn`]); the transport
+/// lab counts them ([`open`]).
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// It is open: the WebSocket handshake finished, or the long-poll `POST`
+    /// was answered.
+    Opened(Transport),
+    /// A message from the server (never `pong`) and when it arrived (ms since
+    /// the Unix epoch, by the browser's clock).
+    Received { msg: ServerMsg, at_ms: u64 },
+    /// Something from the server that is not a message this app understands.
+    BadFrame(String),
+    /// The app let go of the handle; the connection is closing.
+    Closing,
+    /// The server refused a polling `POST` (what it carried stays pending).
+    Refused(String),
+    /// It ended: the close code when the server sent one, and why (empty when
+    /// there is nothing to say).
+    Closed { code: Option<u16>, reason: String },
+    /// Long-polling in automatic mode, and a WebSocket opens now: the app
+    /// should reconnect (this connection is over).
+    Upgrade,
+    /// Wire accounting: a WebSocket opening handshake (one HTTP request) to `url`.
+    Handshake { url: &'a str },
+    /// Wire accounting: a WebSocket text frame, `sent` by the app or received,
+    /// with `payload` bytes.
+    Frame { sent: bool, payload: usize },
+    /// Wire accounting: one HTTP request of the polling transports, and its
+    /// answer (`None`: it failed or was given up).
+    Http {
+        method: &'a str,
+        url: &'a str,
+        body: usize,
+        answer: Option<&'a Answer>,
+    },
+}
+
+/// Where a connection task reports its [`Event`]s.
+pub type Events = Box<dyn Fn(Event<'_>)>;
+
 /// The transport mode the page's URL asks for (`?transport=ws|long-poll|poll`).
 pub fn mode_from_page() -> TransportMode {
     web_sys::window()
@@ -58,19 +102,48 @@ pub fn mode_from_page() -> TransportMode {
         })
 }
 
-/// Spawns the task for connection `conn`: it sends `hello` (built by the
-/// reducer: it carries the resume points), then whatever the UI sends. Who the
-/// user is comes from the session cookie, which the browser sends with the
-/// upgrade request and every polling request.
+/// Spawns the task for the chat's connection `conn`: it sends `hello` (built by
+/// the reducer: it carries the resume points), then whatever the UI sends, and
+/// dispatches what happens as actions tagged with `conn`. Who the user is comes
+/// from the session cookie, which the browser sends with the upgrade request and
+/// every polling request.
 pub fn spawn(
     conn: ConnId,
     hello: ClientMsg,
     mode: TransportMode,
     dispatch: UseReducerDispatcher<AppState>,
 ) -> Connection {
+    let events = move |event: Event<'_>| {
+        dispatch.dispatch(match event {
+            Event::Opened(transport) => Action::Opened { conn, transport },
+            Event::Received { msg, at_ms } => Action::Received {
+                conn,
+                msg,
+                now_ms: at_ms,
+            },
+            Event::BadFrame(detail) => Action::BadFrame { conn, detail },
+            Event::Closing => Action::Closing { conn },
+            Event::Refused(why) => {
+                Action::ShowError(format!("The server refused a request: {why}"))
+            }
+            Event::Closed { code, reason } => Action::Closed { conn, code, reason },
+            Event::Upgrade => Action::Upgrade { conn },
+            Event::Handshake { .. } | Event::Frame { .. } | Event::Http { .. } => return,
+        });
+    };
+    Connection {
+        conn,
+        outbox: open(hello, mode, Box::new(events)),
+    }
+}
+
+/// Spawns a connection task that reports to `events` (the transport lab's
+/// connections, which must not touch the chat's state). Returns the way in:
+/// messages for the server; dropping it closes the connection.
+pub fn open(hello: ClientMsg, mode: TransportMode, events: Events) -> UnboundedSender<ClientMsg> {
     let (outbox, inbox) = futures::channel::mpsc::unbounded();
-    wasm_bindgen_futures::spawn_local(run(conn, hello, mode, inbox, dispatch));
-    Connection { conn, outbox }
+    wasm_bindgen_futures::spawn_local(run(hello, mode, inbox, events));
+    outbox
 }
 
 /// How a transport's run ended.
@@ -91,34 +164,24 @@ enum Ended {
 }
 
 async fn run(
-    conn: ConnId,
     hello: ClientMsg,
     mode: TransportMode,
     mut inbox: UnboundedReceiver<ClientMsg>,
-    dispatch: UseReducerDispatcher<AppState>,
+    events: Events,
 ) {
+    let events = &*events;
     let ended = match mode {
-        TransportMode::Auto => match ws::run(conn, &hello, &mut inbox, &dispatch).await {
+        TransportMode::Auto => match ws::run(&hello, &mut inbox, events).await {
             // The WebSocket does not get through: this attempt goes on over
             // long-polling, probing for the WebSocket now and then.
             Ended::NeverOpened(_) => {
-                http::run(
-                    conn,
-                    &hello,
-                    &mut inbox,
-                    &dispatch,
-                    Transport::LongPoll,
-                    true,
-                )
-                .await
+                http::run(&hello, &mut inbox, events, Transport::LongPoll, true).await
             }
             ended => ended,
         },
-        TransportMode::Only(Transport::WebSocket) => {
-            ws::run(conn, &hello, &mut inbox, &dispatch).await
-        }
+        TransportMode::Only(Transport::WebSocket) => ws::run(&hello, &mut inbox, events).await,
         TransportMode::Only(transport) => {
-            http::run(conn, &hello, &mut inbox, &dispatch, transport, false).await
+            http::run(&hello, &mut inbox, events, transport, false).await
         }
     };
     let (code, reason) = match ended {
@@ -127,9 +190,9 @@ async fn run(
         Ended::Closed { code, reason } => (code, reason),
         Ended::ByApp => (Some(1000), "closed by the app".to_owned()),
         Ended::Gone => (None, "the server forgot this connection".to_owned()),
-        Ended::Upgrade => return dispatch.dispatch(Action::Upgrade { conn }),
+        Ended::Upgrade => return events(Event::Upgrade),
     };
-    dispatch.dispatch(Action::Closed { conn, code, reason });
+    events(Event::Closed { code, reason });
 }
 
 /// Milliseconds since the Unix epoch, by the browser's clock.

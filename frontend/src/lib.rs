@@ -9,6 +9,7 @@
 //! - [`transport`]: which transport, and the connection's timing rules (tested
 //!   natively),
 //! - [`components`]: the UI pieces, data and callbacks in, HTML out,
+//! - [`lab`]: the transport lab page (`/lab`), its arithmetic tested natively,
 //! - [`App`]: the root that wires them together.
 
 pub mod api;
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod components;
 pub mod connection;
 pub mod ids;
+pub mod lab;
 pub mod state;
 pub mod time;
 pub mod transport;

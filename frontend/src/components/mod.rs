@@ -23,5 +23,5 @@ pub use polls::{
 pub use presence::{
     OnlineUsers, OnlineUsersProps, TypingIndicator, TypingIndicatorProps, hue, initial, typing_text,
 };
-pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, new_dm_target};
+pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, in_app, new_dm_target};
 pub use status_bar::{StatusBar, StatusBarProps};

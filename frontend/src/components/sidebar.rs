@@ -1,7 +1,7 @@
 //! The sidebar: the user's rooms and private conversations (with unread badges
 //! and who is online), the way to the directory, the form that starts a
-//! conversation, who is logged in and the log-out button. At phone width it is a
-//! drawer behind the menu button.
+//! conversation, the link to the transport lab, who is logged in and the
+//! log-out button. At phone width it is a drawer behind the menu button.
 
 use parley_common::{Channel, RoomName, Username, ValidationError};
 use wasm_bindgen::JsCast;
@@ -64,6 +64,9 @@ pub struct SidebarProps {
     #[prop_or_default]
     pub on_new_dm_edit: Callback<()>,
     pub on_open_directory: Callback<()>,
+    /// Open the transport lab (`/lab`); no link without it.
+    #[prop_or_default]
+    pub on_open_lab: Option<Callback<()>>,
     pub on_logout: Callback<()>,
     /// Close the drawer (Escape, or its close button).
     #[prop_or_default]
@@ -215,6 +218,14 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
                 on_submit={props.on_new_dm.clone()}
                 on_edit={props.on_new_dm_edit.clone()}
             />
+            if let Some(on_open_lab) = &props.on_open_lab {
+                <a href="/lab" id="open-lab" class="sidebar-link" onclick={in_app(on_open_lab)}>
+                    <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
+                        <path d="M2 10h3l2-5 3 10 3-7 2 2h3" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" />
+                    </svg>
+                    { "Transport lab" }
+                </a>
+            }
             <div class="sidebar-foot">
                 <span class={classes!("avatar", format!("presence-{}", props.conn_state))} aria-hidden="true">{ initial }</span>
                 <span class="me-name" title={format!("Logged in as {}", props.me)}>{ props.me.as_str() }</span>
@@ -224,6 +235,18 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
             </div>
         </nav>
     }
+}
+
+/// A link's click handler that stays in the app for a plain click; a click
+/// with a modifier (new tab, new window) or another button is the browser's.
+pub fn in_app(go: &Callback<()>) -> Callback<MouseEvent> {
+    let go = go.clone();
+    Callback::from(move |e: MouseEvent| {
+        if !(e.ctrl_key() || e.meta_key() || e.shift_key() || e.alt_key() || e.button() != 0) {
+            e.prevent_default();
+            go.emit(());
+        }
+    })
 }
 
 /// The unread count, as a badge (nothing when 0).

@@ -19,12 +19,10 @@ use parley_common::{ApiError, ClientMsg, CloseInfo, LongPollOpened, ServerMsg};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use web_sys::AbortController;
-use yew::UseReducerDispatcher;
 use yew::platform::time::sleep;
 
-use super::{Ended, now_ms, ws};
+use super::{Ended, Event, now_ms, ws};
 use crate::api::{self, Answer};
-use crate::state::{Action, AppState, ConnId};
 use crate::transport::{
     HTTP_SLACK, LONG_POLL_WAIT_S, POLL_AFTER_POST, POLL_EVERY, POST_MAX_BYTES, PROBE_FIRST,
     PROBE_MAX, Transport,
@@ -42,14 +40,13 @@ struct Batch<'a> {
     close: Option<CloseInfo>,
 }
 
-/// Runs connection `conn` over `transport` (long-polling or short polling)
-/// until it ends; with `probe`, also checks now and then whether a WebSocket
-/// would open (and ends with [`Ended::Upgrade`] when one does).
+/// Runs a connection over `transport` (long-polling or short polling) until it
+/// ends; with `probe`, also checks now and then whether a WebSocket would open
+/// (and ends with [`Ended::Upgrade`] when one does).
 pub(super) async fn run(
-    conn: ConnId,
     hello: &ClientMsg,
     inbox: &mut UnboundedReceiver<ClientMsg>,
-    dispatch: &UseReducerDispatcher<AppState>,
+    events: &dyn Fn(Event<'_>),
     transport: Transport,
     probe: bool,
 ) -> Ended {
@@ -57,7 +54,7 @@ pub(super) async fn run(
         Ok(json) => format!("[{json}]"),
         Err(err) => return Ended::NeverOpened(err.to_string()),
     };
-    let answer = match timed("POST", "/api/lp", Some(body), HTTP_SLACK).await {
+    let answer = match timed("POST", "/api/lp", Some(body), HTTP_SLACK, events).await {
         Ok(answer) if answer.ok() => answer,
         Ok(answer) => return Ended::NeverOpened(problem(&answer)),
         Err(why) => return Ended::NeverOpened(why),
@@ -65,13 +62,13 @@ pub(super) async fn run(
     let Ok(LongPollOpened { sid }) = answer.json() else {
         return Ended::NeverOpened(problem(&answer));
     };
-    dispatch.dispatch(Action::Opened { conn, transport });
+    events(Event::Opened(transport));
 
     let path = format!("/api/lp/{sid}");
     let ended = {
         let (poke, poked) = futures::channel::mpsc::unbounded();
-        let receiving = pin!(receive(conn, &path, transport, poked, dispatch));
-        let sending = pin!(send_all(&path, inbox, poke, dispatch));
+        let receiving = pin!(receive(&path, transport, poked, events));
+        let sending = pin!(send_all(&path, inbox, poke, events));
         let probing = pin!(probe_ws(probe));
         match select(select(receiving, sending), probing).await {
             Either::Left((Either::Left((ended, _)), _))
@@ -84,11 +81,11 @@ pub(super) async fn run(
     // expire.
     let server_ended = matches!(ended, Ended::Closed { code: Some(_), .. } | Ended::Gone);
     if matches!(ended, Ended::ByApp) {
-        dispatch.dispatch(Action::Closing { conn });
+        events(Event::Closing);
     }
     if !server_ended {
         wasm_bindgen_futures::spawn_local(async move {
-            let _ = timed("DELETE", &path, None, HTTP_SLACK).await;
+            let _ = timed("DELETE", &path, None, HTTP_SLACK, &|_| {}).await;
         });
     }
     ended
@@ -96,11 +93,10 @@ pub(super) async fn run(
 
 /// Asks for events until the connection ends, handing each to the reducer.
 async fn receive(
-    conn: ConnId,
     path: &str,
     transport: Transport,
     mut poked: UnboundedReceiver<()>,
-    dispatch: &UseReducerDispatcher<AppState>,
+    events: &dyn Fn(Event<'_>),
 ) -> Ended {
     let wait = match transport {
         Transport::LongPoll => LONG_POLL_WAIT_S,
@@ -115,7 +111,7 @@ async fn receive(
     }
     loop {
         let url = format!("{path}?since={since}&wait={wait}");
-        let answer = match timed("GET", &url, None, limit).await {
+        let answer = match timed("GET", &url, None, limit, events).await {
             Ok(answer) => answer,
             Err(why) => return lost(&why),
         };
@@ -132,10 +128,7 @@ async fn receive(
         let batch = match serde_json::from_str::<Batch>(&answer.body) {
             Ok(batch) => batch,
             Err(err) => {
-                dispatch.dispatch(Action::BadFrame {
-                    conn,
-                    detail: err.to_string(),
-                });
+                events(Event::BadFrame(err.to_string()));
                 return Ended::Closed {
                     code: None,
                     reason: "unreadable answer from the server".into(),
@@ -146,15 +139,8 @@ async fn receive(
         for event in batch.events {
             match serde_json::from_str::<ServerMsg>(event.get()) {
                 Ok(ServerMsg::Pong) => {}
-                Ok(msg) => dispatch.dispatch(Action::Received {
-                    conn,
-                    msg,
-                    now_ms: now,
-                }),
-                Err(err) => dispatch.dispatch(Action::BadFrame {
-                    conn,
-                    detail: err.to_string(),
-                }),
+                Ok(msg) => events(Event::Received { msg, at_ms: now }),
+                Err(err) => events(Event::BadFrame(err.to_string())),
             }
         }
         since = batch.next;
@@ -183,7 +169,7 @@ async fn send_all(
     path: &str,
     inbox: &mut UnboundedReceiver<ClientMsg>,
     poke: UnboundedSender<()>,
-    dispatch: &UseReducerDispatcher<AppState>,
+    events: &dyn Fn(Event<'_>),
 ) -> Ended {
     let mut held = None::<String>;
     loop {
@@ -210,7 +196,7 @@ async fn send_all(
             body.push_str(&json);
         }
         body.push(']');
-        let answer = match timed("POST", path, Some(body), HTTP_SLACK).await {
+        let answer = match timed("POST", path, Some(body), HTTP_SLACK, events).await {
             Ok(answer) => answer,
             // Whether it arrived is unknown: a new connection re-sends what is
             // still pending (same client ids, stored once).
@@ -223,10 +209,7 @@ async fn send_all(
             }
             // 400, 413, 415: this app sent something the server cannot take.
             // What it carried stays pending until the next connection.
-            _ => dispatch.dispatch(Action::ShowError(format!(
-                "The server refused a request: {}",
-                problem(&answer)
-            ))),
+            _ => events(Event::Refused(problem(&answer))),
         }
     }
 }
@@ -259,21 +242,30 @@ impl Drop for AbortOnDrop {
 
 /// A request that gives up (and is aborted) after `limit`. `Err` says why
 /// there is no answer, briefly (the browser's own words, "Failed to fetch" and
-/// the like, tell a user nothing more).
+/// the like, tell a user nothing more). Reported to `events` when it is over.
 async fn timed(
     method: &str,
     path: &str,
     body: Option<String>,
     limit: Duration,
+    events: &dyn Fn(Event<'_>),
 ) -> Result<Answer, String> {
     let abort = AbortController::new().ok().map(AbortOnDrop);
     let signal = abort.as_ref().map(|a| a.0.signal());
+    let sent = body.as_ref().map_or(0, String::len);
     let request = pin!(api::request(method, path, body, signal.as_ref()));
-    match select(request, pin!(sleep(limit))).await {
+    let answer = match select(request, pin!(sleep(limit))).await {
         Either::Left((Ok(answer), _)) => Ok(answer),
         Either::Left((Err(_), _)) => Err("server unreachable".into()),
         Either::Right(_) => Err("no answer from the server".into()),
-    }
+    };
+    events(Event::Http {
+        method,
+        url: path,
+        body: sent,
+        answer: answer.as_ref().ok(),
+    });
+    answer
 }
 
 /// A non-2xx answer, for a human: the server's message if it sent one.

@@ -10,11 +10,9 @@ use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State, WebSocketError};
 use parley_common::{ClientMsg, ServerMsg};
-use yew::UseReducerDispatcher;
 use yew::platform::time::sleep;
 
-use super::{Ended, now_ms};
-use crate::state::{Action, AppState, ConnId};
+use super::{Ended, Event, now_ms};
 use crate::transport::{PING_AFTER, PONG_WITHIN, Transport, WS_OPEN_TIMEOUT};
 
 /// The WebSocket URL for a page served from `protocol` (`"https:"`) and `host`
@@ -33,19 +31,18 @@ pub fn ws_url() -> Option<String> {
     ))
 }
 
-enum Event {
+enum Happened {
     Frame(Option<Result<Message, WebSocketError>>),
     Outgoing(Option<ClientMsg>),
     /// The liveness timer ran out.
     Timer,
 }
 
-/// Runs connection `conn` over a WebSocket until it ends.
+/// Runs a connection over a WebSocket until it ends.
 pub(super) async fn run(
-    conn: ConnId,
     hello: &ClientMsg,
     inbox: &mut UnboundedReceiver<ClientMsg>,
-    dispatch: &UseReducerDispatcher<AppState>,
+    events: &dyn Fn(Event<'_>),
 ) -> Ended {
     let Some(url) = ws_url() else {
         return Ended::NeverOpened("no window location".into());
@@ -54,14 +51,12 @@ pub(super) async fn run(
         Ok(ws) => ws,
         Err(err) => return Ended::NeverOpened(err.to_string()),
     };
-    if !open(&mut ws, hello).await {
+    if !open(&mut ws, hello, events).await {
         // Dropping the socket closes it (also one still connecting).
         return Ended::NeverOpened(String::new());
     }
-    dispatch.dispatch(Action::Opened {
-        conn,
-        transport: Transport::WebSocket,
-    });
+    events(Event::Handshake { url: &url });
+    events(Event::Opened(Transport::WebSocket));
 
     // A browser cannot see WebSocket pings, and a connection whose other end
     // vanished (a laptop's network changed, a server that froze) can look open
@@ -75,53 +70,54 @@ pub(super) async fn run(
         // The select's losing futures borrow `ws`; they are dropped with this
         // statement.
         let event = match select(select(ws.next(), inbox.next()), timer.as_mut()).await {
-            Either::Left((Either::Left((frame, _)), _)) => Event::Frame(frame),
-            Either::Left((Either::Right((out, _)), _)) => Event::Outgoing(out),
-            Either::Right(((), _)) => Event::Timer,
+            Either::Left((Either::Left((frame, _)), _)) => Happened::Frame(frame),
+            Either::Left((Either::Right((out, _)), _)) => Happened::Outgoing(out),
+            Either::Right(((), _)) => Happened::Timer,
         };
         match event {
-            Event::Frame(Some(frame)) => {
+            Happened::Frame(Some(frame)) => {
                 heard_at = now_ms();
                 pinged = false;
                 match frame {
-                    Ok(Message::Text(text)) => match serde_json::from_str::<ServerMsg>(&text) {
-                        // Liveness is all a pong says; the reducer need not wake.
-                        Ok(ServerMsg::Pong) => {}
-                        Ok(msg) => dispatch.dispatch(Action::Received {
-                            conn,
-                            msg,
-                            now_ms: heard_at,
-                        }),
-                        Err(err) => dispatch.dispatch(Action::BadFrame {
-                            conn,
-                            detail: err.to_string(),
-                        }),
-                    },
-                    Ok(Message::Bytes(_)) => dispatch.dispatch(Action::BadFrame {
-                        conn,
-                        detail: "unexpected binary frame".into(),
-                    }),
+                    Ok(Message::Text(text)) => {
+                        events(Event::Frame {
+                            sent: false,
+                            payload: text.len(),
+                        });
+                        match serde_json::from_str::<ServerMsg>(&text) {
+                            // Liveness is all a pong says; the reducer need not wake.
+                            Ok(ServerMsg::Pong) => {}
+                            Ok(msg) => events(Event::Received {
+                                msg,
+                                at_ms: heard_at,
+                            }),
+                            Err(err) => events(Event::BadFrame(err.to_string())),
+                        }
+                    }
+                    Ok(Message::Bytes(_)) => {
+                        events(Event::BadFrame("unexpected binary frame".into()));
+                    }
                     Err(WebSocketError::ConnectionClose(event)) => close_event = Some(event),
                     // An `error` event; the `close` event with the details follows.
                     Err(_) => {}
                 }
             }
-            Event::Frame(None) => break,
-            Event::Outgoing(Some(msg)) => {
+            Happened::Frame(None) => break,
+            Happened::Outgoing(Some(msg)) => {
                 // A failed send means the socket is closing; its close event follows.
-                let _ = send(&mut ws, &msg).await;
+                let _ = send(&mut ws, &msg, events).await;
             }
-            Event::Outgoing(None) => {
-                dispatch.dispatch(Action::Closing { conn });
+            Happened::Outgoing(None) => {
+                events(Event::Closing);
                 let _ = ws.close(Some(1000), Some("client closed"));
                 return Ended::ByApp;
             }
-            Event::Timer => {
+            Happened::Timer => {
                 let quiet = Duration::from_millis(now_ms().saturating_sub(heard_at));
                 if quiet < PING_AFTER {
                     timer = Box::pin(sleep(PING_AFTER - quiet));
                 } else if !pinged {
-                    let _ = send(&mut ws, &ClientMsg::Ping).await;
+                    let _ = send(&mut ws, &ClientMsg::Ping, events).await;
                     pinged = true;
                     timer = Box::pin(sleep(PONG_WITHIN));
                 } else {
@@ -152,10 +148,13 @@ pub(super) async fn run(
 /// gloo's sink waits for the socket to open before the first send. If the
 /// connection fails instead, the send "succeeds" on the closed socket, so the
 /// state is checked too.
-async fn open(ws: &mut WebSocket, hello: &ClientMsg) -> bool {
-    let sent = match select(pin!(send(&mut *ws, hello)), pin!(sleep(WS_OPEN_TIMEOUT))).await {
-        Either::Left((sent, _)) => sent.is_ok(),
-        Either::Right(_) => false,
+async fn open(ws: &mut WebSocket, hello: &ClientMsg, events: &dyn Fn(Event<'_>)) -> bool {
+    let sent = {
+        let sending = pin!(send(&mut *ws, hello, events));
+        match select(sending, pin!(sleep(WS_OPEN_TIMEOUT))).await {
+            Either::Left((sent, _)) => sent.is_ok(),
+            Either::Right(_) => false,
+        }
     };
     sent && matches!(ws.state(), State::Open)
 }
@@ -179,9 +178,15 @@ pub(super) async fn probe() -> bool {
     opened
 }
 
-async fn send(ws: &mut WebSocket, msg: &ClientMsg) -> Result<(), ()> {
+async fn send(ws: &mut WebSocket, msg: &ClientMsg, events: &dyn Fn(Event<'_>)) -> Result<(), ()> {
     let json = msg.to_json().map_err(drop)?;
-    ws.send(Message::Text(json)).await.map_err(drop)
+    let payload = json.len();
+    ws.send(Message::Text(json)).await.map_err(drop)?;
+    events(Event::Frame {
+        sent: true,
+        payload,
+    });
+    Ok(())
 }
 
 #[cfg(test)]
