@@ -14,8 +14,10 @@ mod support;
 
 use std::time::Duration;
 
-use fantoccini::key::Key;
 use serde_json::Value;
+use support::page::{
+    Shown, clear, click, log_in, register, send, text_of, wait_for_message, wait_for_stored,
+};
 use support::{Browser, Harness, Report, TestResult};
 
 const ALICE: (&str, &str) = ("Alice", "correct horse battery staple");
@@ -430,35 +432,6 @@ async fn private_chat(harness: &Harness, alice: &Browser, bob: &Browser) -> Test
     Ok(())
 }
 
-/// The text of the first element matching `css`, or `None` when there is none.
-async fn text_of(browser: &Browser, css: &str) -> TestResult<Option<String>> {
-    let found = browser
-        .eval(&format!(
-            "const e = document.querySelector({}); return e ? e.textContent.trim() : null;",
-            Value::String(css.to_owned())
-        ))
-        .await?;
-    Ok(found.as_str().map(str::to_owned))
-}
-
-/// Waits until the message is shown as stored (with its seq), not as pending.
-async fn wait_for_stored(browser: &Browser, sender: &str, body: &str) -> TestResult<Shown> {
-    browser
-        .wait_until(
-            &format!("{sender}'s message {body:?} is stored"),
-            || async {
-                let shown = messages(browser).await?;
-                let found = shown
-                    .iter()
-                    .rev()
-                    .find(|m| m.sender == sender && m.body == body && m.seq.is_some())
-                    .cloned();
-                Ok(found.ok_or_else(|| format!("{shown:?}")))
-            },
-        )
-        .await
-}
-
 async fn chat(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {
     for (browser, (name, password)) in [(alice, ALICE), (bob, BOB)] {
         browser.goto(&harness.url("/")).await?;
@@ -556,54 +529,6 @@ async fn chat(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {
     Ok(())
 }
 
-async fn click(browser: &Browser, css: &str) -> TestResult {
-    browser
-        .wait_for(css)
-        .await?
-        .click()
-        .await
-        .map_err(|e| format!("{}: clicking `{css}`: {e}", browser.label).into())
-}
-
-async fn clear(browser: &Browser, css: &str) -> TestResult {
-    browser
-        .wait_for(css)
-        .await?
-        .clear()
-        .await
-        .map_err(|e| format!("{}: clearing `{css}`: {e}", browser.label).into())
-}
-
-/// Fills the log-in form (already in `mode`) and submits it.
-async fn submit_auth(browser: &Browser, mode: &str, name: &str, password: &str) -> TestResult {
-    let form = format!("#auth-form[data-mode='{mode}']");
-    browser
-        .wait_for(&format!("{form} #auth-name"))
-        .await?
-        .send_keys(name)
-        .await?;
-    browser
-        .wait_for(&format!("{form} #auth-password[type='password']"))
-        .await?
-        .send_keys(password)
-        .await?;
-    click(browser, &format!("{form} #auth-submit")).await
-}
-
-/// Creates an account from the log-in page; the app then connects.
-async fn register(browser: &Browser, name: &str, password: &str) -> TestResult {
-    browser.wait_for("#auth-form[data-mode='login']").await?;
-    click(browser, "#auth-toggle").await?;
-    submit_auth(browser, "register", name, password).await?;
-    browser.wait_for("#conn-state[data-state='open']").await?;
-    browser.wait_for("#sidebar #my-rooms").await?;
-    Ok(())
-}
-
-async fn log_in(browser: &Browser, name: &str, password: &str) -> TestResult {
-    submit_auth(browser, "login", name, password).await
-}
-
 fn in_order(browser: &Browser, first: &Shown, second: &Shown) -> TestResult {
     if first.index < second.index && first.seq < second.seq {
         Ok(())
@@ -615,65 +540,6 @@ fn in_order(browser: &Browser, first: &Shown, second: &Shown) -> TestResult {
         )
         .into())
     }
-}
-
-/// Types `text` into the composer and presses Enter.
-async fn send(browser: &Browser, text: &str) -> TestResult {
-    let composer = browser.wait_for("#composer").await?;
-    composer.send_keys(text).await?;
-    composer.send_keys(&Key::Enter).await?;
-    Ok(())
-}
-
-/// One rendered `li.message`, as the user sees it.
-#[derive(Debug, Clone)]
-struct Shown {
-    index: usize,
-    seq: Option<u64>,
-    sender: String,
-    body: String,
-}
-
-/// Everything `#messages` shows right now, read in one go (so a re-render between
-/// two WebDriver calls cannot tear the picture).
-async fn messages(browser: &Browser) -> TestResult<Vec<Shown>> {
-    let rows = browser
-        .eval(
-            "const text = (li, s) => { const e = li.querySelector(s); \
-             return e ? e.innerText.trim() : null; }; \
-             return Array.from(document.querySelectorAll('#messages li.message')) \
-             .map(li => [li.dataset.seq ?? null, text(li, '.sender'), text(li, '.body')]);",
-        )
-        .await?;
-    let Value::Array(rows) = rows else {
-        return Err(format!("{}: unexpected message list {rows}", browser.label).into());
-    };
-    Ok(rows
-        .iter()
-        .enumerate()
-        .map(|(index, row)| Shown {
-            index,
-            seq: row[0].as_str().and_then(|s| s.parse().ok()),
-            sender: row[1].as_str().unwrap_or("<no .sender>").to_string(),
-            body: row[2].as_str().unwrap_or("<no .body>").to_string(),
-        })
-        .collect())
-}
-
-/// Waits until a message with exactly this sender and body is shown (the last such
-/// one, should the room have older history).
-async fn wait_for_message(browser: &Browser, sender: &str, body: &str) -> TestResult<Shown> {
-    browser
-        .wait_until(&format!("{sender}'s message {body:?} is shown"), || async {
-            let shown = messages(browser).await?;
-            let found = shown
-                .iter()
-                .rev()
-                .find(|m| m.sender == sender && m.body == body)
-                .cloned();
-            Ok(found.ok_or_else(|| format!("{shown:?}")))
-        })
-        .await
 }
 
 /// Waits until the status bar says: connected, nothing pending, something received.

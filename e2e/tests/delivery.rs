@@ -16,8 +16,8 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use fantoccini::key::Key;
 use serde_json::Value;
+use support::page::{Shown, messages, register, send, show_all, wait_for_stored};
 use support::{Browser, Harness, Report, ServerOptions, TestResult};
 
 const ALICE: (&str, &str) = ("Alice", "correct horse battery staple");
@@ -262,63 +262,6 @@ async fn short_polling(harness: &Harness, alice: &Browser, bob: &Browser) -> Tes
     Ok(())
 }
 
-/// One `li.message` as the page shows it.
-#[derive(Debug, Clone)]
-struct Shown {
-    seq: Option<u64>,
-    client_id: Option<String>,
-    /// `pending`, `sent`, `failed`, or empty for a stored message (several, joined
-    /// with `+`, would be a bug).
-    state: String,
-    sender: String,
-    body: String,
-}
-
-impl std::fmt::Display for Shown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.seq {
-            Some(seq) => write!(f, "#{seq}")?,
-            None => write!(f, "-")?,
-        }
-        if !self.state.is_empty() {
-            write!(f, " [{}]", self.state)?;
-        }
-        write!(f, " {}: {:?}", self.sender, self.body)
-    }
-}
-
-fn show_all(shown: &[Shown]) -> String {
-    let rows: Vec<String> = shown.iter().map(ToString::to_string).collect();
-    format!("[{}]", rows.join(", "))
-}
-
-/// Everything `#messages` shows right now, read in one go.
-async fn messages(browser: &Browser) -> TestResult<Vec<Shown>> {
-    let rows = browser
-        .eval(
-            "const text = (li, s) => { const e = li.querySelector(s); \
-             return e ? e.innerText.trim() : null; }; \
-             return Array.from(document.querySelectorAll('#messages li.message')) \
-             .map(li => [li.dataset.seq ?? null, li.dataset.clientId ?? null, \
-               ['pending', 'sent', 'failed'].filter(c => li.classList.contains(c)).join('+'), \
-               text(li, '.sender'), text(li, '.body')]);",
-        )
-        .await?;
-    let Value::Array(rows) = rows else {
-        return Err(format!("{}: unexpected message list {rows}", browser.label).into());
-    };
-    Ok(rows
-        .iter()
-        .map(|row| Shown {
-            seq: row[0].as_str().and_then(|s| s.parse().ok()),
-            client_id: row[1].as_str().map(str::to_owned),
-            state: row[2].as_str().unwrap_or_default().to_owned(),
-            sender: row[3].as_str().unwrap_or("<no .sender>").to_owned(),
-            body: row[4].as_str().unwrap_or("<no .body>").to_owned(),
-        })
-        .collect())
-}
-
 /// Waits until the page shows each of `said` (sender, body) exactly once, stored,
 /// in the order of their seqs, with nothing else on its way; fails at once if a
 /// body is ever shown twice meanwhile (a pending copy next to its stored one
@@ -444,28 +387,6 @@ async fn wait_for_pending(browser: &Browser, bodies: &[&str]) -> TestResult {
         .into());
     }
     Ok(())
-}
-
-/// Waits until the message is shown as stored (with its seq).
-async fn wait_for_stored(browser: &Browser, sender: &str, body: &str) -> TestResult {
-    browser
-        .wait_until(
-            &format!("{sender}'s message {body:?} is stored"),
-            || async {
-                let shown = messages(browser).await?;
-                Ok(
-                    if shown
-                        .iter()
-                        .any(|m| m.sender == sender && m.body == body && m.seq.is_some())
-                    {
-                        Ok(())
-                    } else {
-                        Err(show_all(&shown))
-                    },
-                )
-            },
-        )
-        .await
 }
 
 /// `#conn-state`'s `data-state`.
@@ -602,42 +523,4 @@ async fn wait_for_pending_count(browser: &Browser, want: u64) -> TestResult {
             )
         })
         .await
-}
-
-async fn click(browser: &Browser, css: &str) -> TestResult {
-    browser
-        .wait_for(css)
-        .await?
-        .click()
-        .await
-        .map_err(|e| format!("{}: clicking `{css}`: {e}", browser.label).into())
-}
-
-/// Creates an account from the log-in page; the app then connects.
-async fn register(browser: &Browser, name: &str, password: &str) -> TestResult {
-    browser.wait_for("#auth-form[data-mode='login']").await?;
-    click(browser, "#auth-toggle").await?;
-    let form = "#auth-form[data-mode='register']";
-    browser
-        .wait_for(&format!("{form} #auth-name"))
-        .await?
-        .send_keys(name)
-        .await?;
-    browser
-        .wait_for(&format!("{form} #auth-password[type='password']"))
-        .await?
-        .send_keys(password)
-        .await?;
-    click(browser, &format!("{form} #auth-submit")).await?;
-    browser.wait_for("#conn-state[data-state='open']").await?;
-    browser.wait_for("#sidebar #my-rooms").await?;
-    Ok(())
-}
-
-/// Types `text` into the composer and presses Enter.
-async fn send(browser: &Browser, text: &str) -> TestResult {
-    let composer = browser.wait_for("#composer").await?;
-    composer.send_keys(text).await?;
-    composer.send_keys(&Key::Enter).await?;
-    Ok(())
 }

@@ -18,6 +18,7 @@
 mod support;
 
 use serde_json::Value;
+use support::page::{click, submit_registration};
 use support::{Browser, Harness, Report, TestResult};
 
 const USER: (&str, &str) = ("Lab-Rat", "correct horse battery staple");
@@ -49,7 +50,7 @@ struct Column {
 async fn lab(harness: &Harness, browser: &Browser) -> TestResult {
     // Logged out, /lab is the log-in page; once logged in, the lab (same URL).
     browser.goto(&harness.url("/lab")).await?;
-    register(browser, USER.0, USER.1).await?;
+    submit_registration(browser, USER.0, USER.1).await?;
     browser.wait_for("#lab-start[data-running='false']").await?;
     for css in COLUMNS {
         let column = column(browser, css).await?;
@@ -192,36 +193,4 @@ async fn screenshots(browser: &Browser, dir: &std::path::Path) -> TestResult {
     }
     browser.client.set_window_size(1280, 900).await?;
     Ok(())
-}
-
-async fn click(browser: &Browser, css: &str) -> TestResult {
-    browser
-        .wait_for(css)
-        .await?
-        .click()
-        .await
-        .map_err(|e| format!("{}: clicking `{css}`: {e}", browser.label).into())
-}
-
-/// Fills the log-in form (already in `mode`) and submits it.
-async fn submit_auth(browser: &Browser, mode: &str, name: &str, password: &str) -> TestResult {
-    let form = format!("#auth-form[data-mode='{mode}']");
-    browser
-        .wait_for(&format!("{form} #auth-name"))
-        .await?
-        .send_keys(name)
-        .await?;
-    browser
-        .wait_for(&format!("{form} #auth-password[type='password']"))
-        .await?
-        .send_keys(password)
-        .await?;
-    click(browser, &format!("{form} #auth-submit")).await
-}
-
-/// Creates an account from the log-in page.
-async fn register(browser: &Browser, name: &str, password: &str) -> TestResult {
-    browser.wait_for("#auth-form[data-mode='login']").await?;
-    click(browser, "#auth-toggle").await?;
-    submit_auth(browser, "register", name, password).await
 }

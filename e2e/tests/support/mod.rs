@@ -30,6 +30,8 @@ use parley_backend::{Application, Config};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+pub mod page;
+
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// What a test returns: the failure text printed as is (a test's `Err` is shown with
