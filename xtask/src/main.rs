@@ -5,9 +5,13 @@
 //! - `dist`: build the SPA (release) into `dist/`.
 //! - `run`: install, build the SPA, run the server on it (extra args go to the server).
 //! - `test`: fmt, clippy, native tests, browser (wasm) tests, end-to-end tests.
+//! - `bench`: the benchmarks against peers (installs them, writes docs/benchmarks.md).
+//! - `autobahn`, `fuzz`: the WebSocket conformance suite and the decoder's fuzzer.
 //!
 //! Dependency-free on purpose: it is the first thing a fresh checkout compiles.
 
+mod bench;
+mod conformance;
 mod ctx;
 mod tasks;
 mod tools;
@@ -32,6 +36,10 @@ commands:
                       wasm    frontend wasm-bindgen tests in headless Chromium
                       e2e     build the SPA, browser end-to-end tests
                     no STEP runs all of them
+  autobahn          the Autobahn|Testsuite fuzzing client against the production
+                    WebSocket settings (Python 2.7 virtualenv under .tools/)
+  fuzz [SECONDS]    fuzz the client-message decoder with cargo-fuzz (nightly),
+                    60 s unless told
   help              this text";
 
 fn main() -> ExitCode {
@@ -70,6 +78,21 @@ fn dispatch(command: &str, rest: Vec<String>) -> Result<(), Error> {
         "test" => {
             let steps = tasks::parse_steps(&rest)?;
             tasks::test(&ctx, &steps)
+        }
+        "bench" => bench::bench(&ctx, rest),
+        "autobahn" => {
+            no_extra_args(command, &rest)?;
+            conformance::autobahn(&ctx)
+        }
+        "fuzz" => {
+            let secs = match rest.as_slice() {
+                [] => 60,
+                [secs] => secs
+                    .parse()
+                    .map_err(|_| Error::new(format!("`fuzz` takes seconds, not `{secs}`")))?,
+                _ => return Err(Error::new("`fuzz` takes at most one argument: seconds")),
+            };
+            conformance::fuzz(&ctx, secs)
         }
         other => Err(Error::new(format!("unknown command `{other}`\n\n{USAGE}"))),
     }
