@@ -83,7 +83,7 @@ async fn main() {
         );
         let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         ws.send(Message::text(
-            json!({"type": "hello", "protocol": 2}).to_string(),
+            json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION}).to_string(),
         ))
         .await
         .unwrap();

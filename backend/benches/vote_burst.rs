@@ -69,7 +69,7 @@ fn pin_self(cpu: usize) {
         .status();
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let clients = env("PARLEY_BENCH_CLIENTS", 5000);
     let dir = std::env::temp_dir().join(format!("parley-vote-bench-{}", std::process::id()));
@@ -166,7 +166,8 @@ async fn main() {
                         .await
                         .unwrap();
                 ws.send(Message::text(
-                    json!({"type": "hello", "protocol": 4}).to_string(),
+                    json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION})
+                        .to_string(),
                 ))
                 .await
                 .unwrap();

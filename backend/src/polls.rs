@@ -56,7 +56,7 @@ fn burst_spacing(viewers: usize) -> Duration {
 
 /// How long without a new vote before the burst counts as over and the newest
 /// tally goes out without waiting for the burst spacing.
-pub const QUIET: Duration = Duration::from_millis(20);
+pub const QUIET: Duration = Duration::from_millis(10);
 
 /// When `p` may go out, given when its poll's previous tally went out.
 fn due(p: &Pending, sent_at: Option<Instant>) -> Instant {

@@ -52,6 +52,11 @@ pub async fn serve(
         {
             tracing::warn!(%err, "cannot set the socket's send buffer");
         }
+        // Small frames go out at once instead of waiting for the previous one's
+        // ACK (Nagle), which a delayed ACK can hold back for tens of ms.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, "cannot set TCP_NODELAY");
+        }
         let router = router.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {

@@ -142,6 +142,9 @@ async fn serve(
     let hello_deadline = tokio::time::sleep(state.heartbeat.hello_timeout);
     tokio::pin!(hello_deadline);
     let mut waiting_for_hello = true;
+    let closing = writer_done.clone();
+    let closing = closing.cancelled();
+    tokio::pin!(closing);
     loop {
         tokio::select! {
             () = &mut hello_deadline, if waiting_for_hello => {
@@ -178,7 +181,7 @@ async fn serve(
                 // Fire once; the writer's close ends this loop.
                 idle.as_mut().reset(tokio::time::Instant::now() + CLOSE_TIMEOUT + idle_timeout);
             }
-            () = writer_done.cancelled() => {
+            () = &mut closing => {
                 // We are closing: keep reading (and ignoring) until the client's close
                 // frame ends the stream, so our close frame is not cut off.
                 let drain = async { while let Some(Ok(_)) = stream.next().await {} };
@@ -226,12 +229,21 @@ async fn write_loop(
     let mut ping =
         tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The waits are made once and polled again each turn, not re-registered
+    // (a broadcast to thousands wakes thousands of these loops).
+    let kick = rx.kick.clone();
+    let kicked = kick.kicked();
+    let reader_done = done.cancelled();
+    let shutting_down = shutdown.cancelled();
+    let states = Arc::clone(&rx.states);
+    let state_ready = states.ready.notified();
+    tokio::pin!(kicked, reader_done, shutting_down, state_ready);
     let stop = loop {
         tokio::select! {
             biased;
             // A kick (reason to close) wins over the reader having stopped, so a
             // connection closed for a reason always says it.
-            reason = rx.kick.kicked() => {
+            reason = &mut kicked => {
                 // Say what is queued first (e.g. which messages were refused),
                 // unless the queue being full is the reason.
                 if reason != CloseReason::SLOW_CONSUMER {
@@ -248,13 +260,13 @@ async fn write_loop(
                 }
                 break Stop::Close(reason);
             }
-            () = done.cancelled() => break Stop::ReaderDone,
+            () = &mut reader_done => break Stop::ReaderDone,
             _ = ping.tick() => {
                 if sink.send(Message::Ping(axum::body::Bytes::new())).await.is_err() {
                     break Stop::Broken;
                 }
             }
-            () = shutdown.cancelled() => {
+            () = &mut shutting_down => {
                 // Deliver what is already queued, then say goodbye.
                 while let Ok(frame) = rx.frames.try_recv() {
                     batch.push(frame);
@@ -274,8 +286,9 @@ async fn write_loop(
                     break Stop::Broken;
                 }
             }
-            () = rx.states.ready.notified() => {
-                batch.extend(rx.states.take());
+            () = &mut state_ready => {
+                state_ready.set(states.ready.notified());
+                batch.extend(states.take());
                 if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
                     break Stop::Broken;
                 }
