@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(due(&pending(t0, TALLY_INTERVAL), None), t0);
         // Votes still coming in a big room: at the burst spacing.
         let busy = pending(t0 + ms(290), TALLY_INTERVAL * 5);
-        assert_eq!(due(&busy, Some(t0)), t0 + ms(310));
+        assert_eq!(due(&busy, Some(t0)), t0 + ms(290) + QUIET);
         let busy = pending(t0 + ms(499), TALLY_INTERVAL * 5);
         assert_eq!(due(&busy, Some(t0)), t0 + ms(500));
         // Votes stopped: right after the quiet period, but never within 100 ms.
