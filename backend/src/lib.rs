@@ -209,6 +209,24 @@ mod tests {
     }
 }
 
+/// How many connection requests may wait to be accepted. tokio's `bind` asks for
+/// 128: a burst of reconnecting clients overflows that, and the kernel drops
+/// their SYNs (each retried a second later).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with [`LISTEN_BACKLOG`] (and SO_REUSEADDR, so a restart can
+/// bind while old connections linger in TIME_WAIT).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// A bound, ready-to-run server.
 #[derive(Debug)]
 pub struct Application {
@@ -256,7 +274,7 @@ impl Application {
         };
         state.hub.start_tallies(state.shutdown.clone());
         polls::schedule_deadlines(&state.store, &state.shutdown).await;
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = listen(config.listen)?;
         let router = router(state.clone(), &config.static_dir, config.autobahn_echo);
         Ok(Self {
             listener,
