@@ -40,6 +40,15 @@ commands:
                     WebSocket settings (Python 2.7 virtualenv under .tools/)
   fuzz [SECONDS]    fuzz the client-message decoder with cargo-fuzz (nightly),
                     60 s unless told
+  bench [--quick] [-- ARGS]
+                    benchmarks against peers (Flask + gevent-websocket, Node
+                    socket.io, socketioxide; installed into .tools/ and bench/peers/
+                    when missing): builds everything in release mode, runs the
+                    scenarios with the server on CPU 0 and the load generator on
+                    CPU 1, writes docs/benchmarks.md and docs/bench/*.png.
+                    --quick: small sizes, one repetition (~10 min; full ~35 min).
+                    ARGS go to `parley-bench suite`, e.g.
+                    `-- --only s3 --servers parley,socketioxide --rooms 1000`
   help              this text";
 
 fn main() -> ExitCode {

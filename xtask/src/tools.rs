@@ -285,7 +285,7 @@ fn version_in_lock(lock: &str, package: &str) -> Option<String> {
 }
 
 /// Installs Debian packages when we are root; otherwise says what to run.
-fn apt_install(ctx: &Ctx, packages: &[&str], what: &str) -> Result<(), Error> {
+pub fn apt_install(ctx: &Ctx, packages: &[&str], what: &str) -> Result<(), Error> {
     let list = packages.join(" ");
     let uid = ctx::probe(ctx.command("id").arg("-u"));
     if uid.as_deref() != Some("0") {
