@@ -58,14 +58,34 @@ fn burst_spacing(viewers: usize) -> Duration {
 /// tally goes out without waiting for the burst spacing.
 pub const QUIET: Duration = Duration::from_millis(10);
 
-/// When `p` may go out, given when its poll's previous tally went out.
-fn due(p: &Pending, sent_at: Option<Instant>) -> Instant {
+/// Shortest time between two regular tallies of a poll: a little over
+/// [`TALLY_INTERVAL`], so that with one early tally a second (below) a poll
+/// still gets at most ten a second.
+pub const MIN_GAP: Duration = Duration::from_millis(110);
+
+/// A burst's final tally may follow the previous tally this soon (instead of
+/// [`MIN_GAP`]), once a second at most: in a big room the last spaced tally often
+/// goes out just before the last votes are committed, and the final one would
+/// otherwise wait for the gap.
+pub const EARLY_GAP: Duration = Duration::from_millis(20);
+
+/// How often a poll may have an early tally.
+const EARLY_EVERY: Duration = Duration::from_secs(1);
+
+/// When `p` may go out, given when its poll's previous tally went out and
+/// whether it may go out early.
+fn due(p: &Pending, sent_at: Option<Instant>, early_ok: bool) -> Instant {
     let Some(sent_at) = sent_at else {
         return p.last_update;
     };
-    // Never more often than every TALLY_INTERVAL (≤ 10 a second); within that,
-    // at the burst spacing, or as soon as the votes stop.
-    (sent_at + TALLY_INTERVAL).max((sent_at + p.spacing).min(p.last_update + QUIET))
+    // Never more often than every MIN_GAP (≤ 10 a second); within that, at the
+    // burst spacing, or as soon as the votes stop.
+    let regular = (sent_at + MIN_GAP).max((sent_at + p.spacing).min(p.last_update + QUIET));
+    if early_ok {
+        regular.min((sent_at + EARLY_GAP).max(p.last_update + QUIET))
+    } else {
+        regular
+    }
 }
 
 /// Runs until `shutdown`: keeps only the newest tally per poll and sends it to
@@ -83,10 +103,7 @@ pub async fn coalesce_tallies(
     let mut presence = tokio::time::interval(PRESENCE_INTERVAL);
     presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let next = pending
-            .iter()
-            .map(|(poll, p)| due(p, sent.at.get(poll).copied()))
-            .min();
+        let next = pending.iter().map(|(poll, p)| sent.due(*poll, p)).min();
         tokio::select! {
             update = updates.recv() => {
                 let Some(update) = update else { break };
@@ -104,7 +121,7 @@ pub async fn coalesce_tallies(
                 }
                 if pending
                     .get(&poll)
-                    .is_some_and(|p| due(p, sent.at.get(&poll).copied()) <= Instant::now())
+                    .is_some_and(|p| sent.due(poll, p) <= Instant::now())
                 {
                     flush(&hub, &mut pending, &mut sent, poll);
                 }
@@ -113,7 +130,7 @@ pub async fn coalesce_tallies(
                 let now = Instant::now();
                 let ready: Vec<u64> = pending
                     .iter()
-                    .filter(|(poll, p)| due(p, sent.at.get(poll).copied()) <= now)
+                    .filter(|(poll, p)| sent.due(**poll, p) <= now)
                     .map(|(poll, _)| *poll)
                     .collect();
                 for poll in ready {
@@ -122,6 +139,7 @@ pub async fn coalesce_tallies(
             }
             _ = presence.tick() => {
                 sent.at.retain(|_, at| at.elapsed() < TALLY_INTERVAL * 10);
+                sent.early.retain(|_, at| at.elapsed() < EARLY_EVERY);
                 // Busy rooms' online lists ride on this task too, once a second.
                 hub.flush_presence();
             }
@@ -141,6 +159,18 @@ pub async fn coalesce_tallies(
 struct Sent {
     at: HashMap<u64, Instant>,
     version: HashMap<u64, u64>,
+    /// When each poll last had an early tally.
+    early: HashMap<u64, Instant>,
+}
+
+impl Sent {
+    fn due(&self, poll: u64, p: &Pending) -> Instant {
+        let early_ok = self
+            .early
+            .get(&poll)
+            .is_none_or(|at| at.elapsed() >= EARLY_EVERY);
+        due(p, self.at.get(&poll).copied(), early_ok)
+    }
 }
 
 fn flush(hub: &Hub, pending: &mut HashMap<u64, Pending>, sent: &mut Sent, poll: u64) {
@@ -163,7 +193,12 @@ fn flush(hub: &Hub, pending: &mut HashMap<u64, Pending>, sent: &mut Sent, poll: 
         Ok(json) => hub.broadcast_state(&update.key, poll, &Frame::from(json)),
         Err(err) => tracing::error!(%err, "could not encode a tally"),
     }
-    sent.at.insert(poll, Instant::now());
+    let now = Instant::now();
+    if let Some(previous) = sent.at.insert(poll, now)
+        && now < previous + MIN_GAP
+    {
+        sent.early.insert(poll, now);
+    }
 }
 
 /// Closes `poll` at `closes_at` (ms since the Unix epoch), unless the server
@@ -228,15 +263,19 @@ mod tests {
         };
         let ms = Duration::from_millis;
         // Nothing sent yet: at once.
-        assert_eq!(due(&pending(t0, TALLY_INTERVAL), None), t0);
+        assert_eq!(due(&pending(t0, TALLY_INTERVAL), None, true), t0);
         // Votes still coming in a big room: at the burst spacing.
         let busy = pending(t0 + ms(290), TALLY_INTERVAL * 5);
-        assert_eq!(due(&busy, Some(t0)), t0 + ms(290) + QUIET);
+        assert_eq!(due(&busy, Some(t0), false), t0 + ms(290) + QUIET);
         let busy = pending(t0 + ms(499), TALLY_INTERVAL * 5);
-        assert_eq!(due(&busy, Some(t0)), t0 + ms(500));
-        // Votes stopped: right after the quiet period, but never within 100 ms.
+        assert_eq!(due(&busy, Some(t0), false), t0 + ms(500));
+        // Votes stopped: right after the quiet period, but not within MIN_GAP…
         let quiet = pending(t0 + ms(10), TALLY_INTERVAL * 5);
-        assert_eq!(due(&quiet, Some(t0)), t0 + TALLY_INTERVAL);
+        assert_eq!(due(&quiet, Some(t0), false), t0 + MIN_GAP);
+        // …unless the poll has not had an early tally for a second.
+        assert_eq!(due(&quiet, Some(t0), true), t0 + EARLY_GAP);
+        let later = pending(t0 + ms(40), TALLY_INTERVAL * 5);
+        assert_eq!(due(&later, Some(t0), true), t0 + ms(40) + QUIET);
     }
 
     #[tokio::test(start_paused = true)]
