@@ -230,28 +230,17 @@ pub fn write(
     }
     line!(md);
 
-    // ---- S1
-    s1_section(
-        results,
-        &peers,
-        &mut md,
-        plots_dir,
-        plots_link,
+    let plots = Plots {
+        dir: plots_dir,
+        link: plots_link,
         fonts,
-        &mut problems,
-    );
+    };
+    // ---- S1
+    s1_section(results, &peers, &mut md, &plots, &mut problems);
     // ---- S2
     s2_section(results, &peers, &mut md);
     // ---- S3
-    s3_section(
-        results,
-        &peers,
-        &mut md,
-        plots_dir,
-        plots_link,
-        fonts,
-        &mut problems,
-    );
+    s3_section(results, &peers, &mut md, &plots, &mut problems);
     // ---- S4
     s4_section(results, &mut md);
     // ---- S5
@@ -572,14 +561,11 @@ fn lower_bound(results: &Results, server: Server, room: usize) -> Option<&'stati
         .find_map(S3Run::lower_bound)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn s1_section(
     results: &Results,
     peers: &[Server],
     md: &mut String,
-    plots_dir: &Path,
-    plots_link: &str,
-    fonts: bool,
+    plots: &Plots<'_>,
     problems: &mut Vec<String>,
 ) {
     line!(md, "## S1: idle memory");
@@ -685,13 +671,14 @@ fn s1_section(
         })
         .collect();
     let file = "s1-memory.png";
-    match plot::memory(&plots_dir.join(file), &series) {
+    match plot::memory(&plots.dir.join(file), &series) {
         Ok(()) => {
             line!(
                 md,
-                "![server memory growth against connections]({plots_link}/{file})"
+                "![server memory growth against connections]({}/{file})",
+                plots.link
             );
-            if !fonts {
+            if !plots.fonts {
                 line!(md, "{}", legend_note(&results.servers));
             }
         }
@@ -780,14 +767,19 @@ fn s2_section(results: &Results, peers: &[Server], md: &mut String) {
     line!(md);
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where the plots go and how the report links them.
+struct Plots<'a> {
+    dir: &'a Path,
+    link: &'a str,
+    /// Whether a font was found for the plots' labels.
+    fonts: bool,
+}
+
 fn s3_section(
     results: &Results,
     peers: &[Server],
     md: &mut String,
-    plots_dir: &Path,
-    plots_link: &str,
-    fonts: bool,
+    plots: &Plots<'_>,
     problems: &mut Vec<String>,
 ) {
     line!(md, "## S3: fan-out sweep");
@@ -947,13 +939,14 @@ fn s3_section(
             .collect();
         let file = format!("s3-latency-{room}.png");
         let title = format!("S3: p99 latency against load, room of {room}");
-        match plot::latency(&plots_dir.join(&file), &title, &series, SLO_P99_MS) {
+        match plot::latency(&plots.dir.join(&file), &title, &series, SLO_P99_MS) {
             Ok(()) => {
                 line!(
                     md,
-                    "![p99 latency against offered load, room of {room}]({plots_link}/{file})"
+                    "![p99 latency against offered load, room of {room}]({}/{file})",
+                    plots.link
                 );
-                if !fonts {
+                if !plots.fonts {
                     line!(md, "{}", legend_note(&results.servers));
                 }
             }
