@@ -9,9 +9,8 @@ use std::sync::{Arc, Mutex};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{PASSWORD, TIMEOUT, TempDir, http_to, start_binary};
+use crate::helpers::{PASSWORD, TIMEOUT, TempDir, http_to, start_binary, ws_hello};
 
 /// Kills per run (`PARLEY_CRASH_KILLS` to change).
 const KILLS: usize = 10;
@@ -33,17 +32,9 @@ async fn send_until_killed(
     mut next: usize,
     acked: Acked,
 ) -> (Vec<String>, usize) {
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", format!("parley_session={token}").parse().unwrap());
-    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(request).await else {
+    let Ok(mut ws) = ws_hello(addr, token).await else {
         return (resend, next);
     };
-    let hello = json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION});
-    if ws.send(Message::text(hello.to_string())).await.is_err() {
-        return (resend, next);
-    }
     let mut unacked: Vec<String> = Vec::new();
     loop {
         while unacked.len() < WINDOW {

@@ -815,3 +815,21 @@ pub async fn start_binary_logging(
     });
     (child, addr, log)
 }
+
+/// A WebSocket to the server at `addr` with session `token`, `hello` already
+/// sent (for tests that run the real binary, without a `TestApp`).
+pub async fn ws_hello(
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, tungstenite::Error> {
+    let mut request = format!("ws://{addr}/ws").into_client_request()?;
+    request.headers_mut().insert(
+        "cookie",
+        HeaderValue::from_str(&format!("parley_session={token}"))
+            .map_err(|e| tungstenite::Error::HttpFormat(e.into()))?,
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
+    let hello = json!({"type": "hello", "protocol": PROTOCOL_VERSION});
+    ws.send(Message::text(hello.to_string())).await?;
+    Ok(ws)
+}

@@ -2,9 +2,8 @@ use futures_util::{SinkExt, StreamExt};
 use parley_common::{ServerMsg, close};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{PASSWORD, TIMEOUT, TempDir, http_to, spawn_app, start_binary};
+use crate::helpers::{PASSWORD, TIMEOUT, TempDir, http_to, spawn_app, start_binary, ws_hello};
 
 #[tokio::test]
 async fn shutdown_delivers_queued_messages_then_closes_with_going_away() {
@@ -45,13 +44,7 @@ async fn sigterm_closes_sockets_with_going_away_flushes_and_exits_in_time() {
     let r = http_to(addr, "POST", "/api/register", Some(&body), &[]).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let token = r.session().unwrap();
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", format!("parley_session={token}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let hello = json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION});
-    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let mut ws = ws_hello(addr, &token).await.unwrap();
     let send = json!({"type": "send", "room": "lobby", "client_id": "a1", "body": "before"});
     ws.send(Message::text(send.to_string())).await.unwrap();
     // Wait for the ack: the message is stored.
@@ -99,15 +92,7 @@ async fn sigterm_closes_sockets_with_going_away_flushes_and_exits_in_time() {
     let (_server, addr) = start_binary(&dir.0).await;
     let r = http_to(addr, "POST", "/api/login", Some(&body), &[]).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    request.headers_mut().insert(
-        "cookie",
-        format!("parley_session={}", r.session().unwrap())
-            .parse()
-            .unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let mut ws = ws_hello(addr, &r.session().unwrap()).await.unwrap();
     let history = json!({"type": "history", "room": "lobby"});
     ws.send(Message::text(history.to_string())).await.unwrap();
     let page = tokio::time::timeout(TIMEOUT, async {
@@ -139,13 +124,7 @@ async fn logs_hold_no_message_bodies_passwords_or_tokens() {
     assert_eq!(r.status, 401);
     let r = http_to(addr, "POST", "/api/login", Some(&body), &[]).await;
     let token = r.session().unwrap();
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", format!("parley_session={token}").parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    let hello = json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION});
-    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let mut ws = ws_hello(addr, &token).await.unwrap();
     let secret_body = "the-launch-code-is-0000";
     for frame in [
         json!({"type": "send", "room": "lobby", "client_id": "s1", "body": secret_body}),
