@@ -93,9 +93,13 @@ async fn main() {
         ))
         .await
         .unwrap();
-        // welcome, joined, history
-        for _ in 0..3 {
-            ws.next().await.unwrap().unwrap();
+        // welcome, joined, who is online, then the room's (empty) history
+        while let Some(Ok(frame)) = ws.next().await {
+            if let Message::Text(text) = frame
+                && text.starts_with("{\"type\":\"history\"")
+            {
+                break;
+            }
         }
         clients.push((ws, room));
     }
@@ -140,7 +144,10 @@ async fn main() {
                                 break;
                             }
                         }
-                        ServerMsg::Message(_) => {}
+                        // Broadcasts and who is online: not what is measured.
+                        ServerMsg::Message(_)
+                        | ServerMsg::Online { .. }
+                        | ServerMsg::Presence { .. } => {}
                         other => panic!("unexpected {other:?}"),
                     }
                 }
