@@ -561,6 +561,18 @@ fn lower_bound(results: &Results, server: Server, room: usize) -> Option<&'stati
         .find_map(S3Run::lower_bound)
 }
 
+/// Writes a scenario's heading; when it has no results, says so and returns
+/// `false`.
+fn section(md: &mut String, title: &str, has_results: bool) -> bool {
+    line!(md, "## {title}");
+    line!(md);
+    if !has_results {
+        line!(md, "Not run.");
+        line!(md);
+    }
+    has_results
+}
+
 fn s1_section(
     results: &Results,
     peers: &[Server],
@@ -568,11 +580,7 @@ fn s1_section(
     plots: &Plots<'_>,
     problems: &mut Vec<String>,
 ) {
-    line!(md, "## S1: idle memory");
-    line!(md);
-    if results.s1.is_empty() {
-        line!(md, "Not run.");
-        line!(md);
+    if !section(md, "S1: idle memory", !results.s1.is_empty()) {
         return;
     }
     line!(
@@ -700,11 +708,7 @@ fn legend_note(servers: &[Server]) -> String {
 }
 
 fn s2_section(results: &Results, peers: &[Server], md: &mut String) {
-    line!(md, "## S2: connection ramp");
-    line!(md);
-    if results.s2.is_empty() {
-        line!(md, "Not run.");
-        line!(md);
+    if !section(md, "S2: connection ramp", !results.s2.is_empty()) {
         return;
     }
     line!(
@@ -782,11 +786,7 @@ fn s3_section(
     plots: &Plots<'_>,
     problems: &mut Vec<String>,
 ) {
-    line!(md, "## S3: fan-out sweep");
-    line!(md);
-    if results.s3.is_empty() {
-        line!(md, "Not run.");
-        line!(md);
+    if !section(md, "S3: fan-out sweep", !results.s3.is_empty()) {
         return;
     }
     let s = &results.sizes;
@@ -998,11 +998,7 @@ fn s3_section(
 }
 
 fn s4_section(results: &Results, md: &mut String) {
-    line!(md, "## S4: vote burst (Parley only)");
-    line!(md);
-    if results.s4.is_empty() {
-        line!(md, "Not run.");
-        line!(md);
+    if !section(md, "S4: vote burst (Parley only)", !results.s4.is_empty()) {
         return;
     }
     line!(
@@ -1036,11 +1032,7 @@ fn s4_section(results: &Results, md: &mut String) {
 }
 
 fn s5_section(results: &Results, peers: &[Server], md: &mut String) {
-    line!(md, "## S5: realistic chat");
-    line!(md);
-    if results.s5.is_empty() {
-        line!(md, "Not run.");
-        line!(md);
+    if !section(md, "S5: realistic chat", !results.s5.is_empty()) {
         return;
     }
     let s = &results.sizes;
