@@ -65,8 +65,11 @@ struct State {
 #[derive(Debug)]
 struct OnlineUser {
     name: Username,
-    conns: HashMap<ConnId, Conn>,
-    channels: HashSet<ChannelKey>,
+    /// Vectors, not hash maps: a user has a handful of each, and an idle
+    /// connection should not carry a mostly empty table (~340 bytes for one
+    /// connection, ~110 for one channel).
+    conns: Vec<(ConnId, Conn)>,
+    channels: Vec<ChannelKey>,
 }
 
 #[derive(Debug)]
@@ -101,7 +104,7 @@ impl State {
             return 0;
         };
         let mut delivered = 0;
-        online.conns.retain(|_, conn| match class {
+        online.conns.retain(|(_, conn)| match class {
             Class::Deliver => match conn.outbox.push(frame.clone()) {
                 Pushed::Queued => {
                     delivered += 1;
@@ -196,14 +199,17 @@ impl State {
         let Some(online) = self.users.get_mut(&user) else {
             return false;
         };
-        let added = online.channels.insert(key.clone());
+        let added = !online.channels.contains(key);
+        if added {
+            online.channels.push(key.clone());
+        }
         self.channels.entry(key.clone()).or_default().insert(user);
         added
     }
 
     fn unsubscribe(&mut self, user: UserId, key: &ChannelKey) {
         if let Some(online) = self.users.get_mut(&user) {
-            online.channels.remove(key);
+            online.channels.retain(|k| k != key);
         }
         if let Some(members) = self.channels.get_mut(key) {
             members.remove(&user);
@@ -250,16 +256,22 @@ impl Hub {
                 user.id,
                 OnlineUser {
                     name: user.name.clone(),
-                    conns: HashMap::new(),
-                    channels: HashSet::new(),
+                    conns: Vec::with_capacity(1),
+                    channels: Vec::new(),
                 },
             );
             state.by_name.insert(user.name.key(), user.id);
         }
         if let Some(online) = state.users.get_mut(&user.id) {
-            online.conns.insert(conn, Conn { outbox, session });
+            online.conns.retain(|(id, _)| *id != conn);
+            // Exact sizes: most users have one or two tabs, in a few channels.
+            online.conns.reserve_exact(1);
+            online.conns.push((conn, Conn { outbox, session }));
         }
         let channels: Vec<ChannelKey> = channels.into_iter().collect();
+        if let Some(online) = state.users.get_mut(&user.id) {
+            online.channels.reserve_exact(channels.len());
+        }
         for key in &channels {
             if state.subscribe(user.id, key) && first {
                 state.presence(key, user.id, true);
@@ -278,11 +290,11 @@ impl Hub {
         let Some(online) = state.users.get_mut(&user) else {
             return;
         };
-        online.conns.remove(&conn);
+        online.conns.retain(|(id, _)| *id != conn);
         if !online.conns.is_empty() {
             return;
         }
-        let channels: Vec<ChannelKey> = online.channels.iter().cloned().collect();
+        let channels = online.channels.clone();
         for key in &channels {
             state.unsubscribe(user, key);
             state.presence(key, user, false);
@@ -371,7 +383,7 @@ impl Hub {
         let state = self.state();
         for user in state.members(key) {
             if let Some(online) = state.users.get(&user) {
-                for conn in online.conns.values() {
+                for conn in online.conns.iter().map(|(_, c)| c) {
                     conn.outbox.push_state(slot, frame.clone());
                 }
             }
@@ -392,7 +404,7 @@ impl Hub {
             let slot = presence_slot(&key);
             for user in state.members(&key) {
                 if let Some(online) = state.users.get(&user) {
-                    for conn in online.conns.values() {
+                    for conn in online.conns.iter().map(|(_, c)| c) {
                         conn.outbox.push_state(slot, frame.clone());
                     }
                 }
@@ -404,7 +416,12 @@ impl Hub {
     pub fn close_session(&self, session: TokenHash, reason: CloseReason) {
         let state = self.state();
         for online in state.users.values() {
-            for conn in online.conns.values().filter(|c| c.session == session) {
+            for conn in online
+                .conns
+                .iter()
+                .map(|(_, c)| c)
+                .filter(|c| c.session == session)
+            {
                 conn.outbox.kick(reason);
             }
         }

@@ -48,7 +48,9 @@ pub struct Session {
     /// Set by `hello`; nothing but `hello` is accepted before.
     greeted: bool,
     /// Sends waiting for their commit, answered in the order they came.
-    in_flight: FuturesOrdered<InFlight>,
+    /// Created by the first send: an empty `FuturesOrdered` already holds two
+    /// allocations (~150 bytes), which a connection that only listens never needs.
+    in_flight: Option<FuturesOrdered<InFlight>>,
     /// When each channel's last typing signal was forwarded (rate limit).
     typing: HashMap<Channel, Instant>,
     /// The server's shutdown signal (for poll timers started here).
@@ -67,7 +69,10 @@ impl std::fmt::Debug for Session {
             .field("id", &self.id)
             .field("user", &self.user)
             .field("greeted", &self.greeted)
-            .field("in_flight", &self.in_flight.len())
+            .field(
+                "in_flight",
+                &self.in_flight.as_ref().map_or(0, FuturesOrdered::len),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -145,7 +150,7 @@ impl Session {
             user,
             token,
             greeted: false,
-            in_flight: FuturesOrdered::new(),
+            in_flight: None,
             typing: HashMap::new(),
             shutdown: state.shutdown.clone(),
             alive: Arc::new(Mutex::new(true)),
@@ -162,17 +167,21 @@ impl Session {
     /// Whether the transport should read the next frame (false while
     /// [`MAX_IN_FLIGHT`] messages wait for their commit).
     pub fn wants_input(&self) -> bool {
-        self.in_flight.len() < MAX_IN_FLIGHT
+        self.in_flight.as_ref().map_or(0, FuturesOrdered::len) < MAX_IN_FLIGHT
     }
 
     pub fn has_in_flight(&self) -> bool {
-        !self.in_flight.is_empty()
+        self.in_flight.as_ref().is_some_and(|f| !f.is_empty())
     }
 
     /// Waits for the oldest in-flight send to be committed and answers it. Pending
     /// forever when nothing is in flight (use with [`Session::has_in_flight`]).
     pub async fn answer_next(&mut self) {
-        match self.in_flight.next().await {
+        let next = match self.in_flight.as_mut() {
+            Some(in_flight) => in_flight.next().await,
+            None => None,
+        };
+        match next {
             Some(msg) => self.reply(&msg),
             None => std::future::pending().await,
         }
@@ -563,7 +572,8 @@ impl Session {
         let stored = self
             .store
             .append(channel.clone(), self.user.clone(), client_id.clone(), body);
-        self.in_flight.push_back(Box::pin(async move {
+        let in_flight = self.in_flight.get_or_insert_with(FuturesOrdered::new);
+        in_flight.push_back(Box::pin(async move {
             match stored.await {
                 // Committed and broadcast; a retry gets the original seq.
                 Ok(appended) => ServerMsg::Ack {

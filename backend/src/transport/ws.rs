@@ -8,19 +8,20 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use futures_util::stream::SplitSink;
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::AppState;
 use crate::api::authenticate;
 use crate::auth;
 use crate::error::AppError;
 use crate::limits::ConnectionSlot;
 use crate::metrics::Metrics;
-use crate::outbox::{CloseReason, OUTBOX_CAPACITY, Outbox, OutboxReceiver};
+use crate::outbox::{CloseReason, Kick, OUTBOX_CAPACITY, Outbox, OutboxReceiver};
 use crate::session::Session;
 use crate::store::{AuthUser, TokenHash};
+use crate::{AppState, Heartbeat};
 
 /// Largest message (and frame) a client may send: 64 KiB. The largest valid Parley
 /// message (4,000 four-byte characters plus JSON, ~16 KB) fits with room to
@@ -29,7 +30,7 @@ use crate::store::{AuthUser, TokenHash};
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Small socket buffers keep an idle connection cheap (axum's default is 128 KiB
 /// each); they grow on demand for large frames.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 512;
 const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 /// The most a connection's writer may buffer, above all for its largest frame: a
 /// history page of 50 messages of 4,000 four-byte characters is ~800 KB. Only
@@ -62,9 +63,15 @@ pub async fn upgrade(
             "WebSockets are switched off on this server (--refuse-websocket): use long-polling",
         ));
     }
+    // A future keeps its captures and an async fn its arguments for as long as it
+    // runs, so what the connection needs only to start (the app state, the
+    // credentials, the unsplit socket: ~650 bytes) is boxed until then and set
+    // up by `start`, a plain function.
+    let setup = Box::new((state, user, token, slot));
     Ok(configure(ws).on_upgrade(move |socket| {
+        let (state, user, token, slot) = *setup;
         let tracker = state.tracker.clone();
-        tracker.track_future(serve(socket, state, user, token, slot))
+        tracker.track_future(start(socket, &state, user, token, slot))
     }))
 }
 
@@ -110,19 +117,20 @@ pub async fn echo(ws: WebSocketUpgrade) -> Response {
     })
 }
 
-async fn serve(
+/// Sets a connection up: its outbox and session, and the writer task; returns
+/// the reader, which runs the connection.
+fn start(
     socket: WebSocket,
-    state: AppState,
+    state: &AppState,
     user: AuthUser,
     token: TokenHash,
     slot: ConnectionSlot,
-) {
+) -> impl Future<Output = ()> + Send + use<> {
     let (outbox, rx) = Outbox::with_metrics(OUTBOX_CAPACITY, Arc::clone(&state.metrics));
-    let mut session = Session::new(&state, outbox, user, token);
-    let conn = session.id();
-    tracing::info!(%conn, "websocket connected");
+    let session = Session::new(state, outbox, user, token);
+    tracing::info!(conn = %session.id(), "websocket connected");
 
-    let (sink, mut stream) = socket.split();
+    let (sink, stream) = socket.split();
     let kick = rx.kick.clone();
     // Cancelled by the writer once it has sent a close frame or lost the socket.
     let writer_done = CancellationToken::new();
@@ -134,30 +142,53 @@ async fn serve(
         state.heartbeat.ping_interval,
         Arc::clone(&state.metrics),
     ));
+    let reader = Reader {
+        stream,
+        kick,
+        writer_done,
+        writer,
+        heartbeat: state.heartbeat,
+        slot,
+    };
+    read_loop(session, reader)
+}
 
-    // Any frame from the client (pongs to our pings included) proves it is there.
-    let idle_timeout = state.heartbeat.idle_timeout;
-    let idle = tokio::time::sleep(idle_timeout);
-    tokio::pin!(idle);
-    let hello_deadline = tokio::time::sleep(state.heartbeat.hello_timeout);
-    tokio::pin!(hello_deadline);
-    let mut waiting_for_hello = true;
-    let closing = writer_done.clone();
+/// The reader's end of a connection.
+struct Reader {
+    stream: SplitStream<WebSocket>,
+    kick: Kick,
+    writer_done: CancellationToken,
+    writer: JoinHandle<()>,
+    heartbeat: Heartbeat,
+    slot: ConnectionSlot,
+}
+
+async fn read_loop(mut session: Session, mut reader: Reader) {
+    let conn = session.id();
+    let Heartbeat {
+        idle_timeout,
+        hello_timeout,
+        ..
+    } = reader.heartbeat;
+    // One timer for two deadlines: the idle one, which any frame from the client
+    // (pongs to our pings included) pushes back, and until `hello` the hello one.
+    let hello_by = tokio::time::Instant::now() + hello_timeout;
+    let next_deadline = |greeted: bool| {
+        let idle = tokio::time::Instant::now() + idle_timeout;
+        if greeted { idle } else { idle.min(hello_by) }
+    };
+    let timer = tokio::time::sleep_until(next_deadline(false));
+    tokio::pin!(timer);
+    let closing = reader.writer_done.clone();
     let closing = closing.cancelled();
     tokio::pin!(closing);
     loop {
         tokio::select! {
-            () = &mut hello_deadline, if waiting_for_hello => {
-                waiting_for_hello = false;
-                if !session.is_greeted() {
-                    tracing::info!(%conn, "no hello in time: closing");
-                    kick.kick(CloseReason::HELLO_TIMEOUT);
-                }
-            }
-            frame = stream.next(), if session.wants_input() => {
-                idle.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
+            frame = reader.stream.next(), if session.wants_input() => {
                 match frame {
-                    Some(Ok(Message::Text(text))) => session.handle_text(&text).await,
+                    // Boxed: handling a message is a large future (store requests,
+                    // history) that an idle connection should not carry inline.
+                    Some(Ok(Message::Text(text))) => Box::pin(session.handle_text(&text)).await,
                     Some(Ok(Message::Binary(_))) => session.reject_binary(),
                     // tungstenite answers pings itself; a close frame is answered
                     // too, and the stream then ends.
@@ -165,7 +196,7 @@ async fn serve(
                     Some(Err(err)) => {
                         if is_too_big(&err) {
                             // Say why before going: 1009, then the close handshake.
-                            kick.kick(CloseReason::TOO_BIG);
+                            reader.kick.kick(CloseReason::TOO_BIG);
                         } else {
                             tracing::debug!(%conn, "websocket read failed");
                             break;
@@ -173,25 +204,37 @@ async fn serve(
                     }
                     None => break,
                 }
+                timer.as_mut().reset(next_deadline(session.is_greeted()));
             }
             () = session.answer_next(), if session.has_in_flight() => {}
-            () = &mut idle => {
-                tracing::info!(%conn, "no traffic from the client: closing");
-                kick.kick(CloseReason::IDLE);
+            () = &mut timer => {
+                if !session.is_greeted() && tokio::time::Instant::now() >= hello_by {
+                    tracing::info!(%conn, "no hello in time: closing");
+                    reader.kick.kick(CloseReason::HELLO_TIMEOUT);
+                } else {
+                    tracing::info!(%conn, "no traffic from the client: closing");
+                    reader.kick.kick(CloseReason::IDLE);
+                }
                 // Fire once; the writer's close ends this loop.
-                idle.as_mut().reset(tokio::time::Instant::now() + CLOSE_TIMEOUT + idle_timeout);
+                timer.as_mut().reset(tokio::time::Instant::now() + CLOSE_TIMEOUT + idle_timeout);
             }
             () = &mut closing => {
                 // We are closing: keep reading (and ignoring) until the client's close
                 // frame ends the stream, so our close frame is not cut off.
-                let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
+                let drain = async { while let Some(Ok(_)) = reader.stream.next().await {} };
+                let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, drain)).await;
                 break;
             }
         }
     }
     // Leave every room before the writer goes, so nothing new is queued.
     drop(session);
+    let Reader {
+        writer_done,
+        writer,
+        slot,
+        ..
+    } = reader;
     drop(slot);
     writer_done.cancel();
     if let Err(err) = writer.await {
@@ -225,7 +268,9 @@ async fn write_loop(
     ping_interval: Duration,
     metrics: Arc<Metrics>,
 ) {
-    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    // Allocated while frames are being written, released after each flush: an
+    // idle connection holds no batch (64 frames' worth would be 2 KB each).
+    let mut batch = Vec::new();
     let mut ping =
         tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -318,7 +363,7 @@ async fn write_batch(
     metrics: &Metrics,
 ) -> Result<(), axum::Error> {
     Metrics::add(&metrics.messages_out, batch.len() as u64);
-    for frame in batch.drain(..) {
+    for frame in std::mem::take(batch) {
         sink.feed(Message::Text(frame)).await?;
     }
     sink.flush().await
