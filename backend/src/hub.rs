@@ -60,6 +60,11 @@ struct State {
     by_name: HashMap<String, UserId>,
     /// Busy rooms whose online list changed since it was last sent.
     presence_dirty: HashSet<ChannelKey>,
+    /// The online list last sent to each busy room, encoded: what a connection
+    /// joining it gets, instead of a list sorted and encoded per connection (the
+    /// room hears a fresh one within a second anyway). Replaced by
+    /// [`Hub::flush_presence`].
+    busy_snapshots: HashMap<ChannelKey, Frame>,
 }
 
 #[derive(Debug)]
@@ -176,6 +181,21 @@ impl State {
         }
     }
 
+    /// [`State::snapshot`], encoded; for a busy room the one last sent to it.
+    fn snapshot_frame(&mut self, key: &ChannelKey, viewer: UserId) -> Option<Frame> {
+        let busy = self.channels.get(key).map_or(0, HashSet::len) > PRESENCE_DETAIL_LIMIT;
+        if !busy {
+            self.busy_snapshots.remove(key);
+            return self.snapshot(key, viewer).as_ref().and_then(encode);
+        }
+        if let Some(frame) = self.busy_snapshots.get(key) {
+            return Some(frame.clone());
+        }
+        let frame = self.snapshot(key, viewer).as_ref().and_then(encode)?;
+        self.busy_snapshots.insert(key.clone(), frame.clone());
+        Some(frame)
+    }
+
     /// Who is online in `key`, as `viewer` sees it.
     fn snapshot(&self, key: &ChannelKey, viewer: UserId) -> Option<ServerMsg> {
         let members = self.channels.get(key);
@@ -215,6 +235,7 @@ impl State {
             members.remove(&user);
             if members.is_empty() {
                 self.channels.remove(key);
+                self.busy_snapshots.remove(key);
             }
         }
     }
@@ -240,7 +261,7 @@ impl Hub {
 
     /// Registers an open connection of `user`, a member of `channels`. The first
     /// connection of a user brings them online: their channels hear about it.
-    /// Returns who is online in each channel, for the new connection.
+    /// Returns who is online in each channel, encoded, for the new connection.
     pub fn connect(
         &self,
         user: &AuthUser,
@@ -248,7 +269,7 @@ impl Hub {
         session: TokenHash,
         outbox: Outbox,
         channels: impl IntoIterator<Item = ChannelKey>,
-    ) -> Vec<ServerMsg> {
+    ) -> Vec<Frame> {
         let mut state = self.state();
         let first = !state.users.contains_key(&user.id);
         if first {
@@ -279,7 +300,7 @@ impl Hub {
         }
         channels
             .iter()
-            .filter_map(|key| state.snapshot(key, user.id))
+            .filter_map(|key| state.snapshot_frame(key, user.id))
             .collect()
     }
 
@@ -401,6 +422,7 @@ impl Hub {
             let Some(frame) = state.snapshot(&key, UserId(0)).as_ref().and_then(encode) else {
                 continue;
             };
+            state.busy_snapshots.insert(key.clone(), frame.clone());
             let slot = presence_slot(&key);
             for user in state.members(&key) {
                 if let Some(online) = state.users.get(&user) {
@@ -630,6 +652,46 @@ mod tests {
         }
         // Nobody's outbox was flooded.
         assert!(others.iter().all(|(_, rx)| !rx.kick.is_kicked()));
+    }
+
+    #[test]
+    fn connections_to_a_busy_room_share_its_last_online_list() {
+        let hub = Hub::new();
+        let online_total = |frames: &[Frame]| -> Vec<u64> {
+            frames
+                .iter()
+                .map(|f| match serde_json::from_str(f.as_str()).unwrap() {
+                    ServerMsg::Online { total, .. } => total,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let mut keep = Vec::new();
+        let connect = |hub: &Hub, id: i64, keep: &mut Vec<OutboxReceiver>| {
+            let (outbox, rx) = Outbox::new(1024);
+            keep.push(rx);
+            hub.connect(
+                &user(id),
+                hub.next_conn_id(),
+                SESSION,
+                outbox,
+                [room("lobby")],
+            )
+        };
+        let limit = PRESENCE_DETAIL_LIMIT as i64;
+        for id in 1..=limit {
+            let got = connect(&hub, id, &mut keep);
+            // Small room: a fresh list each time, counting the newcomer.
+            assert_eq!(online_total(&got), [id as u64]);
+        }
+        let first_busy = connect(&hub, limit + 1, &mut keep);
+        let next = connect(&hub, limit + 2, &mut keep);
+        // Busy: the same encoded list (the same bytes, not a copy) until the flush.
+        assert_eq!(online_total(&first_busy), [limit as u64 + 1]);
+        assert!(std::ptr::eq(first_busy[0].as_str(), next[0].as_str()));
+        hub.flush_presence();
+        let after = connect(&hub, limit + 3, &mut keep);
+        assert_eq!(online_total(&after), [limit as u64 + 2]);
     }
 
     #[test]

@@ -361,14 +361,9 @@ impl Session {
                 ),
             ));
         }
-        let rooms = self
+        let (rooms, conversations) = self
             .store
-            .my_rooms(self.user.id)
-            .await
-            .map_err(|e| store_error(&e, None))?;
-        let conversations = self
-            .store
-            .conversations(self.user.id)
+            .rooms_and_conversations(self.user.id)
             .await
             .map_err(|e| store_error(&e, None))?;
         let keys: Vec<ChannelKey> = rooms
@@ -470,11 +465,8 @@ impl Session {
                     outbox.push(frame);
                 }
             }
-            let online = hub.connect(&user, id, token, outbox.clone(), keys);
-            for msg in &online {
-                if let Some(frame) = encode(id, msg) {
-                    outbox.push(frame);
-                }
+            for frame in hub.connect(&user, id, token, outbox.clone(), keys) {
+                outbox.push(frame);
             }
         })
     }

@@ -196,7 +196,9 @@ impl Store {
         }
         let mut conn = writer::open_connection(path)?;
         migrate::apply(&mut conn)?;
-        let reads = Arc::new(read::Pool::open(path, 4)?);
+        // One read thread per core (2 to 8): more only switch between each other.
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        let reads = Arc::new(read::Pool::open(path, threads)?);
         let writer = writer::spawn(conn, fanout)?;
         Ok(Self {
             writer,
@@ -298,13 +300,15 @@ impl Store {
             .await
     }
 
-    pub async fn my_rooms(&self, user: UserId) -> Result<Vec<MyRoom>, StoreError> {
-        self.reads.run(move |c| read::my_rooms(c, user)).await
-    }
-
-    /// The user's private conversations, most recent first.
-    pub async fn conversations(&self, user: UserId) -> Result<Vec<MyConversation>, StoreError> {
-        self.reads.run(move |c| read::conversations(c, user)).await
+    /// The user's rooms and private conversations at once (what `welcome` lists):
+    /// one trip to the read pool instead of two on every connect.
+    pub async fn rooms_and_conversations(
+        &self,
+        user: UserId,
+    ) -> Result<(Vec<MyRoom>, Vec<MyConversation>), StoreError> {
+        self.reads
+            .run(move |c| Ok((read::my_rooms(c, user)?, read::conversations(c, user)?)))
+            .await
     }
 
     /// Moves the user's read marker in `channel` forward to `seq`.

@@ -1,58 +1,80 @@
-//! Queries, on a small pool of read-only connections used from blocking tasks.
+//! Queries, on a small pool of threads with read-only connections.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 use parley_common::{
     Channel, ChatMessage, ClientMsgId, Conversation, MessageBody, MyRoom, PollInfo, RoomInfo,
     RoomName, Tally, Username,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::oneshot;
 
 use super::{
     AuthUser, ChannelKey, HistoryPage, MyConversation, StoreError, StoredUser, TokenHash, UserId,
 };
 
+/// A read-only connection's job: runs on one of the pool's threads.
+type Job = Box<dyn FnOnce(&Connection) + Send>;
+
+/// A few threads, each with its own read-only connection, taking jobs from one
+/// queue. Dedicated threads rather than `spawn_blocking`: a burst of reads (a
+/// reconnect storm's session checks) is worked off by the same few threads
+/// instead of making tokio start a thread per waiting request, and a busy
+/// thread takes the next job without going to sleep in between.
 #[derive(Debug)]
 pub struct Pool {
-    conns: Vec<Arc<Mutex<Connection>>>,
-    next: AtomicUsize,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Pool {
     pub fn open(path: &Path, size: usize) -> rusqlite::Result<Self> {
-        let conns = (0..size.max(1))
-            .map(|_| {
-                let conn = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))?;
-                Ok(Arc::new(Mutex::new(conn)))
-            })
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(Self {
-            conns,
-            next: AtomicUsize::new(0),
-        })
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..size.max(1) {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("parley-read-{i}"))
+                .spawn(move || serve_reads(&conn, &queue))
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        }
+        Ok(Self { jobs })
     }
 
-    /// Runs `query` on a pooled connection in a blocking task.
+    /// Runs `query` on a pooled connection, on the pool's threads.
     pub async fn run<T: Send + 'static>(
         &self,
         query: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
-        let conn = Arc::clone(&self.conns[i]);
-        tokio::task::spawn_blocking(move || {
-            let conn = conn
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(query(conn));
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        // No answer: the query panicked (caught on its thread) or the pool is gone.
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// A pool thread: runs jobs until every sender is gone. A panicking query loses
+/// its answer (the caller gets `Closed`), not the thread.
+fn serve_reads(conn: &Connection, queue: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let job = {
+            let queue = queue
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            query(&conn)
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
+            queue.recv()
+        };
+        let Ok(job) = job else { return };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn))).is_err() {
+            tracing::error!("a read query panicked");
+        }
     }
 }
 
