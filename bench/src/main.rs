@@ -248,7 +248,8 @@ fn suite(args: SuiteArgs) -> Result<()> {
     std::fs::write(&raw, serde_json::to_string_pretty(&results)?)?;
     let out = args.out.unwrap_or_else(|| root.join("docs/benchmarks.md"));
     let plots = out.parent().unwrap_or(Path::new(".")).join("bench");
-    let problems = report::write(&results, &out, &plots, "bench")?;
+    let tuning = report::tuning_log(&root);
+    let problems = report::write(&results, &out, &plots, "bench", tuning.as_deref())?;
     for p in problems {
         eprintln!("[bench] warning: {p}");
     }
@@ -272,7 +273,8 @@ fn report_again(root: Option<PathBuf>, out: Option<PathBuf>) -> Result<()> {
     let results: Results = serde_json::from_str(&text).context("results.json")?;
     let out = out.unwrap_or_else(|| root.join("docs/benchmarks.md"));
     let plots = out.parent().unwrap_or(Path::new(".")).join("bench");
-    for p in report::write(&results, &out, &plots, "bench")? {
+    let tuning = report::tuning_log(&root);
+    for p in report::write(&results, &out, &plots, "bench", tuning.as_deref())? {
         eprintln!("[bench] warning: {p}");
     }
     eprintln!("[bench] wrote {}", out.display());

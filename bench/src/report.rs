@@ -83,11 +83,20 @@ struct Target {
     met: Option<bool>,
 }
 
+/// The hand-written tuning log (`bench/TUNING.md`: each tuning step with its
+/// before/after figures, and why a target is not met), if there is one.
+pub fn tuning_log(root: &Path) -> Option<String> {
+    std::fs::read_to_string(root.join("bench/TUNING.md")).ok()
+}
+
+/// Writes the report to `md_path` and its plots to `plots_dir`; `tuning` (the
+/// tuning log) follows the targets. Returns what could not be plotted.
 pub fn write(
     results: &Results,
     md_path: &Path,
     plots_dir: &Path,
     plots_link: &str,
+    tuning: Option<&str>,
 ) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     plot::ensure_dir(plots_dir)?;
@@ -158,6 +167,10 @@ pub fn write(
          below 1 it is behind. Values are medians over the repetitions."
     );
     line!(md);
+    if let Some(log) = tuning {
+        line!(md, "{}", log.trim_end());
+        line!(md);
+    }
 
     // ---- machine and versions
     line!(md, "## Machine");
