@@ -24,7 +24,8 @@ pub use poll::{
     PollSpec, Tally,
 };
 pub use text::{
-    ClientMsgId, MessageBody, Password, PasswordProblem, RoomName, Username, ValidationError,
+    ClientMsgId, Lowercase, MessageBody, Password, PasswordProblem, RoomName, Username,
+    ValidationError,
 };
 
 /// Bumped on every incompatible change of the wire format. The client sends it in

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{RoomName, Username};
+use crate::text::{Lowercase, RoomName, Username};
 
 /// At least this many options.
 pub const MIN_OPTIONS: usize = 2;
@@ -52,6 +52,15 @@ pub struct PollSpec {
 
 impl PollSpec {
     pub fn parse(question: &str, options: &[String]) -> Result<Self, PollProblem> {
+        Self::parse_with(question, options, str::to_lowercase)
+    }
+
+    /// [`PollSpec::parse`], lower-casing (to compare the options) with `lowercase`.
+    pub fn parse_with(
+        question: &str,
+        options: &[String],
+        lowercase: Lowercase,
+    ) -> Result<Self, PollProblem> {
         let question = question.trim();
         if question.is_empty() {
             return Err(PollProblem::EmptyQuestion);
@@ -75,7 +84,7 @@ impl PollSpec {
             if option.chars().nth(MAX_OPTION_CHARS).is_some() {
                 return Err(PollProblem::OptionTooLong);
             }
-            let key = option.to_lowercase();
+            let key = lowercase(option);
             if seen.contains(&key) {
                 return Err(PollProblem::DuplicateOption);
             }

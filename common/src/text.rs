@@ -129,31 +129,43 @@ impl Username {
     }
 }
 
+/// Unicode lower-casing, as `str::to_lowercase` does it. The rules that
+/// lower-case (room names, poll options, new passwords) take it as a parameter in
+/// their `…_with` forms: the browser app passes the browser's own
+/// (`String.prototype.toLowerCase`, the same Unicode mapping), so its wasm does
+/// not carry the standard library's case tables (~17 KB).
+pub type Lowercase = fn(&str) -> String;
+
 validated_string!(
     /// A room name: 1–32 characters of `a-z`, `0-9`, `-` and `_`, starting with a
     /// letter or digit. Input is trimmed and lower-cased, so "Lobby" names "lobby".
     RoomName,
-    |input| {
-        let s = input.trim().to_lowercase();
-        check_len(&s, RoomName::MAX_CHARS)?;
-        for (i, c) in s.chars().enumerate() {
-            let ok = c.is_ascii_lowercase()
-                || c.is_ascii_digit()
-                || (i > 0 && (c == '-' || c == '_'));
-            if !ok {
-                return Err(if c.is_control() {
-                    ValidationError::ControlCharacter
-                } else {
-                    ValidationError::InvalidCharacter(c)
-                });
-            }
-        }
-        Ok(s)
-    }
+    |input| room_name(input, str::to_lowercase)
 );
+
+fn room_name(input: &str, lowercase: Lowercase) -> Result<String, ValidationError> {
+    let s = lowercase(input.trim());
+    check_len(&s, RoomName::MAX_CHARS)?;
+    for (i, c) in s.chars().enumerate() {
+        let ok = c.is_ascii_lowercase() || c.is_ascii_digit() || (i > 0 && (c == '-' || c == '_'));
+        if !ok {
+            return Err(if c.is_control() {
+                ValidationError::ControlCharacter
+            } else {
+                ValidationError::InvalidCharacter(c)
+            });
+        }
+    }
+    Ok(s)
+}
 
 impl RoomName {
     pub const MAX_CHARS: usize = 32;
+
+    /// [`RoomName::parse`], lower-casing with `lowercase`.
+    pub fn parse_with(input: &str, lowercase: Lowercase) -> Result<Self, ValidationError> {
+        room_name(input, lowercase).map(Self)
+    }
 
     /// The room every connection starts in.
     pub fn lobby() -> Self {
@@ -280,17 +292,26 @@ impl Password {
 
     /// The stricter rules for a new password of account `user`.
     pub fn parse_new(input: &str, user: &str) -> Result<Self, PasswordProblem> {
+        Self::parse_new_with(input, user, str::to_lowercase)
+    }
+
+    /// [`Password::parse_new`], lower-casing with `lowercase`.
+    pub fn parse_new_with(
+        input: &str,
+        user: &str,
+        lowercase: Lowercase,
+    ) -> Result<Self, PasswordProblem> {
         let password = Self::parse(input)?;
         if input.chars().count() < Self::MIN_CHARS {
             return Err(PasswordProblem::TooShort {
                 min: Self::MIN_CHARS,
             });
         }
-        let lower = input.to_lowercase();
+        let lower = lowercase(input);
         let mut chars = input.chars();
         let first = chars.next();
         if COMMON_PASSWORDS.contains(&lower.as_str())
-            || lower.contains(&user.to_lowercase())
+            || lower.contains(&lowercase(user))
             || chars.all(|c| Some(c) == first)
         {
             return Err(PasswordProblem::Weak);
@@ -358,6 +379,27 @@ mod tests {
             RoomName::parse(&"a".repeat(33)),
             Err(ValidationError::TooLong { max: 32 })
         );
+    }
+
+    #[test]
+    fn the_with_forms_lower_case_with_the_function_given() {
+        let upper: Lowercase = |s| s.to_uppercase();
+        assert_eq!(
+            RoomName::parse_with("Lobby", str::to_lowercase),
+            Ok(RoomName::lobby())
+        );
+        // The function is what lower-cases: here it does not, so "LOBBY" is refused.
+        assert_eq!(
+            RoomName::parse_with("lobby", upper),
+            Err(ValidationError::InvalidCharacter('L'))
+        );
+        // The Kelvin sign lower-cases to an ASCII "k".
+        assert_eq!(RoomName::parse("\u{212a}ey").unwrap().as_str(), "key");
+        assert_eq!(
+            Password::parse_new_with("alice-rules", "Alice", str::to_lowercase),
+            Err(PasswordProblem::Weak)
+        );
+        assert!(Password::parse_new_with("ALICE-rules", "alice", |s| s.to_owned()).is_ok());
     }
 
     #[test]

@@ -7,13 +7,13 @@
 //! `fetch` is called through web-sys directly rather than through gloo-net's
 //! `http` module: the calls need little, and the wasm stays smaller.
 
-use parley_common::{ApiError, Credentials, Me};
-use serde::de::DeserializeOwned;
+use parley_common::{Credentials, Me};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response};
 
 pub use crate::auth::ApiFailure;
+use crate::wire;
 
 /// A response: its status and its body (and, for the transport lab's byte
 /// counts, its status text and headers).
@@ -52,13 +52,14 @@ impl Answer {
         (200..300).contains(&self.status)
     }
 
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiFailure> {
-        serde_json::from_str(&self.body).map_err(|_| ApiFailure::Status(self.status))
+    /// The answer of register, login or `me`.
+    pub fn me(&self) -> Result<Me, ApiFailure> {
+        wire::me(&self.body).map_err(|_| ApiFailure::Status(self.status))
     }
 
     /// The failure this (non-2xx) response describes.
     pub fn failure(&self) -> ApiFailure {
-        match serde_json::from_str::<ApiError>(&self.body) {
+        match wire::api_error(&self.body) {
             Ok(error) => ApiFailure::Api {
                 status: self.status,
                 error,
@@ -125,11 +126,9 @@ pub(crate) async fn request(
 }
 
 async fn post_credentials(path: &str, credentials: &Credentials) -> Result<Me, ApiFailure> {
-    let json =
-        serde_json::to_string(credentials).map_err(|e| ApiFailure::Network(e.to_string()))?;
-    let answer = fetch("POST", path, Some(json)).await?;
+    let answer = fetch("POST", path, Some(wire::credentials(credentials))).await?;
     if answer.ok() {
-        answer.json()
+        answer.me()
     } else {
         Err(answer.failure())
     }
@@ -151,7 +150,7 @@ pub async fn me() -> Result<Option<Me>, ApiFailure> {
     let answer = fetch("GET", "/api/me", None).await?;
     match answer.status {
         401 => Ok(None),
-        _ if answer.ok() => answer.json().map(Some),
+        _ if answer.ok() => answer.me().map(Some),
         _ => Err(answer.failure()),
     }
 }

@@ -421,7 +421,7 @@ fn channel_in_url() -> Option<Channel> {
     let name = hash.strip_prefix('#')?;
     match name.strip_prefix('@') {
         Some(user) => Username::parse(user).ok().map(Channel::Dm),
-        None => RoomName::parse(name).ok().map(Channel::Room),
+        None => crate::lower::room_name(name).ok().map(Channel::Room),
     }
 }
 

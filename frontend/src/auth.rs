@@ -73,7 +73,7 @@ pub fn validate(mode: AuthMode, name: &str, password: &str) -> Result<Credential
         AuthMode::Login => Password::parse(password),
         // Without a valid name, the "contains the user name" rule compares with what
         // was typed, as the server would.
-        AuthMode::Register => Password::parse_new(password, name.trim()),
+        AuthMode::Register => crate::lower::new_password(password, name.trim()),
     };
     match (user, pass) {
         (Ok(user), Ok(_)) => Ok(Credentials {

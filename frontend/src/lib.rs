@@ -10,6 +10,8 @@
 //!   natively),
 //! - [`components`]: the UI pieces, data and callbacks in, HTML out,
 //! - [`lab`]: the transport lab page (`/lab`), its arithmetic tested natively,
+//! - [`wire`]: the protocol's JSON, read and written without serde (tested
+//!   natively against the protocol crate's serde format),
 //! - [`App`]: the root that wires them together.
 
 pub mod api;
@@ -19,8 +21,10 @@ pub mod components;
 pub mod connection;
 pub mod ids;
 pub mod lab;
+pub mod lower;
 pub mod state;
 pub mod time;
 pub mod transport;
+pub mod wire;
 
 pub use app::App;

@@ -13,7 +13,6 @@
 mod chat;
 mod polls;
 
-use std::cmp::Reverse;
 use std::rc::Rc;
 
 use parley_common::{
@@ -30,6 +29,21 @@ pub use polls::{NewPoll, Poll, TallyFit, leaders, percent, tally_fit, votes};
 
 /// At most one `typing` signal per this many milliseconds while the user types.
 pub const TYPING_EVERY_MS: u64 = 2_000;
+
+/// Sorts `items` stably: `before(a, b)` says whether `a` goes before `b`. An
+/// insertion sort, a fraction of the standard library's sort in wasm (which
+/// costs several KB per element type): the lists sorted here are short (who is
+/// online, a room's polls) or arrive in order already (the directory,
+/// conversations after one moved), where it takes one pass.
+pub fn sort_by<T>(items: &mut [T], mut before: impl FnMut(&T, &T) -> bool) {
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && before(&items[j], &items[j - 1]) {
+            items.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+}
 
 /// Who is using the app, as far as the browser knows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -626,13 +640,14 @@ impl AppState {
     /// Most recent first; a conversation nobody wrote in yet (opened here) first
     /// of all, where the user looks for it.
     fn sort_dms(&mut self) {
-        self.dms.sort_by_key(|c| {
-            Reverse(if c.last_ts == 0 && c.last_seq == 0 {
+        let recency = |c: &Chat| {
+            if c.last_ts == 0 && c.last_seq == 0 {
                 u64::MAX
             } else {
                 c.last_ts
-            })
-        });
+            }
+        };
+        sort_by(&mut self.dms, |a, b| recency(a) > recency(b));
     }
 
     fn refresh_directory(&mut self) {
@@ -735,7 +750,7 @@ impl AppState {
                 conversations,
             } => self.apply_welcome(user, rooms, conversations),
             ServerMsg::RoomList { mut rooms } => {
-                rooms.sort_by(|a, b| a.room.cmp(&b.room));
+                sort_by(&mut rooms, |a, b| a.room < b.room);
                 self.directory.rooms = Some(rooms);
                 self.directory.loading = false;
             }

@@ -66,7 +66,7 @@ pub fn Directory(props: &DirectoryProps) -> Html {
             let Some(el) = input.cast::<HtmlInputElement>() else {
                 return;
             };
-            match RoomName::parse(&el.value()) {
+            match crate::lower::room_name(&el.value()) {
                 Ok(room) => {
                     local_error.set(None);
                     on_create.emit(room);

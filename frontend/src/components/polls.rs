@@ -63,8 +63,8 @@ pub fn new_poll_from(
         .filter(|o| !o.trim().is_empty())
         .cloned()
         .collect();
-    let spec =
-        PollSpec::parse(question, &filled).map_err(|p| (PollField::of(p), poll_problem_text(p)))?;
+    let spec = crate::lower::poll_spec(question, &filled)
+        .map_err(|p| (PollField::of(p), poll_problem_text(p)))?;
     let minutes = match minutes.trim() {
         "" => None,
         m => match m.parse::<u32>() {

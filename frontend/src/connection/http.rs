@@ -15,9 +15,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::future::{Either, select};
-use parley_common::{ApiError, ClientMsg, CloseInfo, LongPollOpened, ServerMsg};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use parley_common::{ClientMsg, CloseInfo, ServerMsg};
 use web_sys::AbortController;
 use yew::platform::time::sleep;
 
@@ -27,18 +25,7 @@ use crate::transport::{
     HTTP_SLACK, LONG_POLL_WAIT_S, POLL_AFTER_POST, POLL_EVERY, POST_MAX_BYTES, PROBE_FIRST,
     PROBE_MAX, Transport,
 };
-
-/// A `GET` answer ([`parley_common::LongPollBatch`]) with its events still
-/// undecoded, so one unreadable event is reported alone (as a WebSocket frame
-/// would be) instead of losing the batch.
-#[derive(Deserialize)]
-struct Batch<'a> {
-    next: u64,
-    #[serde(borrow)]
-    events: Vec<&'a RawValue>,
-    #[serde(default)]
-    close: Option<CloseInfo>,
-}
+use crate::wire;
 
 /// Runs a connection over `transport` (long-polling or short polling) until it
 /// ends; with `probe`, also checks now and then whether a WebSocket would open
@@ -50,16 +37,13 @@ pub(super) async fn run(
     transport: Transport,
     probe: bool,
 ) -> Ended {
-    let body = match hello.to_json() {
-        Ok(json) => format!("[{json}]"),
-        Err(err) => return Ended::NeverOpened(err.to_string()),
-    };
+    let body = format!("[{}]", wire::client_msg(hello));
     let answer = match timed("POST", "/api/lp", Some(body), HTTP_SLACK, events).await {
         Ok(answer) if answer.ok() => answer,
         Ok(answer) => return Ended::NeverOpened(problem(&answer)),
         Err(why) => return Ended::NeverOpened(why),
     };
-    let Ok(LongPollOpened { sid }) = answer.json() else {
+    let Ok(sid) = wire::long_poll_sid(&answer.body) else {
         return Ended::NeverOpened(problem(&answer));
     };
     events(Event::Opened(transport));
@@ -125,7 +109,7 @@ async fn receive(
                 };
             }
         }
-        let batch = match serde_json::from_str::<Batch>(&answer.body) {
+        let batch = match wire::batch(&answer.body) {
             Ok(batch) => batch,
             Err(err) => {
                 events(Event::BadFrame(err.to_string()));
@@ -137,7 +121,7 @@ async fn receive(
         };
         let now = now_ms();
         for event in batch.events {
-            match serde_json::from_str::<ServerMsg>(event.get()) {
+            match event {
                 Ok(ServerMsg::Pong) => {}
                 Ok(msg) => events(Event::Received { msg, at_ms: now }),
                 Err(err) => events(Event::BadFrame(err.to_string())),
@@ -176,18 +160,13 @@ async fn send_all(
         let first = match held.take() {
             Some(json) => json,
             None => match inbox.next().await {
-                Some(msg) => match msg.to_json() {
-                    Ok(json) => json,
-                    Err(_) => continue,
-                },
+                Some(msg) => wire::client_msg(&msg),
                 None => return Ended::ByApp,
             },
         };
         let mut body = format!("[{first}");
         while let Ok(msg) = inbox.try_recv() {
-            let Ok(json) = msg.to_json() else {
-                continue;
-            };
+            let json = wire::client_msg(&msg);
             if body.len() + json.len() + 2 > POST_MAX_BYTES {
                 held = Some(json);
                 break;
@@ -270,7 +249,7 @@ async fn timed(
 
 /// A non-2xx answer, for a human: the server's message if it sent one.
 fn problem(answer: &Answer) -> String {
-    match serde_json::from_str::<ApiError>(&answer.body) {
+    match wire::api_error(&answer.body) {
         Ok(error) => format!("{} ({})", error.message, answer.status),
         Err(_) => format!("the server answered {}", answer.status),
     }

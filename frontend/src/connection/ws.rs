@@ -14,6 +14,7 @@ use yew::platform::time::sleep;
 
 use super::{Ended, Event, now_ms};
 use crate::transport::{PING_AFTER, PONG_WITHIN, Transport, WS_OPEN_TIMEOUT};
+use crate::wire;
 
 /// The WebSocket URL for a page served from `protocol` (`"https:"`) and `host`
 /// (`"example.org:8443"`): same host, `/ws`, `wss` when the page is `https`.
@@ -84,7 +85,7 @@ pub(super) async fn run(
                             sent: false,
                             payload: text.len(),
                         });
-                        match serde_json::from_str::<ServerMsg>(&text) {
+                        match wire::server_msg(&text) {
                             // Liveness is all a pong says; the reducer need not wake.
                             Ok(ServerMsg::Pong) => {}
                             Ok(msg) => events(Event::Received {
@@ -179,7 +180,7 @@ pub(super) async fn probe() -> bool {
 }
 
 async fn send(ws: &mut WebSocket, msg: &ClientMsg, events: &dyn Fn(Event<'_>)) -> Result<(), ()> {
-    let json = msg.to_json().map_err(drop)?;
+    let json = wire::client_msg(msg);
     let payload = json.len();
     ws.send(Message::Text(json)).await.map_err(drop)?;
     events(Event::Frame {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use parley_common::{
-    Channel, ClientMsg, ErrorCode, MessageBody, PROTOCOL_VERSION, RoomName, ServerMsg, close,
+    Channel, ClientMsg, ErrorCode, MessageBody, PROTOCOL_VERSION, ServerMsg, close,
 };
 use wasm_bindgen_futures::spawn_local;
 use yew::platform::time::sleep;
@@ -428,7 +428,7 @@ fn sender_events(
     on_logged_out: Callback<()>,
 ) -> Events {
     Box::new(move |event| {
-        let Ok(room) = RoomName::parse(ROOM) else {
+        let Ok(room) = crate::lower::room_name(ROOM) else {
             return;
         };
         let send = |msg| {
@@ -541,7 +541,7 @@ async fn send_loop(
     stopped: Rc<Cell<bool>>,
     rate: Rc<RefCell<u32>>,
 ) {
-    let Ok(room) = RoomName::parse(ROOM) else {
+    let Ok(room) = crate::lower::room_name(ROOM) else {
         return;
     };
     let mut ids = ClientIdGen::random();

@@ -247,7 +247,11 @@ impl Chat {
 
     /// Who is online (the first ones of a busy room) and how many in all.
     pub(super) fn set_online_total(&mut self, mut users: Vec<Username>, total: u64) {
-        users.sort_by_key(Username::key);
+        // By `Username::key` (ASCII names: compared lower-cased, without allocating).
+        fn key(u: &Username) -> impl Iterator<Item = u8> + '_ {
+            u.as_str().bytes().map(|b| b.to_ascii_lowercase())
+        }
+        super::sort_by(&mut users, |a, b| key(a).lt(key(b)));
         users.dedup_by(|a, b| same_user(a, b));
         self.online_total = total.max(users.len() as u64);
         if *self.online != users {

@@ -163,7 +163,7 @@ impl AppState {
                 merged(old, p)
             })
             .collect();
-        list.sort_by_key(|p| std::cmp::Reverse(p.id));
+        super::sort_by(&mut list, |a, b| a.id > b.id);
         chat.polls = Rc::new(list);
         chat.polls_loaded = true;
         chat.polls_loading = false;

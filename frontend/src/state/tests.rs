@@ -1461,3 +1461,16 @@ fn close_descriptions() {
         "disconnected: message too big (1009)"
     );
 }
+
+#[test]
+fn sort_by_orders_stably() {
+    let mut items = vec![(3, 'a'), (1, 'b'), (3, 'c'), (2, 'd'), (1, 'e')];
+    sort_by(&mut items, |x, y| x.0 < y.0);
+    assert_eq!(items, [(1, 'b'), (1, 'e'), (2, 'd'), (3, 'a'), (3, 'c')]);
+    let mut empty: Vec<u8> = Vec::new();
+    sort_by(&mut empty, |x, y| x < y);
+    assert!(empty.is_empty());
+    let mut desc: Vec<u32> = (0..50).collect();
+    sort_by(&mut desc, |x, y| x > y);
+    assert_eq!(desc, (0..50).rev().collect::<Vec<_>>());
+}
