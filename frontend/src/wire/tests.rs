@@ -195,6 +195,65 @@ fn reads_every_server_message_serde_writes() {
     }
 }
 
+/// Which variant a server message is. No wildcard: a new `ServerMsg` variant
+/// stops this from compiling until it is named here, and the test below then
+/// asks for a sample of it, so this module cannot silently miss a message.
+fn variant(msg: &ServerMsg) -> &'static str {
+    match msg {
+        ServerMsg::Welcome { .. } => "welcome",
+        ServerMsg::RoomList { .. } => "room_list",
+        ServerMsg::Missed { .. } => "missed",
+        ServerMsg::TooFarBehind { .. } => "too_far_behind",
+        ServerMsg::Pong => "pong",
+        ServerMsg::Joined { .. } => "joined",
+        ServerMsg::Left { .. } => "left",
+        ServerMsg::History { .. } => "history",
+        ServerMsg::Message(..) => "message",
+        ServerMsg::Ack { .. } => "ack",
+        ServerMsg::Online { .. } => "online",
+        ServerMsg::Presence { .. } => "presence",
+        ServerMsg::Typing { .. } => "typing",
+        ServerMsg::ReadMarker { .. } => "read_marker",
+        ServerMsg::Poll(..) => "poll",
+        ServerMsg::Polls { .. } => "polls",
+        ServerMsg::Tally { .. } => "tally",
+        ServerMsg::MyVote { .. } => "my_vote",
+        ServerMsg::Error { .. } => "error",
+    }
+}
+
+#[test]
+fn the_samples_cover_every_server_message() {
+    let all = [
+        "welcome",
+        "room_list",
+        "missed",
+        "too_far_behind",
+        "pong",
+        "joined",
+        "left",
+        "history",
+        "message",
+        "ack",
+        "online",
+        "presence",
+        "typing",
+        "read_marker",
+        "poll",
+        "polls",
+        "tally",
+        "my_vote",
+        "error",
+    ];
+    let sampled: std::collections::HashSet<&str> = server_samples().iter().map(variant).collect();
+    for name in all {
+        assert!(
+            sampled.contains(name),
+            "no sample of `{name}` in server_samples()"
+        );
+    }
+}
+
 #[test]
 fn error_codes_are_all_listed_with_their_wire_names() {
     // A new ErrorCode variant makes this match fail to compile: add it to
