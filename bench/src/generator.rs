@@ -32,15 +32,20 @@ const WORKER_MAX_SECS: u64 = 3600;
 /// plan in time.
 const LEAD: Duration = Duration::from_millis(300);
 
-/// Hands out loopback source addresses 127.0.0.2, .3, …: one per worker, never
-/// reused within a run, so no worker finds its ports taken by TIME_WAIT sockets of
-/// an earlier one.
+/// Hands out loopback source addresses 127.x.y.z: one per worker, never reused
+/// within a run, so no worker finds its ports taken by TIME_WAIT sockets of an
+/// earlier one. A run starts at an address derived from the clock (1,000 further
+/// on per second), so a run started right after another does not meet the
+/// previous run's TIME_WAIT sockets either (they last 60 s; a run uses a few
+/// hundred addresses).
 #[derive(Debug)]
 pub struct SourceAddrs(u32);
 
 impl Default for SourceAddrs {
     fn default() -> Self {
-        Self(2)
+        let secs = now_us() / 1_000_000;
+        let offset = u32::try_from((secs * 1000) % 0x00f0_0000).unwrap_or(0);
+        Self(2 + offset)
     }
 }
 

@@ -343,7 +343,7 @@ fn method(results: &Results) -> Vec<String> {
         ),
         format!(
             "Connections: several generator processes (≤ {} connections each), each bound to its \
-             own source address 127.0.0.2, .3, …; every server and generator process may open {} \
+             own loopback source address (127.x.y.z, never reused within a run); every server and generator process may open {} \
              files.",
             crate::generator::PER_WORKER,
             crate::procs::nofile_limit()
