@@ -91,11 +91,12 @@ async fn main() {
             let name = Username::parse(&format!("voter{i}")).unwrap();
             let id = store.create_user(name.clone(), hash).await.unwrap();
             let (token, token_hash) = auth::new_token().unwrap();
+            let user = AuthUser { id, name };
             store
-                .create_session(token_hash, id, u64::MAX / 2)
+                .create_session(token_hash, &user, u64::MAX / 2)
                 .await
                 .unwrap();
-            (token, AuthUser { id, name })
+            (token, user)
         }));
     }
     let mut tokens = Vec::with_capacity(clients);

@@ -39,8 +39,7 @@ pub async fn authenticate(
     let hash = auth::hash_token(token);
     let user = state
         .store
-        .session_user(hash, now_ms())
-        .await?
+        .session_user(&hash, now_ms())
         .ok_or_else(AppError::unauthorized)?;
     Ok((user, hash))
 }
@@ -78,7 +77,7 @@ async fn start_session(
 ) -> Result<Response, AppError> {
     let (token, hash) = auth::new_token().map_err(|e| AppError::internal("token", &e))?;
     let expires = now_ms().saturating_add(u64::try_from(SESSION_TTL.as_millis()).unwrap_or(0));
-    state.store.create_session(hash, user.id, expires).await?;
+    state.store.create_session(hash, user, expires).await?;
     let cookie = HeaderValue::from_str(&auth::session_cookie(&token, headers))
         .map_err(|e| AppError::internal("cookie", &e))?;
     let mut response = (

@@ -321,7 +321,21 @@ impl Application {
             }
         });
         tracing::info!(addr = %listener.local_addr()?, "parley listening");
-        serve::serve(listener, router, token.clone(), header_timeout, send_buffer).await;
+        // The accept loop runs as a task, not on the thread that called us: under
+        // `#[tokio::main]` that is the main thread, outside the worker pool, and
+        // every accepted connection would be handed across threads (a futex wake
+        // and a context switch per handshake when the server has one core).
+        let accept = tokio::spawn(serve::serve(
+            listener,
+            router,
+            token.clone(),
+            header_timeout,
+            send_buffer,
+        ));
+        if let Err(err) = accept.await {
+            tracing::error!(%err, "the accept loop failed");
+            token.cancel();
+        }
         state.tracker.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, state.tracker.wait())
             .await

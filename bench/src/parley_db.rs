@@ -47,14 +47,12 @@ pub async fn new_account(store: Store, name: String, hash: String) -> Result<Acc
     let (token, token_hash) = auth::new_token().context("token")?;
     // Valid for a year: longer than any run.
     let expires = crate::worker::now_us() / 1000 + 365 * 86_400_000;
+    let user = AuthUser { id, name };
     store
-        .create_session(token_hash, id, expires)
+        .create_session(token_hash, &user, expires)
         .await
         .context("create session")?;
-    Ok(Account {
-        token,
-        user: AuthUser { id, name },
-    })
+    Ok(Account { token, user })
 }
 
 /// Creates `lobby_users` accounts in the lobby, and `rooms` rooms of `per_room`

@@ -14,6 +14,7 @@
 
 mod migrate;
 mod read;
+mod sessions;
 mod writer;
 
 use std::future::Future;
@@ -25,6 +26,8 @@ use parley_common::{
     ResumeFrom, RoomInfo, RoomName, Tally, Username,
 };
 use tokio::sync::oneshot;
+
+use crate::hub::now_ms;
 
 pub use writer::{Attach, Fanout, Stats};
 
@@ -181,6 +184,7 @@ pub enum StoreError {
 pub struct Store {
     writer: writer::Handle,
     reads: Arc<read::Pool>,
+    sessions: Arc<sessions::SessionCache>,
     path: PathBuf,
 }
 
@@ -196,6 +200,8 @@ impl Store {
         }
         let mut conn = writer::open_connection(path)?;
         migrate::apply(&mut conn)?;
+        let sessions = Arc::new(sessions::SessionCache::load(&conn, now_ms())?);
+        tracing::debug!(sessions = sessions.len(), "live sessions loaded");
         // One read thread per core (2 to 8): more only switch between each other.
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
         let reads = Arc::new(read::Pool::open(path, threads)?);
@@ -203,6 +209,7 @@ impl Store {
         Ok(Self {
             writer,
             reads,
+            sessions,
             path: path.to_owned(),
         })
     }
@@ -241,22 +248,29 @@ impl Store {
         .await
     }
 
+    /// Stores a new session of `user`; it is valid once this returns.
     pub async fn create_session(
         &self,
         token: TokenHash,
-        user: UserId,
+        user: &AuthUser,
         expires_at: u64,
     ) -> Result<(), StoreError> {
+        let id = user.id;
         self.write(|reply| writer::Op::CreateSession {
             token,
-            user,
+            user: id,
             expires_at,
             reply,
         })
-        .await
+        .await?;
+        self.sessions
+            .insert(token, user.clone(), expires_at, now_ms());
+        Ok(())
     }
 
+    /// Ends a session: it stops working at once, and its row is deleted.
     pub async fn delete_session(&self, token: TokenHash) -> Result<(), StoreError> {
+        self.sessions.remove(&token);
         self.write(|reply| writer::Op::DeleteSession { token, reply })
             .await
     }
@@ -266,15 +280,10 @@ impl Store {
         self.reads.run(move |c| read::user_by_name(c, &key)).await
     }
 
-    /// The user of a session that exists and has not expired.
-    pub async fn session_user(
-        &self,
-        token: TokenHash,
-        now_ms: u64,
-    ) -> Result<Option<AuthUser>, StoreError> {
-        self.reads
-            .run(move |c| read::session_user(c, &token, now_ms))
-            .await
+    /// The user of a session that exists and has not expired (from memory: see
+    /// [`sessions`]).
+    pub fn session_user(&self, token: &TokenHash, now_ms: u64) -> Option<AuthUser> {
+        self.sessions.user(token, now_ms)
     }
 
     // ---- rooms ----

@@ -10,9 +10,7 @@ use parley_common::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{
-    AuthUser, ChannelKey, HistoryPage, MyConversation, StoreError, StoredUser, TokenHash, UserId,
-};
+use super::{ChannelKey, HistoryPage, MyConversation, StoreError, StoredUser, UserId};
 
 /// A read-only connection's job: runs on one of the pool's threads.
 type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -80,7 +78,7 @@ fn serve_reads(conn: &Connection, queue: &Mutex<mpsc::Receiver<Job>>) {
 
 /// Reads a validated text column; a stored value that no longer validates is a
 /// database error, not a panic.
-fn text<T>(
+pub(super) fn text<T>(
     row: &rusqlite::Row<'_>,
     i: usize,
     parse: impl FnOnce(&str) -> Result<T, parley_common::ValidationError>,
@@ -103,24 +101,6 @@ pub fn user_by_name(c: &Connection, key: &str) -> Result<Option<StoredUser>, Sto
             })
             .optional()?,
     )
-}
-
-pub fn session_user(
-    c: &Connection,
-    token: &TokenHash,
-    now_ms: u64,
-) -> Result<Option<AuthUser>, StoreError> {
-    Ok(c.prepare_cached(
-        "SELECT u.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ?1 AND s.expires_at > ?2",
-    )?
-    .query_row(params![&token.0[..], now_ms], |r| {
-        Ok(AuthUser {
-            id: UserId(r.get(0)?),
-            name: text(r, 1, Username::parse)?,
-        })
-    })
-    .optional()?)
 }
 
 pub fn my_rooms(c: &Connection, user: UserId) -> Result<Vec<MyRoom>, StoreError> {
