@@ -9,6 +9,7 @@
 //! See `bench/README.md` for the layout and how to read the numbers.
 
 mod error;
+mod floor;
 mod generator;
 mod parley_db;
 mod plot;
@@ -52,6 +53,18 @@ enum Cli {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// S3's floor: the writing side, started by `suite`.
+    #[command(hide = true)]
+    FloorSource {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        bursts: u64,
+        #[arg(long)]
+        interval_us: u64,
+    },
     /// Run a command (a server under test) until stdin closes or time is up,
     /// then kill it: no server outlives the runner.
     Guard {
@@ -94,6 +107,12 @@ fn main() -> ExitCode {
     let result = match Cli::parse() {
         Cli::Worker { max_secs } => worker::serve(max_secs),
         Cli::Guard { max_secs, command } => procs::guard(max_secs, &command),
+        Cli::FloorSource {
+            addr,
+            connections,
+            bursts,
+            interval_us,
+        } => floor::source(addr, connections, bursts, interval_us),
         Cli::Report { root, out } => report_again(root, out),
         Cli::Suite(args) => suite(args),
     };
@@ -180,6 +199,7 @@ fn suite(args: SuiteArgs) -> Result<()> {
         s3: Vec::new(),
         s4: Vec::new(),
         s5: Vec::new(),
+        floor: Vec::new(),
         spa: None,
         spa_error: None,
         elapsed_s: 0.0,

@@ -492,12 +492,19 @@ fn targets(results: &Results) -> Vec<Target> {
             .map(|s| s.outcome.p99_ms)
             .collect(),
     );
+    let floor = floor_p99(results, T_P99_ROOM, T_P99_LOAD).map_or(String::new(), |(p99, us)| {
+        format!(
+            "; with no server at all {} ({:.1} µs of kernel CPU per delivery on the server's core)",
+            ms(p99),
+            us
+        )
+    });
     out.push(Target {
         goal: "p99 ≤ 6 ms in a 1,000-client room at 25k deliveries/s".to_owned(),
         measured: if runs.is_empty() || !results.sizes.s3_ladder.contains(&T_P99_LOAD) {
             "–".to_owned()
         } else if let Some(p) = p99 {
-            format!("{} (S3)", ms(p))
+            format!("{} (S3){floor}", ms(p))
         } else if let Some(s) = at.first() {
             format!("step failed: {}", s.verdict)
         } else {
@@ -792,6 +799,20 @@ struct Plots<'a> {
     fonts: bool,
 }
 
+/// Median p99 and writer CPU per delivery of S3's no-server floor for `room` at
+/// `load`, over the repetitions that completed.
+fn floor_p99(results: &Results, room: usize, load: f64) -> Option<(f64, f64)> {
+    let runs: Vec<_> = results
+        .floor
+        .iter()
+        .filter(|f| f.room == room && f.offered == load && f.error.is_none())
+        .collect();
+    Some((
+        median(runs.iter().map(|f| f.p99_ms).collect())?,
+        median(runs.iter().map(|f| f.source_us_per_delivery).collect())?,
+    ))
+}
+
 fn s3_section(
     results: &Results,
     peers: &[Server],
@@ -873,6 +894,32 @@ fn s3_section(
                 .and_then(|c| median(runs(server).iter().filter_map(|r| r.at(c).map(f)).collect()))
         };
         let common_label = common.map_or("–".to_owned(), per_s);
+        let floors: Vec<_> = results
+            .floor
+            .iter()
+            .filter(|f| f.room == room && f.error.is_none())
+            .collect();
+        if let Some(f) = floors.first() {
+            let p50 = median(floors.iter().map(|f| f.p50_ms).collect()).unwrap_or(f.p50_ms);
+            let p99 = median(floors.iter().map(|f| f.p99_ms).collect()).unwrap_or(f.p99_ms);
+            let us = median(floors.iter().map(|f| f.source_us_per_delivery).collect())
+                .unwrap_or(f.source_us_per_delivery);
+            line!(
+                md,
+                "**Floor, no server** (`bench/src/floor.rs`): one process on the server's core \
+                 writes a {}-byte frame to each of the {room} connections in turn (blocking \
+                 writes, nothing else) at {}, read by one task per connection on the \
+                 generator's core: p50 {}, p99 {}, {:.1} µs of CPU per delivery on the \
+                 server's core — on loopback that core also runs the receiving side of TCP. \
+                 No server can do better here.",
+                f.frame_bytes,
+                per_s(f.offered),
+                ms(p50),
+                ms(p99),
+                us
+            );
+            line!(md);
+        }
         line!(
             md,
             "| server | max deliveries/s within SLO | deliveries per server CPU-second | p50 at {common_label} | p99 at {common_label} | server CPU at {common_label} (CPU-s per s of load) | stopped |"

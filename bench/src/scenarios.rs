@@ -901,10 +901,16 @@ pub struct Results {
     pub s3: Vec<S3Run>,
     pub s4: Vec<S4Run>,
     pub s5: Vec<S5Run>,
+    /// S3's floor: the same fan-out with no server (see [`crate::floor`]).
+    #[serde(default)]
+    pub floor: Vec<crate::floor::FloorRun>,
     pub spa: Option<Spa>,
     pub spa_error: Option<String>,
     pub elapsed_s: f64,
 }
+
+/// The load at which S3's no-server floor is measured (the p99 target's).
+pub const FLOOR_LOAD: f64 = 25_000.0;
 
 /// Runs the selected scenarios against the selected servers.
 pub async fn run_all(ctx: &mut Ctx<'_>, results: &mut Results) -> Result<()> {
@@ -978,6 +984,30 @@ pub async fn run_all(ctx: &mut Ctx<'_>, results: &mut Results) -> Result<()> {
         }
         if s3_on {
             for &n in &sizes.s3_rooms {
+                say(&format!(
+                    "S3 floor: no server, a room of {n} at {}/s",
+                    crate::plot::human(FLOOR_LOAD)
+                ));
+                let floor = crate::floor::measure(
+                    &ctx.setup.exe,
+                    rep,
+                    n,
+                    FLOOR_LOAD,
+                    sizes.s3_step_ms as f64 / 1000.0,
+                )
+                .await;
+                eprintln!(
+                    "[bench]   p50 {:.2} ms, p99 {:.2} ms, writer {:.1} µs CPU per delivery{}",
+                    floor.p50_ms,
+                    floor.p99_ms,
+                    floor.source_us_per_delivery,
+                    floor
+                        .error
+                        .as_deref()
+                        .map(|e| format!(" — {e}"))
+                        .unwrap_or_default()
+                );
+                results.floor.push(floor);
                 for &server in &order {
                     say(&format!("S3 fan-out: {} with a room of {n}", server.name()));
                     let run = s3(ctx, server, n, rep).await;
