@@ -9,10 +9,12 @@
 //! silently).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::Poll;
 
 use axum::extract::ws::Utf8Bytes;
+use futures_util::task::AtomicWaker;
 use parley_common::close;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -77,11 +79,29 @@ impl CloseReason {
 #[derive(Debug)]
 struct Queue {
     slots: Mutex<Slots>,
-    /// Woken when a frame is queued or the last sender leaves; keeps a permit
-    /// when nobody waits, so a wake-up between check and wait is not lost.
-    ready: Notify,
+    /// Woken when a frame is queued or the last sender leaves.
+    signals: Arc<Signals>,
     capacity: usize,
     senders: AtomicUsize,
+}
+
+/// What wakes the one task that drains a connection's queue (a WebSocket's
+/// writer, or the long-poll request waiting at the time), and why.
+///
+/// One waker, not a `Notify` or a `CancellationToken` per reason: a broadcast to
+/// a big room wakes thousands of writers, and each wake-up used to poll three
+/// cancellation tokens and a `Notify` (a mutex each, twice per delivery); this
+/// is a few atomic operations. The waiter registers first and then checks the
+/// flags and the queue, so a wake-up in between is never lost.
+#[derive(Debug, Default)]
+struct Signals {
+    waker: AtomicWaker,
+    /// Why the connection was kicked (the first reason wins).
+    reason: OnceLock<CloseReason>,
+    /// The WebSocket's reader has finished.
+    reader_done: AtomicBool,
+    /// A state frame is waiting in [`States`].
+    states_pending: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -120,7 +140,7 @@ impl Clone for FrameSender {
 impl Drop for FrameSender {
     fn drop(&mut self) {
         if self.queue.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.queue.ready.notify_one();
+            self.queue.signals.waker.wake();
         }
     }
 }
@@ -142,7 +162,7 @@ impl FrameSender {
             }
             slots.frames.push_back(frame);
         }
-        self.queue.ready.notify_one();
+        self.queue.signals.waker.wake();
         Ok(())
     }
 
@@ -172,23 +192,29 @@ impl FrameReceiver {
 
     /// Waits for frames and moves up to `limit` of them into `buffer`; returns
     /// how many, or 0 once every sender is gone and nothing is left. Cancel-safe:
-    /// nothing is taken unless it returns.
+    /// nothing is taken unless it returns. One task at a time may wait here.
     pub async fn recv_many(&mut self, buffer: &mut Vec<Frame>, limit: usize) -> usize {
-        loop {
-            {
-                let mut slots = self.queue.slots();
-                if !slots.frames.is_empty() {
-                    let n = slots.frames.len().min(limit);
-                    buffer.extend(slots.frames.drain(..n));
-                    release_if_drained(&mut slots.frames);
-                    return n;
-                }
+        std::future::poll_fn(|cx| {
+            self.queue.signals.waker.register(cx.waker());
+            self.take_now(buffer, limit)
+                .map_or(Poll::Pending, Poll::Ready)
+        })
+        .await
+    }
+
+    /// Moves up to `limit` queued frames into `buffer`: `Some(n)` if there were
+    /// any, `Some(0)` once every sender is gone and nothing is left.
+    fn take_now(&mut self, buffer: &mut Vec<Frame>, limit: usize) -> Option<usize> {
+        {
+            let mut slots = self.queue.slots();
+            if !slots.frames.is_empty() {
+                let n = slots.frames.len().min(limit);
+                buffer.extend(slots.frames.drain(..n));
+                release_if_drained(&mut slots.frames);
+                return Some(n);
             }
-            if self.queue.senders.load(Ordering::Acquire) == 0 {
-                return 0;
-            }
-            self.queue.ready.notified().await;
         }
+        (self.queue.senders.load(Ordering::Acquire) == 0).then_some(0)
     }
 }
 
@@ -207,13 +233,13 @@ impl Drop for FrameReceiver {
 }
 
 /// A new queue holding at most `capacity` frames.
-fn queue(capacity: usize) -> (FrameSender, FrameReceiver) {
+fn queue(capacity: usize, signals: Arc<Signals>) -> (FrameSender, FrameReceiver) {
     let queue = Arc::new(Queue {
         slots: Mutex::new(Slots {
             frames: VecDeque::new(),
             receiver_alive: true,
         }),
-        ready: Notify::new(),
+        signals,
         capacity,
         senders: AtomicUsize::new(1),
     });
@@ -261,35 +287,54 @@ impl States {
 }
 
 /// The signal that a connection must be closed, and why (the first reason wins).
+/// Long-polling's tasks (the session task and a waiting request at once) wait
+/// on the token; a WebSocket's writer on [`OutboxReceiver::next_event`].
 #[derive(Clone, Debug, Default)]
 pub struct Kick {
     token: CancellationToken,
-    reason: Arc<OnceLock<CloseReason>>,
+    signals: Arc<Signals>,
 }
 
 impl Kick {
     pub fn kick(&self, reason: CloseReason) {
-        let _ = self.reason.set(reason);
+        let _ = self.signals.reason.set(reason);
         self.token.cancel();
+        self.signals.waker.wake();
     }
 
     pub fn is_kicked(&self) -> bool {
-        self.token.is_cancelled()
+        self.signals.reason.get().is_some()
     }
 
     /// Why the connection was kicked, once it was.
     pub fn reason(&self) -> Option<CloseReason> {
-        self.reason.get().copied()
+        self.signals.reason.get().copied()
     }
 
     /// Completes once the connection is kicked, with the reason.
     pub async fn kicked(&self) -> CloseReason {
         self.token.cancelled().await;
-        self.reason
-            .get()
-            .copied()
-            .unwrap_or(CloseReason::SLOW_CONSUMER)
+        self.reason().unwrap_or(CloseReason::SLOW_CONSUMER)
     }
+
+    /// Tells the WebSocket's writer that its reader has finished.
+    pub fn reader_done(&self) {
+        self.signals.reader_done.store(true, Ordering::Release);
+        self.signals.waker.wake();
+    }
+}
+
+/// What a WebSocket's writer is woken for (see [`OutboxReceiver::next_event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriterEvent {
+    /// Close with this reason.
+    Kicked(CloseReason),
+    /// The reader has finished.
+    ReaderDone,
+    /// This many frames were moved into the batch; 0: every sender is gone.
+    Frames(usize),
+    /// State frames are waiting in [`States`].
+    States,
 }
 
 /// The connection's end: the frames to write, the latest state frames, and the
@@ -299,6 +344,32 @@ pub struct OutboxReceiver {
     pub frames: FrameReceiver,
     pub states: Arc<States>,
     pub kick: Kick,
+}
+
+impl OutboxReceiver {
+    /// A WebSocket writer's one wait: for a kick (first), its reader finishing,
+    /// frames (up to `limit` are moved into `buffer`) or state frames. Only the
+    /// writer may wait here; cancel-safe like [`FrameReceiver::recv_many`].
+    pub async fn next_event(&mut self, buffer: &mut Vec<Frame>, limit: usize) -> WriterEvent {
+        std::future::poll_fn(|cx| {
+            let signals = &self.kick.signals;
+            signals.waker.register(cx.waker());
+            if let Some(reason) = signals.reason.get() {
+                return Poll::Ready(WriterEvent::Kicked(*reason));
+            }
+            if signals.reader_done.load(Ordering::Acquire) {
+                return Poll::Ready(WriterEvent::ReaderDone);
+            }
+            if let Some(n) = self.frames.take_now(buffer, limit) {
+                return Poll::Ready(WriterEvent::Frames(n));
+            }
+            if signals.states_pending.swap(false, Ordering::AcqRel) {
+                return Poll::Ready(WriterEvent::States);
+            }
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 /// What happened to a frame handed to [`Outbox::push`].
@@ -318,8 +389,8 @@ impl Outbox {
 
     /// An outbox that counts its drops and slow-consumer kicks in `metrics`.
     pub fn with_metrics(capacity: usize, metrics: Arc<Metrics>) -> (Self, OutboxReceiver) {
-        let (tx, frames) = queue(capacity);
         let kick = Kick::default();
+        let (tx, frames) = queue(capacity, Arc::clone(&kick.signals));
         let states = Arc::new(States::default());
         (
             Self {
@@ -385,6 +456,9 @@ impl Outbox {
             Metrics::add(&self.metrics.outbox_drops, 1);
         }
         self.states.ready.notify_one();
+        let signals = &self.kick.signals;
+        signals.states_pending.store(true, Ordering::Release);
+        signals.waker.wake();
     }
 
     /// Asks the connection's writer to close it with `reason`.
@@ -479,6 +553,58 @@ mod tests {
         assert_eq!(batches.last(), Some(&0));
         // Drained after the burst: its buffer was given back.
         assert_eq!(rx.frames.queue.slots().frames.capacity(), 0);
+    }
+
+    /// The writer's next event, and the frames it moved into a fresh batch.
+    async fn next(rx: &mut OutboxReceiver) -> (WriterEvent, Vec<Frame>) {
+        let mut batch = Vec::new();
+        let event = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            rx.next_event(&mut batch, 64),
+        )
+        .await
+        .unwrap();
+        (event, batch)
+    }
+
+    #[tokio::test]
+    async fn the_writer_wakes_for_each_reason_kicks_first() {
+        let (outbox, mut rx) = Outbox::new(8);
+        // Woken from waiting by a frame queued later.
+        let pushing = outbox.clone();
+        let pushed = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            pushing.push(Frame::from("m1"))
+        });
+        let (event, got) = next(&mut rx).await;
+        assert_eq!(pushed.await.unwrap(), Pushed::Queued);
+        assert_eq!(event, WriterEvent::Frames(1));
+        assert_eq!(got[0].as_str(), "m1");
+        outbox.push_state(1, Frame::from("tally"));
+        assert_eq!(next(&mut rx).await.0, WriterEvent::States);
+        assert_eq!(rx.states.take().len(), 1);
+        // A kick wins over frames already queued; the frames stay for the close.
+        outbox.push(Frame::from("m2"));
+        outbox.kick(CloseReason::LOGGED_OUT);
+        let (event, got) = next(&mut rx).await;
+        assert_eq!(event, WriterEvent::Kicked(CloseReason::LOGGED_OUT));
+        assert!(got.is_empty());
+        assert_eq!(rx.frames.try_recv().unwrap().as_str(), "m2");
+
+        // The reader finishing wakes a waiting writer.
+        let (outbox, mut rx) = Outbox::new(8);
+        let done = rx.kick.clone();
+        let finishing = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            done.reader_done();
+        });
+        assert_eq!(next(&mut rx).await.0, WriterEvent::ReaderDone);
+        finishing.await.unwrap();
+        // Every sender gone: Frames(0).
+        let (outbox2, mut rx2) = Outbox::new(8);
+        drop(outbox2);
+        assert_eq!(next(&mut rx2).await.0, WriterEvent::Frames(0));
+        drop(outbox);
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@ use crate::auth;
 use crate::error::AppError;
 use crate::limits::ConnectionSlot;
 use crate::metrics::Metrics;
-use crate::outbox::{CloseReason, Kick, OUTBOX_CAPACITY, Outbox, OutboxReceiver};
+use crate::outbox::{CloseReason, Kick, OUTBOX_CAPACITY, Outbox, OutboxReceiver, WriterEvent};
 use crate::session::Session;
 use crate::store::{AuthUser, TokenHash};
 use crate::{AppState, Heartbeat};
@@ -137,7 +137,6 @@ fn start(
     let writer = tokio::spawn(write_loop(
         sink,
         rx,
-        state.shutdown.clone(),
         writer_done.clone(),
         state.heartbeat.ping_interval,
         Arc::clone(&state.metrics),
@@ -150,7 +149,7 @@ fn start(
         heartbeat: state.heartbeat,
         slot,
     };
-    read_loop(session, reader)
+    read_loop(session, reader, state.shutdown.clone())
 }
 
 /// The reader's end of a connection.
@@ -163,7 +162,12 @@ struct Reader {
     slot: ConnectionSlot,
 }
 
-async fn read_loop(mut session: Session, mut reader: Reader) {
+/// Runs the connection: reads and handles the client's frames, keeps its
+/// deadlines, and on server shutdown kicks the writer (which delivers what is
+/// queued, then closes with 1001). The shutdown is watched here, not by the
+/// writer, because the reader wakes only for the client's frames while the
+/// writer wakes for every delivery.
+async fn read_loop(mut session: Session, mut reader: Reader, shutdown: CancellationToken) {
     let conn = session.id();
     let Heartbeat {
         idle_timeout,
@@ -181,7 +185,9 @@ async fn read_loop(mut session: Session, mut reader: Reader) {
     tokio::pin!(timer);
     let closing = reader.writer_done.clone();
     let closing = closing.cancelled();
-    tokio::pin!(closing);
+    let shutting_down = shutdown.cancelled();
+    tokio::pin!(closing, shutting_down);
+    let mut told_to_go = false;
     loop {
         tokio::select! {
             frame = reader.stream.next(), if session.wants_input() => {
@@ -218,6 +224,10 @@ async fn read_loop(mut session: Session, mut reader: Reader) {
                 // Fire once; the writer's close ends this loop.
                 timer.as_mut().reset(tokio::time::Instant::now() + CLOSE_TIMEOUT + idle_timeout);
             }
+            () = &mut shutting_down, if !told_to_go => {
+                told_to_go = true;
+                reader.kick.kick(CloseReason::GOING_AWAY);
+            }
             () = &mut closing => {
                 // We are closing: keep reading (and ignoring) until the client's close
                 // frame ends the stream, so our close frame is not cut off.
@@ -230,13 +240,10 @@ async fn read_loop(mut session: Session, mut reader: Reader) {
     // Leave every room before the writer goes, so nothing new is queued.
     drop(session);
     let Reader {
-        writer_done,
-        writer,
-        slot,
-        ..
+        kick, writer, slot, ..
     } = reader;
     drop(slot);
-    writer_done.cancel();
+    kick.reader_done();
     if let Err(err) = writer.await {
         tracing::error!(%conn, %err, "websocket writer task failed");
     }
@@ -263,7 +270,6 @@ fn is_too_big(err: &axum::Error) -> bool {
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut rx: OutboxReceiver,
-    shutdown: CancellationToken,
     done: CancellationToken,
     ping_interval: Duration,
     metrics: Arc<Metrics>,
@@ -274,67 +280,43 @@ async fn write_loop(
     let mut ping =
         tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The waits are made once and polled again each turn, not re-registered
-    // (a broadcast to thousands wakes thousands of these loops).
-    let kick = rx.kick.clone();
-    let kicked = kick.kicked();
-    let reader_done = done.cancelled();
-    let shutting_down = shutdown.cancelled();
-    let states = Arc::clone(&rx.states);
-    let state_ready = states.ready.notified();
-    tokio::pin!(kicked, reader_done, shutting_down, state_ready);
     let stop = loop {
         tokio::select! {
             biased;
-            // A kick (reason to close) wins over the reader having stopped, so a
-            // connection closed for a reason always says it.
-            reason = &mut kicked => {
-                // Say what is queued first (e.g. which messages were refused),
-                // unless the queue being full is the reason.
-                if reason != CloseReason::SLOW_CONSUMER {
-                    while let Ok(frame) = rx.frames.try_recv() {
-                        batch.push(frame);
+            // One wait for everything the rest of the server tells this writer
+            // (a broadcast to thousands wakes thousands of these loops); a kick
+            // comes first, so a connection closed for a reason always says it.
+            event = rx.next_event(&mut batch, WRITE_BATCH) => match event {
+                WriterEvent::Kicked(reason) => {
+                    // Say what is queued first (e.g. which messages were refused,
+                    // or everything before a shutdown), unless the queue being
+                    // full is the reason.
+                    if reason != CloseReason::SLOW_CONSUMER {
+                        while let Ok(frame) = rx.frames.try_recv() {
+                            batch.push(frame);
+                        }
+                        batch.extend(rx.states.take());
+                        let flushed = tokio::time::timeout(
+                            CLOSE_TIMEOUT,
+                            write_batch(&mut sink, &mut batch, &metrics),
+                        );
+                        if !matches!(flushed.await, Ok(Ok(()))) {
+                            break Stop::Broken;
+                        }
                     }
-                    let flushed = tokio::time::timeout(
-                        CLOSE_TIMEOUT,
-                        write_batch(&mut sink, &mut batch, &metrics),
-                    );
-                    if !matches!(flushed.await, Ok(Ok(()))) {
+                    break Stop::Close(reason);
+                }
+                WriterEvent::ReaderDone | WriterEvent::Frames(0) => break Stop::ReaderDone,
+                WriterEvent::Frames(_) | WriterEvent::States => {
+                    // Latest tallies ride along, after the messages queued before them.
+                    batch.extend(rx.states.take());
+                    if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
                         break Stop::Broken;
                     }
                 }
-                break Stop::Close(reason);
-            }
-            () = &mut reader_done => break Stop::ReaderDone,
+            },
             _ = ping.tick() => {
                 if sink.send(Message::Ping(axum::body::Bytes::new())).await.is_err() {
-                    break Stop::Broken;
-                }
-            }
-            () = &mut shutting_down => {
-                // Deliver what is already queued, then say goodbye.
-                while let Ok(frame) = rx.frames.try_recv() {
-                    batch.push(frame);
-                }
-                if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
-                    break Stop::Broken;
-                }
-                break Stop::Close(CloseReason::GOING_AWAY);
-            }
-            n = rx.frames.recv_many(&mut batch, WRITE_BATCH) => {
-                if n == 0 {
-                    break Stop::ReaderDone;
-                }
-                // Latest tallies ride along, after the messages queued before them.
-                batch.extend(rx.states.take());
-                if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
-                    break Stop::Broken;
-                }
-            }
-            () = &mut state_ready => {
-                state_ready.set(states.ready.notified());
-                batch.extend(states.take());
-                if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
                     break Stop::Broken;
                 }
             }
