@@ -391,53 +391,37 @@ fn client_types_list_matches_the_enum() {
 }
 
 #[test]
-fn error_codes_are_snake_case_strings() {
-    let codes = [
-        (ErrorCode::BadJson, "bad_json"),
-        (ErrorCode::BadMessage, "bad_message"),
-        (ErrorCode::UnknownType, "unknown_type"),
-        (ErrorCode::UnsupportedVersion, "unsupported_version"),
-        (ErrorCode::HelloRequired, "hello_required"),
-        (ErrorCode::AlreadyGreeted, "already_greeted"),
-        (ErrorCode::InvalidName, "invalid_name"),
-        (ErrorCode::InvalidRoomName, "invalid_room_name"),
-        (ErrorCode::InvalidClientId, "invalid_client_id"),
-        (ErrorCode::EmptyBody, "empty_body"),
-        (ErrorCode::BodyTooLong, "body_too_long"),
-        (ErrorCode::InvalidBody, "invalid_body"),
-        (ErrorCode::NotInRoom, "not_in_room"),
-        (ErrorCode::NoSuchRoom, "no_such_room"),
-        (ErrorCode::UnknownUser, "unknown_user"),
-        (ErrorCode::CannotMessageSelf, "cannot_message_self"),
-        (ErrorCode::BadReadMarker, "bad_read_marker"),
-        (ErrorCode::InvalidQuestion, "invalid_question"),
-        (ErrorCode::TooFewOptions, "too_few_options"),
-        (ErrorCode::TooManyOptions, "too_many_options"),
-        (ErrorCode::InvalidOption, "invalid_option"),
-        (ErrorCode::DuplicateOption, "duplicate_option"),
-        (ErrorCode::NoSuchPoll, "no_such_poll"),
-        (ErrorCode::NoSuchOption, "no_such_option"),
-        (ErrorCode::PollClosed, "poll_closed"),
-        (ErrorCode::NotPollCreator, "not_poll_creator"),
-        (ErrorCode::RoomExists, "room_exists"),
-        (ErrorCode::InvalidCredentials, "invalid_credentials"),
-        (ErrorCode::NameTaken, "name_taken"),
-        (ErrorCode::WeakPassword, "weak_password"),
-        (ErrorCode::PasswordTooLong, "password_too_long"),
-        (ErrorCode::RateLimited, "rate_limited"),
-        (ErrorCode::Unauthorized, "unauthorized"),
-        (ErrorCode::RequestPending, "request_pending"),
-        (ErrorCode::TooManyConnections, "too_many_connections"),
-        (ErrorCode::ServerBusy, "server_busy"),
-        (ErrorCode::UnknownConnection, "unknown_connection"),
-        (ErrorCode::TooLarge, "too_large"),
-        (ErrorCode::UnsupportedMediaType, "unsupported_media_type"),
-        (ErrorCode::ForbiddenOrigin, "forbidden_origin"),
-        (ErrorCode::Internal, "internal"),
-    ];
-    for (code, s) in codes {
-        assert_eq!(serde_json::to_value(code).unwrap(), json!(s));
+fn error_codes_are_all_listed_with_their_wire_names() {
+    // A new ErrorCode variant makes this match fail to compile: add it to
+    // ErrorCode::ALL and ErrorCode::name too.
+    fn listed(code: ErrorCode) -> bool {
+        use ErrorCode::*;
+        match code {
+            BadJson | BadMessage | UnknownType | UnsupportedVersion | HelloRequired
+            | AlreadyGreeted | InvalidName | InvalidRoomName | InvalidClientId | EmptyBody
+            | BodyTooLong | InvalidBody | NotInRoom | UnknownUser | CannotMessageSelf
+            | BadReadMarker | InvalidQuestion | TooFewOptions | TooManyOptions | InvalidOption
+            | DuplicateOption | NoSuchPoll | NoSuchOption | PollClosed | NotPollCreator
+            | NoSuchRoom | RoomExists | InvalidCredentials | NameTaken | WeakPassword
+            | PasswordTooLong | RateLimited | TooManyConnections | ServerBusy | Unauthorized
+            | RequestPending | UnknownConnection | TooLarge | UnsupportedMediaType
+            | ForbiddenOrigin | Internal => ErrorCode::ALL.contains(&code),
+        }
     }
+    let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), ErrorCode::ALL.len(), "every code listed once");
+    for code in ErrorCode::ALL {
+        assert!(listed(code));
+        // snake_case strings, as serde writes and reads them.
+        assert_eq!(serde_json::to_value(code).unwrap(), json!(code.name()));
+        assert_eq!(
+            serde_json::from_value::<ErrorCode>(json!(code.name())).unwrap(),
+            code
+        );
+    }
+    assert_eq!(ErrorCode::NoSuchRoom.name(), "no_such_room");
 }
 
 fn decode_err(text: &str) -> ProtocolError {

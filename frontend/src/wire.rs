@@ -584,57 +584,11 @@ fn poll_info(value: &Json<'_>) -> Result<PollInfo, Error> {
     })
 }
 
-/// Every [`ErrorCode`] with its name on the wire.
-pub const ERROR_CODES: &[(ErrorCode, &str)] = &[
-    (ErrorCode::BadJson, "bad_json"),
-    (ErrorCode::BadMessage, "bad_message"),
-    (ErrorCode::UnknownType, "unknown_type"),
-    (ErrorCode::UnsupportedVersion, "unsupported_version"),
-    (ErrorCode::HelloRequired, "hello_required"),
-    (ErrorCode::AlreadyGreeted, "already_greeted"),
-    (ErrorCode::InvalidName, "invalid_name"),
-    (ErrorCode::InvalidRoomName, "invalid_room_name"),
-    (ErrorCode::InvalidClientId, "invalid_client_id"),
-    (ErrorCode::EmptyBody, "empty_body"),
-    (ErrorCode::BodyTooLong, "body_too_long"),
-    (ErrorCode::InvalidBody, "invalid_body"),
-    (ErrorCode::NotInRoom, "not_in_room"),
-    (ErrorCode::UnknownUser, "unknown_user"),
-    (ErrorCode::CannotMessageSelf, "cannot_message_self"),
-    (ErrorCode::BadReadMarker, "bad_read_marker"),
-    (ErrorCode::InvalidQuestion, "invalid_question"),
-    (ErrorCode::TooFewOptions, "too_few_options"),
-    (ErrorCode::TooManyOptions, "too_many_options"),
-    (ErrorCode::InvalidOption, "invalid_option"),
-    (ErrorCode::DuplicateOption, "duplicate_option"),
-    (ErrorCode::NoSuchPoll, "no_such_poll"),
-    (ErrorCode::NoSuchOption, "no_such_option"),
-    (ErrorCode::PollClosed, "poll_closed"),
-    (ErrorCode::NotPollCreator, "not_poll_creator"),
-    (ErrorCode::NoSuchRoom, "no_such_room"),
-    (ErrorCode::RoomExists, "room_exists"),
-    (ErrorCode::InvalidCredentials, "invalid_credentials"),
-    (ErrorCode::NameTaken, "name_taken"),
-    (ErrorCode::WeakPassword, "weak_password"),
-    (ErrorCode::PasswordTooLong, "password_too_long"),
-    (ErrorCode::RateLimited, "rate_limited"),
-    (ErrorCode::TooManyConnections, "too_many_connections"),
-    (ErrorCode::ServerBusy, "server_busy"),
-    (ErrorCode::Unauthorized, "unauthorized"),
-    (ErrorCode::RequestPending, "request_pending"),
-    (ErrorCode::UnknownConnection, "unknown_connection"),
-    (ErrorCode::TooLarge, "too_large"),
-    (ErrorCode::UnsupportedMediaType, "unsupported_media_type"),
-    (ErrorCode::ForbiddenOrigin, "forbidden_origin"),
-    (ErrorCode::Internal, "internal"),
-];
-
 fn error_code(o: Fields<'_, '_>) -> Result<ErrorCode, Error> {
     let name = o.str("code")?;
-    ERROR_CODES
-        .iter()
-        .find(|(_, n)| *n == name)
-        .map(|(code, _)| *code)
+    ErrorCode::ALL
+        .into_iter()
+        .find(|code| code.name() == name)
         .ok_or_else(|| Error(format!("unknown error code `{name}`")))
 }
 
