@@ -829,8 +829,9 @@ fn s3_section(
         "One room of N clients; {} of them send (evenly staggered, open loop), every message \
          goes to all N. The offered load rises step by step ({} s per step, {} s drain): {}. The \
          sweep stops at the first step that loses, duplicates or cuts off anything, or whose p99 \
-         exceeds {:.0} ms, or where the generator saturates its core. *Max* is the highest step \
-         within the objective; *per CPU-second* divides that step's deliveries by the server's \
+         exceeds {:.0} ms. A step where the generator saturates its core is invalid: it does not \
+         count, and two in a row end the sweep. *Max* is the highest valid step within the \
+         objective; *per CPU-second* divides that step's deliveries by the server's \
          CPU time; the common load is the highest step every server sustained.",
         s.s3_senders,
         s.s3_step_ms as f64 / 1000.0,

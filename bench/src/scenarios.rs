@@ -482,8 +482,15 @@ pub struct S3Run {
 
 impl S3Run {
     /// The highest step within the objective (every step below it passed too).
+    /// The highest step that counts, below the first step the server failed (a
+    /// step the generator could not measure does not count, but does not end
+    /// the sweep either).
     pub fn best(&self) -> Option<&StepResult> {
-        self.steps.iter().take_while(|s| s.counts()).last()
+        self.steps
+            .iter()
+            .take_while(|s| s.ok)
+            .filter(|s| s.counts())
+            .last()
     }
 
     /// Why the best step is only a lower bound of the server's capacity, if it is:
@@ -568,6 +575,11 @@ pub async fn s3(ctx: &mut Ctx<'_>, server: Server, n: usize, rep: usize) -> S3Ru
         let senders = ctx.sizes.s3_senders.min(n).max(1);
         let sizes = ctx.sizes.clone();
         run.stopped = "ladder exhausted (the server sustained every step)".to_owned();
+        // Invalid steps (generator saturated) in a row: two end the sweep. One
+        // alone does not: at moderate rates every delivery is its own wake-up on
+        // the generator's core, which is then busier than at higher rates, where
+        // its reads batch.
+        let mut invalid_in_a_row = 0;
         for &offered in &sizes.s3_ladder {
             let msg_rate = offered / n as f64;
             let per_sender = msg_rate / senders as f64;
@@ -605,7 +617,8 @@ pub async fn s3(ctx: &mut Ctx<'_>, server: Server, n: usize, rep: usize) -> S3Ru
                 valid,
                 verdict: verdict.clone(),
             });
-            if !(ok && valid) {
+            invalid_in_a_row = if valid { 0 } else { invalid_in_a_row + 1 };
+            if !ok || invalid_in_a_row >= 2 {
                 run.stopped = format!("at {}/s: {verdict}", crate::plot::human(offered));
                 break;
             }
