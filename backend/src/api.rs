@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The user of the request's session cookie, or 401.
-pub async fn authenticate(
+pub fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(AuthUser, TokenHash), AppError> {
@@ -190,6 +190,6 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
 }
 
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, AppError> {
-    let (user, _) = authenticate(&state, &headers).await?;
+    let (user, _) = authenticate(&state, &headers)?;
     Ok(Json(Me { name: user.name }))
 }

@@ -13,7 +13,7 @@
 //! many of them in a row: whatever a server does, its p99 in that room cannot be
 //! below this one.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -92,7 +92,7 @@ async fn sink(exe: &Path, run: &mut FloorRun, secs: f64) -> Result<()> {
         .context("cannot start the floor's writer")?;
 
     let latency = Rc::new(RefCell::new(new_histogram()?));
-    let received = Rc::new(RefCell::new(0u64));
+    let received = Rc::new(Cell::new(0u64));
     let done = Rc::new(tokio::sync::Notify::new());
     let expected = run.expected;
     let accepting = async {
@@ -112,9 +112,8 @@ async fn sink(exe: &Path, run: &mut FloorRun, secs: f64) -> Result<()> {
                     stamp.copy_from_slice(&frame[..8]);
                     let sent = u64::from_le_bytes(stamp);
                     let _ = latency.borrow_mut().record(now.saturating_sub(sent).max(1));
-                    let mut n = received.borrow_mut();
-                    *n += 1;
-                    if *n == expected {
+                    received.set(received.get() + 1);
+                    if received.get() == expected {
                         done.notify_one();
                     }
                 }
@@ -148,7 +147,7 @@ async fn sink(exe: &Path, run: &mut FloorRun, secs: f64) -> Result<()> {
         .trim()
         .parse()
         .unwrap_or(0.0);
-    run.received = *received.borrow();
+    run.received = received.get();
     run.source_us_per_delivery = cpu_s * 1e6 / run.expected.max(1) as f64;
     let h = latency.borrow();
     run.p50_ms = h.value_at_quantile(0.5) as f64 / 1000.0;

@@ -134,7 +134,7 @@ async fn open(
     body: Body,
 ) -> Result<Response, AppError> {
     check_origin(&state, &headers)?;
-    let (user, token) = authenticate(&state, &headers).await?;
+    let (user, token) = authenticate(&state, &headers)?;
     let messages = messages(&headers, body).await?;
     let slot = state.limits.connections.open(user.id)?;
     let sid = new_sid().map_err(|e| AppError::internal("random connection id", &e))?;

@@ -53,7 +53,7 @@ pub async fn upgrade(
         tracing::warn!(origin = ?headers.get("origin"), "websocket from a foreign origin refused");
         return Err(AppError::forbidden_origin());
     }
-    let (user, token) = authenticate(&state, &headers).await?;
+    let (user, token) = authenticate(&state, &headers)?;
     // Counted before upgrading: over a cap, the client gets a plain HTTP error.
     let slot = state.limits.connections.open(user.id)?;
     if state.refuse_websocket {
