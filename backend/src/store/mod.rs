@@ -316,7 +316,7 @@ impl Store {
         user: UserId,
     ) -> Result<(Vec<MyRoom>, Vec<MyConversation>), StoreError> {
         self.reads
-            .run(move |c| Ok((read::my_rooms(c, user)?, read::conversations(c, user)?)))
+            .run(move |c| read::rooms_and_conversations(c, user))
             .await
     }
 

@@ -1,7 +1,8 @@
 //! Queries, on a small pool of threads with read-only connections.
 
+use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex};
 
 use parley_common::{
     Channel, ChatMessage, ClientMsgId, Conversation, MessageBody, MyRoom, PollInfo, RoomInfo,
@@ -17,18 +18,49 @@ type Job = Box<dyn FnOnce(&Connection) + Send>;
 
 /// A few threads, each with its own read-only connection, taking jobs from one
 /// queue. Dedicated threads rather than `spawn_blocking`: a burst of reads (a
-/// reconnect storm's session checks) is worked off by the same few threads
-/// instead of making tokio start a thread per waiting request, and a busy
-/// thread takes the next job without going to sleep in between.
+/// reconnect storm's welcomes) is worked off by the same few threads instead of
+/// making tokio start a thread per waiting request, and a busy thread takes the
+/// next job without going to sleep in between.
+///
+/// The queue is a mutex and a condition variable: a new job wakes one idle
+/// thread and nothing else. (A shared `mpsc::Receiver` behind a mutex woke two
+/// per job — the thread blocked in `recv` and then the one waiting for the
+/// mutex — which on one core was two context switches per connect.)
 #[derive(Debug)]
 pub struct Pool {
-    jobs: mpsc::Sender<Job>,
+    queue: Arc<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: Mutex<Jobs>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct Jobs {
+    waiting: VecDeque<Job>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").finish_non_exhaustive()
+    }
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Jobs> {
+        // Jobs run outside the lock, so a panic cannot leave the queue half-changed.
+        self.jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Pool {
     pub fn open(path: &Path, size: usize) -> rusqlite::Result<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
+        let queue = Arc::new(Queue::default());
         for i in 0..size.max(1) {
             let conn = Connection::open_with_flags(
                 path,
@@ -41,7 +73,7 @@ impl Pool {
                 .spawn(move || serve_reads(&conn, &queue))
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         }
-        Ok(Self { jobs })
+        Ok(Self { queue })
     }
 
     /// Runs `query` on a pooled connection, on the pool's threads.
@@ -53,23 +85,46 @@ impl Pool {
         let job: Job = Box::new(move |conn| {
             let _ = reply.send(query(conn));
         });
-        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        {
+            let mut jobs = self.queue.lock();
+            if jobs.closed {
+                return Err(StoreError::Closed);
+            }
+            jobs.waiting.push_back(job);
+        }
+        self.queue.ready.notify_one();
         // No answer: the query panicked (caught on its thread) or the pool is gone.
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
 
-/// A pool thread: runs jobs until every sender is gone. A panicking query loses
-/// its answer (the caller gets `Closed`), not the thread.
-fn serve_reads(conn: &Connection, queue: &Mutex<mpsc::Receiver<Job>>) {
+impl Drop for Pool {
+    /// The threads finish the jobs already queued, then end.
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.ready.notify_all();
+    }
+}
+
+/// A pool thread: runs jobs until the pool is gone and the queue is empty. A
+/// panicking query loses its answer (the caller gets `Closed`), not the thread.
+fn serve_reads(conn: &Connection, queue: &Queue) {
     loop {
         let job = {
-            let queue = queue
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            queue.recv()
+            let mut jobs = queue.lock();
+            loop {
+                if let Some(job) = jobs.waiting.pop_front() {
+                    break job;
+                }
+                if jobs.closed {
+                    return;
+                }
+                jobs = queue
+                    .ready
+                    .wait(jobs)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
         };
-        let Ok(job) = job else { return };
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn))).is_err() {
             tracing::error!("a read query panicked");
         }
@@ -103,43 +158,64 @@ pub fn user_by_name(c: &Connection, key: &str) -> Result<Option<StoredUser>, Sto
     )
 }
 
-pub fn my_rooms(c: &Connection, user: UserId) -> Result<Vec<MyRoom>, StoreError> {
+/// The user's rooms (by name) and private conversations (most recent first),
+/// as `welcome` lists them: one statement, so one read transaction, on every
+/// connect.
+pub fn rooms_and_conversations(
+    c: &Connection,
+    user: UserId,
+) -> Result<(Vec<MyRoom>, Vec<MyConversation>), StoreError> {
     let mut stmt = c.prepare_cached(
-        "SELECT r.name, r.last_seq, m.last_read FROM memberships m JOIN rooms r ON r.id = m.room_id
-         WHERE m.user_id = ?1 AND r.kind = 'room' ORDER BY r.name",
+        // The peer is looked up only for a conversation (CASE evaluates lazily):
+        // a join would walk the lobby's whole member index for every user.
+        "SELECT r.kind, r.name, r.last_seq, m.last_read, r.last_ts,
+                CASE WHEN r.kind = 'dm' THEN
+                    (SELECT o.user_id FROM memberships o
+                     WHERE o.room_id = r.id AND o.user_id != m.user_id) END,
+                CASE WHEN r.kind = 'dm' THEN
+                    (SELECT u.name FROM memberships o JOIN users u ON u.id = o.user_id
+                     WHERE o.room_id = r.id AND o.user_id != m.user_id) END,
+                r.id
+         FROM memberships m JOIN rooms r ON r.id = m.room_id
+         WHERE m.user_id = ?1",
     )?;
-    let rows = stmt.query_map(params![user.0], |r| {
-        Ok(MyRoom {
-            room: text(r, 0, RoomName::parse)?,
-            last_seq: r.get(1)?,
-            last_read: r.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub fn conversations(c: &Connection, user: UserId) -> Result<Vec<MyConversation>, StoreError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT u.id, u.name, r.last_seq, m.last_read, r.last_ts
-         FROM memberships m
-         JOIN rooms r ON r.id = m.room_id AND r.kind = 'dm'
-         JOIN memberships o ON o.room_id = r.id AND o.user_id != m.user_id
-         JOIN users u ON u.id = o.user_id
-         WHERE m.user_id = ?1 ORDER BY r.last_ts DESC",
-    )?;
-    let rows = stmt.query_map(params![user.0], |r| {
-        Ok(MyConversation {
-            peer: UserId(r.get(0)?),
-            summary: Conversation {
-                with: text(r, 1, Username::parse)?,
+    let mut rows = stmt.query(params![user.0])?;
+    let (mut rooms, mut conversations) = (Vec::new(), Vec::new());
+    while let Some(r) = rows.next()? {
+        let kind: String = r.get(0)?;
+        if kind == "room" {
+            rooms.push(MyRoom {
+                room: text(r, 1, RoomName::parse)?,
                 last_seq: r.get(2)?,
                 last_read: r.get(3)?,
-                last_ts: r.get(4)?,
-                online: false,
-            },
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+            });
+        } else if kind == "dm" {
+            // A conversation whose other member is gone has no peer: not listed.
+            let Some(peer) = r.get::<_, Option<i64>>(5)? else {
+                continue;
+            };
+            let id: i64 = r.get(7)?;
+            conversations.push((
+                id,
+                MyConversation {
+                    peer: UserId(peer),
+                    summary: Conversation {
+                        with: text(r, 6, Username::parse)?,
+                        last_seq: r.get(2)?,
+                        last_read: r.get(3)?,
+                        last_ts: r.get(4)?,
+                        online: false,
+                    },
+                },
+            ));
+        }
+    }
+    rooms.sort_unstable_by(|a, b| a.room.as_str().cmp(b.room.as_str()));
+    // Most recent first; at the same millisecond, the newer conversation.
+    conversations.sort_unstable_by(|(a_id, a), (b_id, b)| {
+        (b.summary.last_ts, b_id).cmp(&(a.summary.last_ts, a_id))
+    });
+    Ok((rooms, conversations.into_iter().map(|(_, c)| c).collect()))
 }
 
 pub fn room_list(c: &Connection, user: UserId) -> Result<Vec<RoomInfo>, StoreError> {

@@ -345,3 +345,51 @@ async fn starting_a_conversation_tells_the_sender_the_recipient_is_online() {
     drop((dan, erin));
     app.stop().await;
 }
+
+/// `welcome` lists rooms by name and conversations most recent first, each
+/// conversation named after the other user (one query reads both on connect).
+#[tokio::test]
+async fn welcome_lists_rooms_by_name_and_conversations_by_recency() {
+    let app = spawn_app().await;
+    let alice_token = app.register("Alice").await;
+    let (mut alice, _) = app.connect(&alice_token).await;
+    let _bob = app.user("Bob").await;
+    let _carol = app.user("Carol").await;
+    alice.enter("create_room", "zeta").await;
+    alice.enter("create_room", "alpha").await;
+    for (i, to) in ["carol", "bob"].into_iter().enumerate() {
+        alice.send_json(dm_to(&format!("d-{i}"), to, "hi")).await;
+        alice
+            .wait_for("the ack", |m| matches!(m, ServerMsg::Ack { .. }))
+            .await;
+    }
+    // Bob was written to last (at Carol's millisecond or later; a tie goes to
+    // the newer conversation, Bob's, too).
+    alice.send_json(dm_to("d-2", "bob", "again")).await;
+    alice
+        .wait_for("the ack", |m| matches!(m, ServerMsg::Ack { .. }))
+        .await;
+
+    let mut again = app.try_ws(Some(&alice_token), None).await.ok().unwrap();
+    again
+        .send_json(json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION}))
+        .await;
+    match again.recv().await {
+        ServerMsg::Welcome {
+            rooms,
+            conversations,
+            ..
+        } => {
+            let rooms: Vec<_> = rooms.iter().map(|r| r.room.as_str()).collect();
+            assert_eq!(rooms, ["alpha", "lobby", "zeta"]);
+            let with: Vec<_> = conversations
+                .iter()
+                .map(|c| (c.with.as_str(), c.last_seq))
+                .collect();
+            assert_eq!(with, [("Bob", 2), ("Carol", 1)]);
+        }
+        other => panic!("expected welcome, got {other:?}"),
+    }
+    drop((alice, again));
+    app.stop().await;
+}
