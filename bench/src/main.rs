@@ -8,6 +8,7 @@
 //!
 //! See `bench/README.md` for the layout and how to read the numbers.
 
+mod bare;
 mod error;
 mod floor;
 mod generator;
@@ -65,6 +66,9 @@ enum Cli {
         #[arg(long)]
         interval_us: u64,
     },
+    /// S2's floor: a bare tokio-tungstenite server, started by `suite`.
+    #[command(hide = true)]
+    BareServer { port: u16 },
     /// Run a command (a server under test) until stdin closes or time is up,
     /// then kill it: no server outlives the runner.
     Guard {
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
             bursts,
             interval_us,
         } => floor::source(addr, connections, bursts, interval_us),
+        Cli::BareServer { port } => bare::serve(port),
         Cli::Report { root, out } => report_again(root, out),
         Cli::Suite(args) => suite(args),
     };

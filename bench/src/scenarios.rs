@@ -32,6 +32,9 @@ pub enum Server {
     Socketioxide,
     NodeSocketIo,
     Flask,
+    /// S2's reference: a bare tokio-tungstenite server (`crate::bare`). Not a
+    /// peer and not in [`Server::ALL`]: S2 runs it beside the others.
+    Bare,
 }
 
 impl Server {
@@ -48,6 +51,7 @@ impl Server {
             Self::Socketioxide => "socketioxide",
             Self::NodeSocketIo => "Node socket.io",
             Self::Flask => "Flask + gevent-websocket",
+            Self::Bare => "bare tokio-tungstenite (floor)",
         }
     }
 
@@ -57,6 +61,7 @@ impl Server {
             Self::Socketioxide => "socketioxide",
             Self::NodeSocketIo => "socketio",
             Self::Flask => "flask",
+            Self::Bare => "bare",
         }
     }
 
@@ -68,7 +73,7 @@ impl Server {
         match self {
             Self::Parley => Proto::Parley,
             Self::Socketioxide | Self::NodeSocketIo => Proto::SocketIo,
-            Self::Flask => Proto::Plain,
+            Self::Flask | Self::Bare => Proto::Plain,
         }
     }
 }
@@ -215,6 +220,7 @@ impl Setup {
                 "cargo xtask bench installs it",
             ),
             Server::Socketioxide => need(&self.socketioxide, "cargo xtask bench builds it"),
+            Server::Bare => None,
         }
     }
 }
@@ -272,6 +278,11 @@ impl Ctx<'_> {
             Server::Socketioxide => {
                 let mut cmd = procs::pinned(&setup.socketioxide, SERVER_CPU);
                 cmd.arg(port.to_string());
+                cmd
+            }
+            Server::Bare => {
+                let mut cmd = procs::pinned(&setup.exe, SERVER_CPU);
+                cmd.arg("bare-server").arg(port.to_string());
                 cmd
             }
         };
@@ -973,6 +984,11 @@ pub async fn run_all(ctx: &mut Ctx<'_>, results: &mut Results) -> Result<()> {
             }
         }
         if s2_on {
+            // With Parley, the floor too: what a bare tokio server does here.
+            let mut order = order.clone();
+            if servers.contains(&Server::Parley) {
+                order.push(Server::Bare);
+            }
             for &server in &order {
                 say(&format!(
                     "S2 connection ramp: {} with {} connections",
