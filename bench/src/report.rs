@@ -527,11 +527,27 @@ fn targets(results: &Results) -> Vec<Target> {
     let gen_bound = s2
         .iter()
         .any(|r| r.result.generator_cpu >= GENERATOR_SATURATED);
+    let bare = median(
+        results
+            .s2
+            .iter()
+            .filter(|r| r.server == Server::Bare && r.result.ok > 0)
+            .map(|r| r.result.upgrades_per_s)
+            .collect(),
+    )
+    .map_or(String::new(), |b| {
+        format!(
+            "; a bare tokio-tungstenite server {} ({} vs Parley's {} of CPU per handshake)",
+            per_s(b),
+            or_dash(cpu_per_handshake(results, Server::Bare), us),
+            or_dash(cpu_per_handshake(results, Server::Parley), us),
+        )
+    });
     out.push(Target {
         goal: "≥ 10k WebSocket handshakes/s including the session check".to_owned(),
         measured: rate.map_or("–".to_owned(), |r| {
             format!(
-                "{} (S2){}",
+                "{} (S2){}{bare}",
                 per_s(r),
                 if gen_bound {
                     " (lower bound: generator saturated)"
@@ -759,9 +775,15 @@ fn s2_section(results: &Results, peers: &[Server], md: &mut String) {
         )
     };
     let parley = get(Server::Parley, &|r| r.result.upgrades_per_s);
-    for &s in &results.servers {
+    let bare = results.s2.iter().any(|r| r.server == Server::Bare);
+    let rows = results
+        .servers
+        .iter()
+        .copied()
+        .chain(bare.then_some(Server::Bare));
+    for s in rows {
         let rate = get(s, &|r| r.result.upgrades_per_s);
-        let vs = if peers.contains(&s) {
+        let vs = if peers.contains(&s) || s == Server::Bare {
             show_factor(factor(parley, rate, true))
         } else {
             String::new()
@@ -789,6 +811,35 @@ fn s2_section(results: &Results, peers: &[Server], md: &mut String) {
          figure is then a lower bound for the server."
     );
     line!(md);
+    if bare {
+        line!(
+            md,
+            "**Floor, bare tokio-tungstenite** (`bench/src/bare.rs`): not a peer but the least \
+             a tokio WebSocket server does per handshake — a single-threaded runtime, \
+             `accept_async` on the raw socket with Parley's buffer sizes and backlog, no HTTP \
+             framework, no cookie, no session, no database, then `ready`. Its server CPU per \
+             handshake (server CPU ÷ handshakes/s): {}; Parley's: {}.",
+            or_dash(cpu_per_handshake(results, Server::Bare), us),
+            or_dash(cpu_per_handshake(results, Server::Parley), us),
+        );
+        line!(md);
+    }
+}
+
+/// Median server CPU time per completed handshake in S2.
+fn cpu_per_handshake(results: &Results, server: Server) -> Option<f64> {
+    median(
+        results
+            .s2
+            .iter()
+            .filter(|r| r.server == server && r.result.upgrades_per_s > 0.0)
+            .map(|r| r.server_cpu / r.result.upgrades_per_s * 1e6)
+            .collect(),
+    )
+}
+
+fn us(v: f64) -> String {
+    format!("{v:.0} µs")
 }
 
 /// Where the plots go and how the report links them.
