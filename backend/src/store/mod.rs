@@ -12,6 +12,7 @@
 //! PostgreSQL (DESIGN.md, "Growing past one machine") replaces this module, not its
 //! callers.
 
+mod checkpoint;
 mod migrate;
 mod read;
 mod sessions;
@@ -205,7 +206,7 @@ impl Store {
         // One read thread per core (2 to 8): more only switch between each other.
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
         let reads = Arc::new(read::Pool::open(path, threads)?);
-        let writer = writer::spawn(conn, fanout)?;
+        let writer = writer::spawn(conn, path, fanout)?;
         Ok(Self {
             writer,
             reads,

@@ -21,6 +21,7 @@ use parley_common::{
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::checkpoint::{COMMITS_PER_CHECKPOINT, Checkpointer};
 use super::{Appended, AuthUser, ChannelKey, DmParties, StoreError, TokenHash, UserId};
 use parley_common::{PollInfo, PollSpec, Tally};
 
@@ -160,6 +161,8 @@ pub struct Stats {
     /// [`COMMIT_BUCKETS`](crate::metrics::COMMIT_BUCKETS) (and more than the one
     /// before).
     pub commit_buckets: [AtomicU64; crate::metrics::COMMIT_BUCKETS.len()],
+    /// WAL checkpoints done by the checkpoint thread.
+    pub checkpoints: AtomicU64,
 }
 
 #[derive(Clone, Debug)]
@@ -197,15 +200,19 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     // a power cut, not just a killed process. Group commit keeps it affordable.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // Checkpoints run on their own thread (`checkpoint.rs`), not in a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
 }
 
-pub fn spawn(conn: Connection, fanout: Arc<dyn Fanout>) -> Result<Handle, StoreError> {
+pub fn spawn(conn: Connection, path: &Path, fanout: Arc<dyn Fanout>) -> Result<Handle, StoreError> {
     let (tx, rx) = mpsc::channel();
     let stats = Arc::new(Stats::default());
     let writer = Writer {
         conn,
+        checkpoints: Checkpointer::spawn(path, Arc::clone(&stats))?,
+        commits_since_checkpoint: 0,
         fanout,
         rooms: HashMap::new(),
         members: HashSet::new(),
@@ -255,6 +262,8 @@ struct RoomRow {
 
 struct Writer {
     conn: Connection,
+    checkpoints: Checkpointer,
+    commits_since_checkpoint: u64,
     fanout: Arc<dyn Fanout>,
     /// Cache of rooms and conversations by `rooms.name` (never deleted, so never
     /// stale) with their latest seq.
@@ -377,6 +386,11 @@ impl Writer {
         match result {
             Ok(()) => {
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.commits_since_checkpoint += 1;
+                if self.commits_since_checkpoint >= COMMITS_PER_CHECKPOINT {
+                    self.commits_since_checkpoint = 0;
+                    self.checkpoints.request();
+                }
                 self.stats.commits.fetch_add(1, Ordering::Relaxed);
                 self.stats.ops.fetch_add(size as u64, Ordering::Relaxed);
                 self.stats
