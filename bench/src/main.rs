@@ -44,8 +44,8 @@ enum Cli {
         #[arg(long, default_value_t = 3600)]
         max_secs: u64,
     },
-    /// Write the report again from the last run's raw results
-    /// (`target/bench/results.json`), without measuring anything.
+    /// Write the report again from the last run's raw results (`bench/results.json`
+    /// beside the report: `docs/bench/results.json`), without measuring anything.
     Report {
         /// The repository root (default: the current directory).
         #[arg(long)]
@@ -268,11 +268,13 @@ fn suite(args: SuiteArgs) -> Result<()> {
     let _ = std::fs::remove_dir_all(setup.work.join("run"));
     let _ = std::fs::remove_dir_all(setup.work.join("template"));
     results.elapsed_s = started.elapsed().as_secs_f64();
-    std::fs::create_dir_all(&setup.work)?;
-    let raw = setup.work.join("results.json");
-    std::fs::write(&raw, serde_json::to_string_pretty(&results)?)?;
     let out = args.out.unwrap_or_else(|| root.join("docs/benchmarks.md"));
     let plots = out.parent().unwrap_or(Path::new(".")).join("bench");
+    // Beside the report, so a run of one scenario written elsewhere (`--out`)
+    // never replaces the raw results the main report is regenerated from.
+    std::fs::create_dir_all(&plots)?;
+    let raw = plots.join("results.json");
+    std::fs::write(&raw, serde_json::to_string_pretty(&results)?)?;
     let tuning = report::tuning_log(&root);
     let problems = report::write(&results, &out, &plots, "bench", tuning.as_deref())?;
     for p in problems {
@@ -293,11 +295,11 @@ fn report_again(root: Option<PathBuf>, out: Option<PathBuf>) -> Result<()> {
         Some(r) => r,
         None => std::env::current_dir()?,
     };
-    let raw = root.join("target/bench/results.json");
-    let text = std::fs::read_to_string(&raw).with_context(|| format!("{}", raw.display()))?;
-    let results: Results = serde_json::from_str(&text).context("results.json")?;
     let out = out.unwrap_or_else(|| root.join("docs/benchmarks.md"));
     let plots = out.parent().unwrap_or(Path::new(".")).join("bench");
+    let raw = plots.join("results.json");
+    let text = std::fs::read_to_string(&raw).with_context(|| format!("{}", raw.display()))?;
+    let results: Results = serde_json::from_str(&text).context("results.json")?;
     let tuning = report::tuning_log(&root);
     for p in report::write(&results, &out, &plots, "bench", tuning.as_deref())? {
         eprintln!("[bench] warning: {p}");
