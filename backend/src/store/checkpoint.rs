@@ -4,23 +4,61 @@
 //! past 1,000 pages: that commit (and the broadcast and acks waiting behind it)
 //! then also copies every page the log holds into the database file and fsyncs
 //! it. Under steady chat traffic that is a periodic stall of every room at once.
-//! Here the writer's connection has automatic checkpoints off, counts its
-//! commits, and every [`COMMITS_PER_CHECKPOINT`] asks this thread, which runs
-//! a `PASSIVE` checkpoint on its own connection: it copies what it can without
-//! blocking the writer or any reader, and the writer goes on committing to the
-//! log meanwhile. When the last connection closes, SQLite checkpoints the rest.
+//! Here the writer's connection has a WAL hook instead ([`watch`]), which
+//! notes the log's size after each commit, and the writer asks this thread for
+//! a checkpoint every [`COMMITS_PER_CHECKPOINT`] commits, or sooner when big
+//! batches take the log past [`MAX_WAL_PAGES`]. The thread runs a `PASSIVE`
+//! checkpoint on its own connection: it copies what it can without blocking the
+//! writer or any reader, and the writer goes on committing to the log meanwhile
+//! (SQLite starts the log over once a checkpoint has copied all of it). When the
+//! last connection closes, SQLite checkpoints the rest.
+//!
+//! Asking on every commit once the log is past 1,000 pages was tried: under
+//! steady traffic the checkpoint then chased the writer (the log only starts
+//! over once a checkpoint has caught up), back to back, for more CPU and worse
+//! latency than asking every few hundred commits.
 
+use std::cell::Cell;
+use std::ffi::c_int;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 
 use rusqlite::Connection;
+use rusqlite::hooks::Wal;
 
 use super::writer::Stats;
 
-/// Commits between two checkpoint requests: a few pages each, so about the
-/// 1,000 pages at which SQLite would have checkpointed by itself.
+/// Commits between two checkpoint requests: a few pages each under chat
+/// traffic, so about the 1,000 pages at which SQLite would have checkpointed.
 pub const COMMITS_PER_CHECKPOINT: u64 = 256;
+
+/// The log's size (in pages, 4 KiB each) past which a checkpoint is asked for
+/// at once: batches of hundreds of messages would otherwise grow it by hundreds
+/// of megabytes between two requests.
+pub const MAX_WAL_PAGES: usize = 4000;
+
+thread_local! {
+    /// Pages in the log after the last commit on this thread's connection (the
+    /// hook runs inside `COMMIT`, on the committing thread: the writer's).
+    static WAL_PAGES: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_pages(_: &Wal, pages: c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.set(usize::try_from(pages).unwrap_or(0));
+    Ok(())
+}
+
+/// Replaces SQLite's automatic checkpoint on `conn` (a WAL hook replaces it)
+/// with a note of the log's size for [`wal_pages`].
+pub fn watch(conn: &Connection) {
+    conn.wal_hook(Some(note_pages));
+}
+
+/// Pages in the log after this thread's last commit on a watched connection.
+pub fn wal_pages() -> usize {
+    WAL_PAGES.get()
+}
 
 /// Asks the checkpoint thread for a checkpoint; dropping it ends the thread.
 #[derive(Debug)]
@@ -74,6 +112,7 @@ mod tests {
 
     #[test]
     fn the_writer_never_checkpoints_and_the_thread_does_when_asked() {
+        WAL_PAGES.set(0);
         let dir = std::env::temp_dir().join(format!("parley-checkpoint-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let db = dir.join("t.db");

@@ -21,7 +21,7 @@ use parley_common::{
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::checkpoint::{COMMITS_PER_CHECKPOINT, Checkpointer};
+use super::checkpoint::{self, COMMITS_PER_CHECKPOINT, Checkpointer, MAX_WAL_PAGES};
 use super::{Appended, AuthUser, ChannelKey, DmParties, StoreError, TokenHash, UserId};
 use parley_common::{PollInfo, PollSpec, Tally};
 
@@ -201,7 +201,7 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     // Checkpoints run on their own thread (`checkpoint.rs`), not in a commit.
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    super::checkpoint::watch(&conn);
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(conn)
 }
@@ -387,7 +387,9 @@ impl Writer {
             Ok(()) => {
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 self.commits_since_checkpoint += 1;
-                if self.commits_since_checkpoint >= COMMITS_PER_CHECKPOINT {
+                if self.commits_since_checkpoint >= COMMITS_PER_CHECKPOINT
+                    || checkpoint::wal_pages() >= MAX_WAL_PAGES
+                {
                     self.commits_since_checkpoint = 0;
                     self.checkpoints.request();
                 }
