@@ -492,7 +492,6 @@ pub struct S3Run {
 }
 
 impl S3Run {
-    /// The highest step within the objective (every step below it passed too).
     /// The highest step that counts, below the first step the server failed (a
     /// step the generator could not measure does not count, but does not end
     /// the sweep either).
