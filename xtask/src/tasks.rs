@@ -40,9 +40,14 @@ fn precompress(dist: &std::path::Path) -> Result<(), Error> {
             continue;
         }
         let raw = std::fs::read(&path).map_err(|e| io("reading an asset", e))?;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&raw).map_err(|e| io("gzip", e))?;
-        let gz = gz.finish().map_err(|e| io("gzip", e))?;
+        let mut gz = Vec::new();
+        zopfli::compress(
+            zopfli::Options::default(),
+            zopfli::Format::Gzip,
+            raw.as_slice(),
+            &mut gz,
+        )
+        .map_err(|e| io("gzip", e))?;
         let mut br = Vec::new();
         {
             let mut w = brotli::CompressorWriter::new(&mut br, 4096, 11, 22);
