@@ -120,7 +120,8 @@ impl Limits {
 }
 
 /// Builds the HTTP routes: the WebSocket endpoint, a health check, and the SPA
-/// (unknown paths fall back to its index.html so client-side routes load).
+/// (unknown paths fall back to its index.html so client-side routes load; the
+/// transport lab's page is `lab/index.html`, so `/lab/`).
 pub fn router(state: AppState, static_dir: &Path, autobahn_echo: bool) -> Router {
     // Precompressed `.br` / `.gz` files (written by `cargo xtask dist`) are sent to
     // browsers that accept them.
@@ -132,10 +133,13 @@ pub fn router(state: AppState, static_dir: &Path, autobahn_echo: bool) -> Router
         .precompressed_br()
         .precompressed_gzip()
         .fallback(index);
-    let csp = axum::http::HeaderValue::from_str(&security::content_security_policy(
-        &std::fs::read_to_string(static_dir.join("index.html")).unwrap_or_default(),
-    ))
-    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("default-src 'self'"));
+    // Both pages' inline loaders are allowed by their hashes.
+    let pages: String = ["index.html", "lab/index.html"]
+        .iter()
+        .filter_map(|page| std::fs::read_to_string(static_dir.join(page)).ok())
+        .collect();
+    let csp = axum::http::HeaderValue::from_str(&security::content_security_policy(&pages))
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("default-src 'self'"));
     let spa = Router::new()
         .fallback_service(spa)
         .layer(axum::middleware::from_fn(cache_headers))
@@ -244,6 +248,11 @@ impl Application {
             tracing::warn!(
                 static_dir = %config.static_dir.display(),
                 "no index.html in the static directory: build the SPA with `cargo xtask run` (or `trunk build --release`)"
+            );
+        } else if !config.static_dir.join("lab/index.html").is_file() {
+            tracing::warn!(
+                static_dir = %config.static_dir.display(),
+                "no lab/index.html in the static directory: /lab/ shows the chat (`cargo xtask dist` builds both pages)"
             );
         }
         let hub = Hub::new();

@@ -10,9 +10,10 @@ use axum::response::Response;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-/// The policy for an SPA whose index.html is `index`.
-pub fn content_security_policy(index: &str) -> String {
-    let hashes: String = inline_scripts(index)
+/// The policy for an SPA whose pages (index.html, and the lab's, one after the
+/// other) are `pages`.
+pub fn content_security_policy(pages: &str) -> String {
+    let hashes: String = inline_scripts(pages)
         .map(|script| {
             let digest = Sha256::digest(script.as_bytes());
             format!(

@@ -1,4 +1,4 @@
-//! The transport lab (`/lab`) in headless Chromium against the real server: the
+//! The transport lab (`/lab/`, a page of its own) in headless Chromium against the real server: the
 //! same live stream over a WebSocket, long-polling and short polling, each
 //! column showing deliveries, latency percentiles, requests per second and
 //! bytes per update.
@@ -48,7 +48,8 @@ struct Column {
 }
 
 async fn lab(harness: &Harness, browser: &Browser) -> TestResult {
-    // Logged out, /lab is the log-in page; once logged in, the lab (same URL).
+    // Logged out, /lab (sent on to /lab/, the lab's own page) is the log-in
+    // page; once logged in, the lab (same URL).
     browser.goto(&harness.url("/lab")).await?;
     submit_registration(browser, USER.0, USER.1).await?;
     browser.wait_for("#lab-start[data-running='false']").await?;
@@ -128,8 +129,8 @@ async fn lab(harness: &Harness, browser: &Browser) -> TestResult {
             .await?;
     }
 
-    // Back to the chat, which connects again and lists the lab's room; its
-    // sidebar leads to the lab again.
+    // Back to the chat (a page load), which connects again and lists the lab's
+    // room; its sidebar leads to the lab's page again.
     click(browser, "#lab-back").await?;
     browser.wait_for("#conn-state[data-state='open']").await?;
     browser
@@ -138,8 +139,8 @@ async fn lab(harness: &Harness, browser: &Browser) -> TestResult {
     click(browser, "#sidebar a#open-lab").await?;
     browser.wait_for("#lab-start[data-running='false']").await?;
     let path = browser.eval("return location.pathname;").await?;
-    if path != Value::String("/lab".into()) {
-        return Err(format!("the lab's URL should be /lab, is {path}").into());
+    if path != Value::String("/lab/".into()) {
+        return Err(format!("the lab's URL should be /lab/, is {path}").into());
     }
     // The browser's Back button returns to the chat.
     browser.client.back().await?;

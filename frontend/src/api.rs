@@ -13,6 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response};
 
 pub use crate::auth::ApiFailure;
+use crate::auth::AuthMode;
 use crate::wire;
 
 /// A response: its status and its body (and, for the transport lab's byte
@@ -142,6 +143,14 @@ pub async fn register(credentials: &Credentials) -> Result<Me, ApiFailure> {
 /// `POST /api/login`.
 pub async fn login(credentials: &Credentials) -> Result<Me, ApiFailure> {
     post_credentials("/api/login", credentials).await
+}
+
+/// Logs in or registers, as the form asked.
+pub async fn sign_in(mode: AuthMode, credentials: &Credentials) -> Result<Me, ApiFailure> {
+    match mode {
+        AuthMode::Login => login(credentials).await,
+        AuthMode::Register => register(credentials).await,
+    }
 }
 
 /// `GET /api/me`: who this browser's session belongs to. `Ok(None)` means no valid

@@ -1,7 +1,7 @@
 //! The root component: owns the state, runs the side effects (the session check,
 //! the connection, sending the reducer's outbox, reconnecting, the page's focus,
-//! the typing indicators' clock) and lays out the screens. At `/lab` it shows the
-//! transport lab instead of the chat (which then keeps no connection open).
+//! the typing indicators' clock) and lays out the screens. The transport lab is
+//! a page of its own (`/lab/`, [`crate::lab::app`]).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -14,14 +14,13 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::api;
-use crate::auth::{self, AuthMode};
+use crate::auth;
 use crate::components::{
     AuthPage, Composer, Directory, DmEntry, ErrorBanner, MessageList, OnlineUsers, PollsPanel,
-    RoomEntry, Sidebar, StatusBar, TypingIndicator,
+    RoomEntry, Sidebar, StatusBar, TypingIndicator, splash,
 };
 use crate::connection::{self, Connection};
 use crate::ids::ClientIdGen;
-use crate::lab::{self, page::TransportLab};
 use crate::state::{Action, AppState, Chat, ConnState, Session, View};
 use crate::transport::reconnect_delay_ms;
 
@@ -36,27 +35,6 @@ pub fn App() -> Html {
     let sent_upto = use_mut_ref(|| 0u64);
     let ids = use_mut_ref(ClientIdGen::random);
     let dispatch = state.dispatcher();
-    // The transport lab (`/lab`) is shown instead of the chat. Links between
-    // the two stay in the app (`history.pushState`); Back and Forward too.
-    let on_lab = use_state(lab_in_url);
-    {
-        let on_lab = on_lab.setter();
-        use_effect_with((), move |()| {
-            let listener = listen(web_sys::window().map(Into::into), "popstate", move || {
-                on_lab.set(lab_in_url());
-            });
-            move || drop(listener)
-        });
-    }
-    let go = |lab: bool| {
-        let on_lab = on_lab.setter();
-        Callback::from(move |()| {
-            go_to(if lab { lab::PATH } else { "/" });
-            on_lab.set(lab);
-        })
-    };
-    let on_lab = *on_lab;
-
     // At startup: is there a session? Decides between the log-in page and the app.
     {
         let dispatch = dispatch.clone();
@@ -77,14 +55,13 @@ pub fn App() -> Html {
     // The one place a connection is opened: whenever the reducer asks for a new
     // one (a new `conn_id`) while someone is logged in. Its `hello` resumes from
     // what the state shows now. The teardown drops the handle, which closes it.
-    // The lab page has connections of its own: the chat's waits meanwhile.
     {
         let connection = connection.clone();
         let dispatch = dispatch.clone();
         let signed_in = state.me().is_some();
         let state = state.clone();
-        use_effect_with((state.conn_id, on_lab), move |&(conn, on_lab)| {
-            if signed_in && conn != 0 && !on_lab {
+        use_effect_with(state.conn_id, move |&conn| {
+            if signed_in && conn != 0 {
                 let hello = state.hello();
                 *connection.borrow_mut() = Some(connection::spawn(conn, hello, mode, dispatch));
             }
@@ -184,7 +161,7 @@ pub fn App() -> Html {
     // The URL names the chat shown, so that a reload (or a bookmark) opens it.
     {
         let shown = match (&state.session, state.view, state.active_chat()) {
-            (Session::SignedIn(_), View::Chat, Some(chat)) if !on_lab => Some(chat.channel.clone()),
+            (Session::SignedIn(_), View::Chat, Some(chat)) => Some(chat.channel.clone()),
             _ => None,
         };
         use_effect_with(shown, |shown| {
@@ -201,7 +178,6 @@ pub fn App() -> Html {
             n => format!("({n}) "),
         };
         let title = match (&state.session, state.view, state.active_chat()) {
-            (Session::SignedIn(_), _, _) if on_lab => "Transport lab · Parley".to_owned(),
             (Session::SignedIn(_), View::Chat, Some(chat)) => {
                 format!("{unread}{} · Parley", chat.channel)
             }
@@ -239,10 +215,7 @@ pub fn App() -> Html {
     match &state.session {
         Session::Checking => html! {
             <div class="app">
-                <main class="splash" aria-busy="true">
-                    <div class="logo" aria-hidden="true">{ "P" }</div>
-                    <p>{ "Loading Parley…" }</p>
-                </main>
+                { splash("Loading Parley…") }
                 { status }
             </div>
         },
@@ -253,11 +226,7 @@ pub fn App() -> Html {
                     dispatch.dispatch(Action::AuthSubmitted);
                     let dispatch = dispatch.clone();
                     spawn_local(async move {
-                        let answer = match mode {
-                            AuthMode::Login => api::login(&credentials).await,
-                            AuthMode::Register => api::register(&credentials).await,
-                        };
-                        dispatch.dispatch(match answer {
+                        dispatch.dispatch(match api::sign_in(mode, &credentials).await {
                             Ok(me) => Action::SignedIn(me.name),
                             Err(failure) => Action::AuthFailed(auth::auth_problem(&failure)),
                         });
@@ -277,12 +246,6 @@ pub fn App() -> Html {
                     { status }
                 </div>
             }
-        }
-        Session::SignedIn(_) if on_lab => {
-            let on_logged_out = dispatch.to_callback().reform(|()| Action::SignedOut {
-                notice: Some("You were logged out.".into()),
-            });
-            html! { <TransportLab on_back={go(false)} {on_logged_out} /> }
         }
         Session::SignedIn(me) => {
             let main = match (state.view, state.active_chat()) {
@@ -377,10 +340,6 @@ pub fn App() -> Html {
                         on_new_dm={dispatch.to_callback().reform(Action::OpenDm)}
                         on_new_dm_edit={dispatch.to_callback().reform(|()| Action::NewDmEdited)}
                         on_open_directory={dispatch.to_callback().reform(|()| Action::OpenDirectory)}
-                        on_open_lab={go(true).reform({
-                            let dispatch = dispatch.clone();
-                            move |()| dispatch.dispatch(Action::SetSidebar(false))
-                        })}
                         {on_logout}
                         on_close={close_menu}
                     />
@@ -422,20 +381,6 @@ fn channel_in_url() -> Option<Channel> {
     match name.strip_prefix('@') {
         Some(user) => Username::parse(user).ok().map(Channel::Dm),
         None => crate::lower::room_name(name).ok().map(Channel::Room),
-    }
-}
-
-/// Whether the page's path is the transport lab's.
-fn lab_in_url() -> bool {
-    web_sys::window()
-        .and_then(|w| w.location().pathname().ok())
-        .is_some_and(|path| lab::is_lab_path(&path))
-}
-
-/// Moves to `path` in the app (a history entry, no page load).
-fn go_to(path: &str) {
-    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(path));
     }
 }
 
@@ -514,7 +459,7 @@ fn watch_focus(dispatch: &UseReducerDispatcher<AppState>) -> Vec<Listener> {
         .into_iter()
         .filter_map(|(target, event)| {
             let dispatch = dispatch.clone();
-            listen(Some(target), event, move || {
+            listen(target, event, move || {
                 // While a blur event runs, the document may still claim the focus.
                 let focused = event != "blur" && page_focused();
                 dispatch.dispatch(Action::Focus(focused));
@@ -525,11 +470,10 @@ fn watch_focus(dispatch: &UseReducerDispatcher<AppState>) -> Vec<Listener> {
 
 /// Calls `f` on each `event` at `target` until the listener is dropped.
 fn listen(
-    target: Option<web_sys::EventTarget>,
+    target: web_sys::EventTarget,
     event: &'static str,
     f: impl Fn() + 'static,
 ) -> Option<Listener> {
-    let target = target?;
     let callback = Closure::<dyn Fn()>::new(f);
     target
         .add_event_listener_with_callback(event, callback.as_ref().unchecked_ref())

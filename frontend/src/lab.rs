@@ -1,11 +1,13 @@
-//! The transport lab (`/lab`): the same live stream over a WebSocket, long-polling
-//! and short polling side by side, with each one's delivery latency, HTTP
-//! requests per second and bytes on the wire per delivered update.
+//! The transport lab (`/lab/`, a page of its own): the same live stream over a
+//! WebSocket, long-polling and short polling side by side, with each one's
+//! delivery latency, HTTP requests per second and bytes on the wire per
+//! delivered update.
 //!
 //! This file is the pure part, tested natively: the message bodies the lab
 //! sends and recognizes, percentiles over the latest deliveries, the request
 //! rate window, and how bytes on the wire are counted (or estimated). The page
-//! that opens the connections and shows the numbers is [`page`].
+//! that opens the connections and shows the numbers is [`page`]; [`app`] is the
+//! root of that page (the session check, the log-in form, then the lab).
 //!
 //! **What counts as bytes on the wire** (application level: no TCP/IP):
 //!
@@ -17,6 +19,7 @@
 //!   headers ([`BODY_HEADER_BYTES`]) and the body (exact); the answer's status
 //!   line and every header the page can see (exact) and its body (exact).
 
+pub mod app;
 pub mod page;
 
 use std::collections::VecDeque;
@@ -54,13 +57,8 @@ pub const BODY_HEADER_BYTES: usize = 81;
 /// Protocols` (166 bytes), measured like [`FETCH_HEADER_BYTES`].
 pub const WS_HANDSHAKE_BYTES: usize = 586 + 166;
 
-/// Where the lab is.
-pub const PATH: &str = "/lab";
-
-/// Whether a page path (`location.pathname`) is the lab's.
-pub fn is_lab_path(path: &str) -> bool {
-    path.trim_end_matches('/') == PATH
-}
+/// Where the lab is: a page of its own (`lab.html`, built into `dist/lab/`).
+pub const PATH: &str = "/lab/";
 
 /// The three transports the lab compares, in the order shown.
 pub const TRANSPORTS: [crate::transport::Transport; 3] = [

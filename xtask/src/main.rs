@@ -26,7 +26,8 @@ usage: cargo xtask <command> [args]
 commands:
   install           install the missing tools (wasm target, trunk, wasm-bindgen-cli,
                     wasm-opt, chromium + chromedriver); skips what is already there
-  dist              build the SPA in release mode into dist/
+  dist              build the SPA in release mode into dist/ (the transport
+                    lab's page into dist/lab/)
   run [-- ARGS]     install, build the SPA, then run the server on it;
                     ARGS go to the server, e.g. `cargo xtask run -- --listen 0.0.0.0:8080`
   test [STEP...]    run the checks in order, stopping at the first failure:

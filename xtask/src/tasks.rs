@@ -8,22 +8,35 @@ use crate::tools::{self, Browser};
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
-/// `trunk build --release` at the repo root → `dist/`.
+/// `trunk build --release` at the repo root → `dist/`, then the transport
+/// lab's page (`lab.html`, its own wasm) → `dist/lab/`, served at `/lab/`. The
+/// lab goes second: trunk empties `dist/` when it builds into it.
 pub fn build_spa(ctx: &Ctx) -> Result<(), Error> {
     say!("building the SPA (trunk, release) into dist/…");
     ctx::run(ctx.trunk()?.args(["build", "--release"]))?;
-    let index = ctx.dist_dir().join("index.html");
-    if index.is_file() {
-        precompress(&ctx.dist_dir())
-    } else {
-        Err(Error::new(format!(
-            "trunk finished but {} does not exist",
-            index.display()
-        )))
+    let dist = ctx.dist_dir();
+    let lab = dist.join("lab");
+    say!("building the transport lab's page into dist/lab/…");
+    ctx::run(
+        ctx.trunk()?
+            .args(["build", "--release", "--public-url", "/lab/", "--dist"])
+            .arg(&lab)
+            .arg("lab.html"),
+    )?;
+    for dir in [&dist, &lab] {
+        let index = dir.join("index.html");
+        if !index.is_file() {
+            return Err(Error::new(format!(
+                "trunk finished but {} does not exist",
+                index.display()
+            )));
+        }
+        precompress(dir)?;
     }
+    Ok(())
 }
 
-/// Writes `.gz` and `.br` copies of the SPA's text and wasm files, which the
+/// Writes `.gz` and `.br` copies of a page's text and wasm files, which the
 /// server sends to browsers that accept them (DESIGN.md rule 11), and prints what
 /// a first visit downloads.
 fn precompress(dist: &std::path::Path) -> Result<(), Error> {
@@ -71,7 +84,8 @@ fn precompress(dist: &std::path::Path) -> Result<(), Error> {
         );
     }
     say!(
-        "first visit downloads {} B raw, {} B gzip, {} B brotli",
+        "{}: a first visit downloads {} B raw, {} B gzip, {} B brotli",
+        dist.display(),
         totals.0,
         totals.1,
         totals.2

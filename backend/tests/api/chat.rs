@@ -1,6 +1,6 @@
 use parley_common::ServerMsg;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn two_users_chat_in_the_lobby() {
@@ -105,6 +105,49 @@ async fn the_spa_is_served_with_a_fallback_to_index_html() {
     assert!(body.contains("Parley test SPA"));
     let (status, body) = app.get("/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_transport_lab_is_a_page_of_its_own_under_lab() {
+    let app = spawn_app_with(|config| {
+        let lab = config.static_dir.join("lab");
+        std::fs::create_dir_all(&lab).unwrap();
+        std::fs::write(
+            lab.join("index.html"),
+            "<!doctype html><title>Lab test page</title><script type=module>lab()</script>",
+        )
+        .unwrap();
+        std::fs::write(
+            config.static_dir.join("index.html"),
+            "<!doctype html><title>Parley test SPA</title><script type=module>chat()</script>",
+        )
+        .unwrap();
+    })
+    .await;
+    let page = app.http("GET", "/lab/", None, &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Lab test page"), "{}", page.body);
+    assert_eq!(page.header("cache-control"), Some("no-cache"));
+    // Both pages' inline loaders are allowed, and nothing else inline.
+    let csp = page
+        .header("content-security-policy")
+        .expect("a CSP header");
+    assert_eq!(csp.matches("'sha256-").count(), 2, "{csp}");
+    assert_eq!(
+        app.http("GET", "/", None, &[])
+            .await
+            .header("content-security-policy"),
+        Some(csp)
+    );
+    // Without the slash: sent to the page.
+    let bare = app.http("GET", "/lab", None, &[]).await;
+    assert!((300..400).contains(&bare.status), "{}", bare.status);
+    assert_eq!(bare.header("location"), Some("/lab/"));
+    // The chat's own routes still fall back to its index.html.
+    let (status, body) = app.get("/rooms/lab").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Parley test SPA"));
     app.stop().await;
 }
 

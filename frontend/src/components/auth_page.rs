@@ -201,3 +201,13 @@ pub fn AuthPage(props: &AuthPageProps) -> Html {
         </main>
     }
 }
+
+/// The page shown while the session is checked at startup.
+pub fn splash(text: &'static str) -> Html {
+    html! {
+        <main class="splash" aria-busy="true">
+            <div class="logo" aria-hidden="true">{ "P" }</div>
+            <p>{ text }</p>
+        </main>
+    }
+}

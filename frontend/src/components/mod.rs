@@ -11,7 +11,7 @@ mod presence;
 mod sidebar;
 mod status_bar;
 
-pub use auth_page::{AuthPage, AuthPageProps};
+pub use auth_page::{AuthPage, AuthPageProps, splash};
 pub use composer::{Composer, ComposerProps};
 pub use directory::{Directory, DirectoryProps, room_name_error_text};
 pub use error_banner::{ErrorBanner, ErrorBannerProps};
@@ -23,5 +23,5 @@ pub use polls::{
 pub use presence::{
     OnlineUsers, OnlineUsersProps, TypingIndicator, TypingIndicatorProps, hue, initial, typing_text,
 };
-pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, in_app, new_dm_target};
+pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, new_dm_target};
 pub use status_bar::{StatusBar, StatusBarProps};

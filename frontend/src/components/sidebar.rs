@@ -64,9 +64,6 @@ pub struct SidebarProps {
     #[prop_or_default]
     pub on_new_dm_edit: Callback<()>,
     pub on_open_directory: Callback<()>,
-    /// Open the transport lab (`/lab`); no link without it.
-    #[prop_or_default]
-    pub on_open_lab: Option<Callback<()>>,
     pub on_logout: Callback<()>,
     /// Close the drawer (Escape, or its close button).
     #[prop_or_default]
@@ -218,14 +215,13 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
                 on_submit={props.on_new_dm.clone()}
                 on_edit={props.on_new_dm_edit.clone()}
             />
-            if let Some(on_open_lab) = &props.on_open_lab {
-                <a href="/lab" id="open-lab" class="sidebar-link" onclick={in_app(on_open_lab)}>
-                    <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
-                        <path d="M2 10h3l2-5 3 10 3-7 2 2h3" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" />
-                    </svg>
-                    { "Transport lab" }
-                </a>
-            }
+            // The lab is a page of its own, so that the chat's download does not carry it.
+            <a href={crate::lab::PATH} id="open-lab" class="sidebar-link">
+                <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
+                    <path d="M2 10h3l2-5 3 10 3-7 2 2h3" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" />
+                </svg>
+                { "Transport lab" }
+            </a>
             <div class="sidebar-foot">
                 <span class={classes!("avatar", format!("presence-{}", props.conn_state))} aria-hidden="true">{ initial }</span>
                 <span class="me-name" title={format!("Logged in as {}", props.me)}>{ props.me.as_str() }</span>
@@ -235,18 +231,6 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
             </div>
         </nav>
     }
-}
-
-/// A link's click handler that stays in the app for a plain click; a click
-/// with a modifier (new tab, new window) or another button is the browser's.
-pub fn in_app(go: &Callback<()>) -> Callback<MouseEvent> {
-    let go = go.clone();
-    Callback::from(move |e: MouseEvent| {
-        if !(e.ctrl_key() || e.meta_key() || e.shift_key() || e.alt_key() || e.button() != 0) {
-            e.prevent_default();
-            go.emit(());
-        }
-    })
 }
 
 /// The unread count, as a badge (nothing when 0).

@@ -31,7 +31,6 @@ use super::{
     LinkState, RATES, ROOM, Row, TRANSPORTS, TransportStats, WS_HANDSHAKE_BYTES, bar_permille,
     bytes_text, due_ms, latency_text, request_head_bytes, tenths_text, ws_frame_bytes,
 };
-use crate::components::in_app;
 use crate::connection::{self, Event, Events};
 use crate::ids::ClientIdGen;
 use crate::transport::{Transport, TransportMode};
@@ -100,8 +99,6 @@ impl Drop for Links {
 
 #[derive(Properties, PartialEq)]
 pub struct TransportLabProps {
-    /// "Back to chat".
-    pub on_back: Callback<()>,
     /// A connection was closed because the session was logged out.
     pub on_logged_out: Callback<()>,
 }
@@ -177,7 +174,6 @@ pub fn TransportLab(props: &TransportLabProps) -> Html {
             </button>
         }
     });
-    let on_back = in_app(&props.on_back);
 
     let now = now_ms();
     let mut r = run.borrow_mut();
@@ -217,7 +213,7 @@ pub fn TransportLab(props: &TransportLabProps) -> Html {
     html! {
         <div class="app lab-page">
             <header class="topbar lab-topbar">
-                <a href="/" id="lab-back" class="lab-back" onclick={on_back}>{ "← Chat" }</a>
+                <a href="/" id="lab-back" class="lab-back">{ "← Chat" }</a>
                 <h1 class="title">{ "Transport lab" }</h1>
             </header>
             <main class="lab-main">

@@ -198,12 +198,3 @@ fn messages_are_due_at_the_rate() {
     assert_eq!(due_ms(5_000, 1, 2), 7_000);
     assert_eq!(due_ms(5_000, 0, 2), 7_000, "0 is taken as 1");
 }
-
-#[test]
-fn the_lab_has_its_own_path() {
-    assert!(is_lab_path("/lab"));
-    assert!(is_lab_path("/lab/"));
-    for other in ["/", "", "/lab/x", "/labs", "/Lab", "/x/lab"] {
-        assert!(!is_lab_path(other), "{other:?}");
-    }
-}
