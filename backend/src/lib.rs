@@ -133,13 +133,7 @@ pub fn router(state: AppState, static_dir: &Path, autobahn_echo: bool) -> Router
         .precompressed_br()
         .precompressed_gzip()
         .fallback(index);
-    // Both pages' inline loaders are allowed by their hashes.
-    let pages: String = ["index.html", "lab/index.html"]
-        .iter()
-        .filter_map(|page| std::fs::read_to_string(static_dir.join(page)).ok())
-        .collect();
-    let csp = axum::http::HeaderValue::from_str(&security::content_security_policy(&pages))
-        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("default-src 'self'"));
+    let csp = Arc::new(security::Csp::new(static_dir));
     let spa = Router::new()
         .fallback_service(spa)
         .layer(axum::middleware::from_fn(cache_headers))

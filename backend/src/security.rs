@@ -2,6 +2,14 @@
 //! only our own scripts (the inline loader trunk writes into index.html by its
 //! hash), WebAssembly, our styles and same-origin connections — so even if some
 //! text were rendered as HTML by mistake, no injected script would run.
+//!
+//! The policy follows the pages on disk: `cargo xtask dist` while the server
+//! runs writes new loaders (new asset names, so new hashes), and a policy built
+//! once at startup would then block them and leave the page blank.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -9,6 +17,47 @@ use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
+
+/// The pages whose inline loaders are allowed: the chat's and the lab's.
+const PAGES: [&str; 2] = ["index.html", "lab/index.html"];
+
+/// The policy for the pages in a static directory, built again when one of
+/// them changes (two `stat`s per response to tell).
+#[derive(Debug)]
+pub struct Csp {
+    pages: Vec<PathBuf>,
+    /// The pages' modification times when `value` was built, and the policy.
+    cached: Mutex<(Vec<Option<SystemTime>>, HeaderValue)>,
+}
+
+impl Csp {
+    pub fn new(static_dir: &Path) -> Self {
+        let pages: Vec<PathBuf> = PAGES.iter().map(|p| static_dir.join(p)).collect();
+        let cached = Mutex::new((Vec::new(), HeaderValue::from_static("default-src 'self'")));
+        Self { pages, cached }
+    }
+
+    /// The policy for the pages as they are now.
+    pub fn current(&self) -> HeaderValue {
+        let stamps: Vec<Option<SystemTime>> = self
+            .pages
+            .iter()
+            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .collect();
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if cached.0 != stamps {
+            let pages: String = self
+                .pages
+                .iter()
+                .filter_map(|p| std::fs::read_to_string(p).ok())
+                .collect();
+            let value = HeaderValue::from_str(&content_security_policy(&pages))
+                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+            *cached = (stamps, value);
+        }
+        cached.1.clone()
+    }
+}
 
 /// The policy for an SPA whose pages (index.html, and the lab's, one after the
 /// other) are `pages`.
@@ -42,13 +91,13 @@ fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
 
 /// Adds the policy and the usual companions to every response of the SPA.
 pub async fn security_headers(
-    State(csp): State<HeaderValue>,
+    State(csp): State<Arc<Csp>>,
     request: Request,
     next: Next,
 ) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp.current());
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -56,3 +56,31 @@ async fn the_spa_is_served_with_a_content_security_policy() {
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_policy_follows_the_pages_when_they_are_rebuilt() {
+    let app = spawn_app().await;
+    let index = app.dir.0.join("index.html");
+    let page = |script: &str| format!("<!doctype html><script type=module>{script}</script>");
+    std::fs::write(&index, page("boot_v1()")).unwrap();
+    let before = app.http("GET", "/", None, &[]).await;
+    let before = before.header("content-security-policy").unwrap().to_owned();
+    assert_eq!(before.matches("'sha256-").count(), 1, "{before}");
+
+    // `cargo xtask dist` while the server runs: a new loader, a new hash.
+    std::fs::write(&index, page("boot_v2()")).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&index)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let after = app.http("GET", "/", None, &[]).await;
+    assert_eq!(after.status, 200);
+    assert!(after.body.contains("boot_v2()"));
+    let after = after.header("content-security-policy").unwrap();
+    assert_eq!(after.matches("'sha256-").count(), 1, "{after}");
+    assert_ne!(after, before, "the new loader's hash, not the old one's");
+    app.stop().await;
+}
