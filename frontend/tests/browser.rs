@@ -24,6 +24,7 @@ use parley_frontend::components::{
     PollsPanel, PollsPanelProps, RoomEntry, Sidebar, SidebarProps, StatusBar, StatusBarProps,
     TypingIndicator, TypingIndicatorProps,
 };
+use parley_frontend::lab::app::LabApp;
 use parley_frontend::state::{ConnState, Notice, Pending};
 use parley_frontend::time;
 use parley_frontend::transport::Transport;
@@ -748,6 +749,20 @@ async fn sidebar_links_to_the_transport_lab_page() {
     // A plain link: the lab is a page of its own (its own wasm, not in the chat's).
     let link = find(&root, "a#open-lab[href='/lab/']").await;
     assert_eq!(text(&link), "Transport lab");
+}
+
+#[wasm_bindgen_test]
+async fn the_lab_page_says_when_the_server_cannot_be_reached() {
+    // The test runner's server has no `/api/me`: the lab's page cannot tell
+    // whether there is a session, so it offers the log-in form and says why.
+    let root = mount::<LabApp>(());
+    let notice = wait_for_long(&root, "p.auth-notice", |_| true).await;
+    assert_eq!(
+        text(&notice),
+        "Cannot reach the server. Reload the page to try again."
+    );
+    find(&root, "form input#auth-name").await;
+    assert!(root.query_selector("#lab-start").unwrap().is_none());
 }
 
 #[wasm_bindgen_test]
