@@ -43,9 +43,7 @@ pub fn App() -> Html {
                 dispatch.dispatch(match api::me().await {
                     Ok(me) => Action::SessionChecked(me.map(|me| me.name)),
                     Err(_) => Action::SignedOut {
-                        notice: Some(
-                            "Cannot reach the server. Reload the page to try again.".into(),
-                        ),
+                        notice: Some(auth::UNREACHABLE.into()),
                     },
                 });
             });

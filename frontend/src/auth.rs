@@ -133,6 +133,11 @@ pub enum ApiFailure {
     Network(String),
 }
 
+/// Shown on the log-in page when the session check at startup got no answer.
+pub const UNREACHABLE: &str = "Cannot reach the server. Reload the page to try again.";
+/// Shown on the log-in page when the session was logged out (another tab).
+pub const LOGGED_OUT: &str = "You were logged out.";
+
 /// Where and how the form shows a failed log-in or registration.
 pub fn auth_problem(failure: &ApiFailure) -> AuthProblem {
     let error = match failure {

@@ -1095,7 +1095,7 @@ impl AppState {
 
     fn apply_closed(mut self, code: Option<u16>, reason: String) -> Self {
         if code == Some(parley_common::close::LOGGED_OUT) {
-            let notice = (!self.logging_out).then(|| "You were logged out.".to_owned());
+            let notice = (!self.logging_out).then(|| crate::auth::LOGGED_OUT.to_owned());
             return self.signed_out(notice);
         }
         self.conn = ConnState::Closed { code, reason };

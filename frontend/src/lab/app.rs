@@ -41,9 +41,7 @@ pub fn LabApp() -> Html {
                 session.set(match api::me().await {
                     Ok(Some(_)) => Session::SignedIn,
                     Ok(None) => signed_out(Some("Log in to open the transport lab.")),
-                    Err(_) => signed_out(Some(
-                        "Cannot reach the server. Reload the page to try again.",
-                    )),
+                    Err(_) => signed_out(Some(auth::UNREACHABLE)),
                 });
             });
         });
@@ -55,7 +53,7 @@ pub fn LabApp() -> Html {
         Session::SignedIn => {
             let setter = session.setter();
             let on_logged_out =
-                Callback::from(move |()| setter.set(signed_out(Some("You were logged out."))));
+                Callback::from(move |()| setter.set(signed_out(Some(auth::LOGGED_OUT))));
             html! { <TransportLab {on_logged_out} /> }
         }
         Session::SignedOut {
