@@ -1,6 +1,6 @@
 //! Security headers for the SPA's pages: a Content-Security-Policy that allows
-//! only our own scripts (the inline loader trunk writes into index.html by its
-//! hash), WebAssembly, our styles and same-origin connections — so even if some
+//! only our own scripts (the inline loaders trunk writes into index.html and
+//! the lab's lab/index.html, by their hashes), WebAssembly, our styles and same-origin connections — so even if some
 //! text were rendered as HTML by mistake, no injected script would run.
 //!
 //! The policy follows the pages on disk: `cargo xtask dist` while the server
@@ -20,20 +20,22 @@ use sha2::{Digest, Sha256};
 
 /// The pages whose inline loaders are allowed: the chat's and the lab's.
 const PAGES: [&str; 2] = ["index.html", "lab/index.html"];
+/// Until a policy is built (and if one could not be): our origin only.
+const FALLBACK: HeaderValue = HeaderValue::from_static("default-src 'self'");
 
 /// The policy for the pages in a static directory, built again when one of
 /// them changes (two `stat`s per response to tell).
 #[derive(Debug)]
 pub struct Csp {
     pages: Vec<PathBuf>,
-    /// The pages' modification times when `value` was built, and the policy.
+    /// The pages' modification times when the policy was built, and the policy.
     cached: Mutex<(Vec<Option<SystemTime>>, HeaderValue)>,
 }
 
 impl Csp {
     pub fn new(static_dir: &Path) -> Self {
         let pages: Vec<PathBuf> = PAGES.iter().map(|p| static_dir.join(p)).collect();
-        let cached = Mutex::new((Vec::new(), HeaderValue::from_static("default-src 'self'")));
+        let cached = Mutex::new((Vec::new(), FALLBACK));
         Self { pages, cached }
     }
 
@@ -51,8 +53,7 @@ impl Csp {
                 .iter()
                 .filter_map(|p| std::fs::read_to_string(p).ok())
                 .collect();
-            let value = HeaderValue::from_str(&content_security_policy(&pages))
-                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+            let value = HeaderValue::from_str(&content_security_policy(&pages)).unwrap_or(FALLBACK);
             *cached = (stamps, value);
         }
         cached.1.clone()
