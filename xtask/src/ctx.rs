@@ -75,6 +75,19 @@ impl Ctx {
         self.binaryen_dir().join("node_modules").join(".bin")
     }
 
+    pub fn terser_dir(&self) -> PathBuf {
+        self.root.join(".tools").join("terser")
+    }
+
+    /// terser's command-line script, run with `node`.
+    pub fn terser_js(&self) -> PathBuf {
+        self.terser_dir()
+            .join("node_modules")
+            .join("terser")
+            .join("bin")
+            .join("terser")
+    }
+
     pub fn dist_dir(&self) -> PathBuf {
         self.root.join("dist")
     }

@@ -13,6 +13,7 @@
 mod bench;
 mod conformance;
 mod ctx;
+mod spa_toolchain;
 mod tasks;
 mod tools;
 
@@ -27,7 +28,9 @@ commands:
   install           install the missing tools (wasm target, trunk, wasm-bindgen-cli,
                     wasm-opt, chromium + chromedriver); skips what is already there
   dist              build the SPA in release mode into dist/ (the transport
-                    lab's page into dist/lab/)
+                    lab's page into dist/lab/); with the nightly toolchain when
+                    it is installed (smaller wasm), else stable;
+                    PARLEY_SPA_TOOLCHAIN=stable|nightly|auto decides
   run [-- ARGS]     install, build the SPA, then run the server on it;
                     ARGS go to the server, e.g. `cargo xtask run -- --listen 0.0.0.0:8080`
   test [STEP...]    run the checks in order, stopping at the first failure:

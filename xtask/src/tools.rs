@@ -2,7 +2,7 @@
 //! registries (rustup, crates.io, npm, Debian). Each tool is probed with
 //! `<tool> --version` first, so a second run installs nothing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::ctx::{self, Ctx, Error, say};
@@ -13,6 +13,7 @@ const TRUNK_REQ: &str = "~0.21";
 const TRUNK_SERIES: &str = "0.21.";
 /// Must match `[tools] wasm_opt` in Trunk.toml.
 const BINARYEN_VERSION: &str = "132";
+const TERSER_VERSION: &str = "5.51.2";
 
 /// Where the browser-test tools are.
 #[derive(Debug)]
@@ -31,7 +32,8 @@ pub fn ensure_build_tools(ctx: &Ctx) -> Result<(), Error> {
     ensure_wasm_target(ctx)?;
     ensure_trunk(ctx)?;
     ensure_wasm_bindgen(ctx)?;
-    ensure_wasm_opt(ctx)
+    ensure_wasm_opt(ctx)?;
+    ensure_terser(ctx)
 }
 
 /// rustfmt or clippy (rustup's "minimal" profile has neither); `probe` is the cargo
@@ -129,24 +131,13 @@ pub fn ensure_wasm_opt(ctx: &Ctx) -> Result<(), Error> {
         say!("{v}: already installed (.tools/binaryen)");
         return Ok(());
     }
-    if ctx.find_program("npm").is_none() {
-        apt_install(
-            ctx,
-            &["nodejs", "npm"],
-            "npm (to install wasm-opt from binaryen)",
-        )?;
-    }
     say!(
         "installing wasm-opt {BINARYEN_VERSION} (npm binaryen@{BINARYEN_VERSION} into .tools/binaryen, ~1 min)…"
     );
-    let prefix = ctx.binaryen_dir();
-    std::fs::create_dir_all(&prefix)
-        .map_err(|e| Error::new(format!("cannot create {}: {e}", prefix.display())))?;
-    ctx::run(
-        ctx.command("npm")
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&prefix)
-            .arg(format!("binaryen@{BINARYEN_VERSION}")),
+    npm_install(
+        ctx,
+        &ctx.binaryen_dir(),
+        &format!("binaryen@{BINARYEN_VERSION}"),
     )?;
     match version() {
         Some(v) if v.contains(&wanted) => {
@@ -155,6 +146,42 @@ pub fn ensure_wasm_opt(ctx: &Ctx) -> Result<(), Error> {
         }
         found => Err(not_found_after_install("wasm-opt", found)),
     }
+}
+
+/// terser, which minifies wasm-bindgen's JS glue after trunk (trunk's own
+/// minifier cannot parse it): −1.9 KB gzip of the first download.
+pub fn ensure_terser(ctx: &Ctx) -> Result<(), Error> {
+    let version = || ctx::probe(ctx.command("node").arg(ctx.terser_js()).arg("--version"));
+    let wanted = format!("terser {TERSER_VERSION}");
+    if let Some(v) = version().filter(|v| *v == wanted) {
+        say!("{v}: already installed (.tools/terser)");
+        return Ok(());
+    }
+    say!("installing terser {TERSER_VERSION} (npm, into .tools/terser)…");
+    npm_install(ctx, &ctx.terser_dir(), &format!("terser@{TERSER_VERSION}"))?;
+    match version() {
+        Some(v) if v == wanted => {
+            say!("{v}: installed (.tools/terser)");
+            Ok(())
+        }
+        found => Err(not_found_after_install("terser", found)),
+    }
+}
+
+/// `npm install <spec>` into `prefix` (its own node_modules), with npm from
+/// Debian's packages when the machine has none.
+fn npm_install(ctx: &Ctx, prefix: &Path, spec: &str) -> Result<(), Error> {
+    if ctx.find_program("npm").is_none() {
+        apt_install(ctx, &["nodejs", "npm"], &format!("npm (to install {spec})"))?;
+    }
+    std::fs::create_dir_all(prefix)
+        .map_err(|e| Error::new(format!("cannot create {}: {e}", prefix.display())))?;
+    ctx::run(
+        ctx.command("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(prefix)
+            .arg(spec),
+    )
 }
 
 /// Chromium and a matching chromedriver, from Debian packages when missing.
