@@ -26,7 +26,8 @@ usage: cargo xtask <command> [args]
 
 commands:
   install           install the missing tools (wasm target, trunk, wasm-bindgen-cli,
-                    wasm-opt, chromium + chromedriver); skips what is already there
+                    wasm-opt, terser, chromium + chromedriver); skips what is
+                    already there
   dist              build the SPA in release mode into dist/ (the transport
                     lab's page into dist/lab/); with the nightly toolchain when
                     it is installed (smaller wasm), else stable;
