@@ -16,6 +16,7 @@ mod ctx;
 mod spa_toolchain;
 mod tasks;
 mod tools;
+mod wasm_names;
 
 use std::process::ExitCode;
 

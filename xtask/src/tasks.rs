@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crate::ctx::{self, Ctx, Error, say};
 use crate::spa_toolchain::{Fallback, SpaToolchain};
 use crate::tools::{self, Browser};
+use crate::wasm_names;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
@@ -30,46 +31,80 @@ pub fn build_spa(ctx: &Ctx) -> Result<(), Error> {
                 index.display()
             )));
         }
-        minify_glue(ctx, &dir)?;
+        shrink_page(ctx, &dir)?;
         precompress(&dir)?;
     }
     Ok(())
 }
 
-/// Minifies a page's wasm-bindgen JS glue with terser, which trunk's minifier
-/// cannot do (it fails on `export { …, __wbg_init as default }`), and puts the
-/// new file's hash in the page's `integrity` attribute (subresource
-/// integrity): 46 → 21 KB raw, −1.9 KB gzip.
-fn minify_glue(ctx: &Ctx, dir: &Path) -> Result<(), Error> {
+/// Shrinks what trunk wrote for one page, after it: terser minifies the
+/// wasm-bindgen JS glue, which trunk's minifier cannot parse (it fails on
+/// `export { …, __wbg_init as default }`), −1.4 KB gzip; then the names the wasm
+/// and the glue share get short ([`wasm_names`]), −6 KB gzip. The page's
+/// `integrity` attributes (subresource integrity) get the new files' hashes.
+fn shrink_page(ctx: &Ctx, dir: &Path) -> Result<(), Error> {
     let io = |what: &Path, e: std::io::Error| Error::new(format!("{}: {e}", what.display()));
     let index_path = dir.join("index.html");
     let mut index = std::fs::read_to_string(&index_path).map_err(|e| io(&index_path, e))?;
-    let entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
-    for entry in entries {
-        let js = entry.map_err(|e| io(dir, e))?.path();
-        if js.extension().is_none_or(|ext| ext != "js") {
-            continue;
-        }
-        let before = std::fs::read(&js).map_err(|e| io(&js, e))?;
-        let old = sri_sha384(&before);
-        if !index.contains(&old) {
+    let js_path = only_file(dir, ".js")?;
+    let wasm_path = only_file(dir, "_bg.wasm")?;
+    let wasm = std::fs::read(&wasm_path).map_err(|e| io(&wasm_path, e))?;
+    let hashes = [
+        (
+            &js_path,
+            sri_sha384(&std::fs::read(&js_path).map_err(|e| io(&js_path, e))?),
+        ),
+        (&wasm_path, sri_sha384(&wasm)),
+    ];
+    for (path, hash) in &hashes {
+        if !index.contains(hash.as_str()) {
             return Err(Error::new(format!(
                 "{} does not carry {}'s integrity hash; did trunk's output change?",
                 index_path.display(),
-                js.display()
+                path.display()
             )));
         }
-        ctx::run(
-            ctx.command("node")
-                .arg(ctx.terser_js())
-                .arg(&js)
-                .args(["--module", "--compress", "--mangle", "--output"])
-                .arg(&js),
-        )?;
-        let after = std::fs::read(&js).map_err(|e| io(&js, e))?;
-        index = index.replace(&old, &sri_sha384(&after));
     }
+    ctx::run(
+        ctx.command("node")
+            .arg(ctx.terser_js())
+            .arg(&js_path)
+            .args(["--module", "--compress", "--mangle", "--output"])
+            .arg(&js_path),
+    )?;
+    let js = std::fs::read_to_string(&js_path).map_err(|e| io(&js_path, e))?;
+    let (wasm, js, renamed) = wasm_names::shorten(&wasm, &js)?;
+    say!("{renamed} import, export and module names shortened");
+    std::fs::write(&js_path, &js).map_err(|e| io(&js_path, e))?;
+    std::fs::write(&wasm_path, &wasm).map_err(|e| io(&wasm_path, e))?;
+    let [(_, old_js), (_, old_wasm)] = hashes;
+    index = index
+        .replace(&old_js, &sri_sha384(js.as_bytes()))
+        .replace(&old_wasm, &sri_sha384(&wasm));
     std::fs::write(&index_path, index).map_err(|e| io(&index_path, e))
+}
+
+/// The one file in `dir` whose name ends with `suffix`.
+fn only_file(dir: &Path, suffix: &str) -> Result<PathBuf, Error> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
+    let found: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(suffix))
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(Error::new(format!(
+            "expected one *{suffix} file in {}, found {}",
+            dir.display(),
+            found.len()
+        ))),
+    }
 }
 
 /// A subresource-integrity value: `sha384-` and the base64 of the digest.
