@@ -41,7 +41,8 @@ pub fn build_spa(ctx: &Ctx) -> Result<(), Error> {
 /// wasm-bindgen JS glue, which trunk's minifier cannot parse (it fails on
 /// `export { …, __wbg_init as default }`), −1.4 KB gzip; then the names the wasm
 /// and the glue share get short ([`wasm_names`]), −6 KB gzip. The page's
-/// `integrity` attributes (subresource integrity) get the new files' hashes.
+/// `integrity` attributes (subresource integrity) get the new files' hashes, and
+/// the files names after their final content.
 fn shrink_page(ctx: &Ctx, dir: &Path) -> Result<(), Error> {
     let io = |what: &Path, e: std::io::Error| Error::new(format!("{}: {e}", what.display()));
     let index_path = dir.join("index.html");
@@ -81,7 +82,39 @@ fn shrink_page(ctx: &Ctx, dir: &Path) -> Result<(), Error> {
     index = index
         .replace(&old_js, &sri_sha384(js.as_bytes()))
         .replace(&old_wasm, &sri_sha384(&wasm));
+    // The files are cached for a year under their names, and trunk named them
+    // after what it wrote, not after what they are now: name them after their
+    // content again, so that a change here can never meet an old copy.
+    let old_stem = js_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .ok_or_else(|| Error::new(format!("{}: not a UTF-8 name", js_path.display())))?;
+    let new_stem = content_stem(old_stem, js.as_bytes(), &wasm);
+    index = index.replace(old_stem, &new_stem);
+    let (new_js, new_wasm) = (
+        dir.join(format!("{new_stem}.js")),
+        dir.join(format!("{new_stem}_bg.wasm")),
+    );
+    std::fs::rename(&js_path, &new_js).map_err(|e| io(&js_path, e))?;
+    std::fs::rename(&wasm_path, &new_wasm).map_err(|e| io(&wasm_path, e))?;
     std::fs::write(&index_path, index).map_err(|e| io(&index_path, e))
+}
+
+/// `parley-frontend-<trunk's hash>` → `parley-frontend-<16 hex digits of the
+/// SHA-384 of the glue and the wasm>`.
+fn content_stem(old_stem: &str, js: &[u8], wasm: &[u8]) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let name = old_stem.rsplit_once('-').map_or(old_stem, |(name, _)| name);
+    let digest = sha2::Sha384::new()
+        .chain_update(js)
+        .chain_update(wasm)
+        .finalize();
+    let mut stem = format!("{name}-");
+    for byte in &digest[..8] {
+        let _ = write!(stem, "{byte:02x}");
+    }
+    stem
 }
 
 /// The one file in `dir` whose name ends with `suffix`.
@@ -421,6 +454,23 @@ mod tests {
             sri_sha384(b"abc"),
             "sha384-ywB1P0WjXou1oD1pmsZQBycsMqsO3tFjGotgWkP/W+2AhgcroefMI1i67KE0yCWn"
         );
+    }
+
+    #[test]
+    fn a_page_s_files_are_named_after_their_final_content() {
+        let a = content_stem("parley-frontend-d84b6a33bcbf1b37", b"js", b"wasm");
+        assert!(a.starts_with("parley-frontend-"), "{a}");
+        assert_eq!(a.len(), "parley-frontend-".len() + 16);
+        assert_ne!(a, "parley-frontend-d84b6a33bcbf1b37");
+        assert_eq!(
+            a,
+            content_stem("parley-frontend-0000000000000000", b"js", b"wasm")
+        );
+        assert_ne!(
+            a,
+            content_stem("parley-frontend-d84b6a33bcbf1b37", b"js", b"wasm2")
+        );
+        assert!(content_stem("parley-lab-92c7324de0604c09", b"", b"").starts_with("parley-lab-"));
     }
 
     #[test]
