@@ -125,19 +125,16 @@ fn nightly_unavailable(ctx: &Ctx) -> Option<String> {
             return Some("nightly has no rust-src and rustup could not add it".into());
         }
     }
-    let flag = rustc(&[
+    let knows_flag = ctx::probe(&mut rustc(&[
         "-Zunstable-options",
         "-Cpanic=immediate-abort",
         "--print",
         "cfg",
         "--target",
         WASM_TARGET,
-    ])
-    .output();
-    match flag {
-        Ok(out) if out.status.success() => None,
-        _ => Some("this nightly does not know -C panic=immediate-abort".into()),
-    }
+    ]))
+    .is_some();
+    (!knows_flag).then(|| "this nightly does not know -C panic=immediate-abort".into())
 }
 
 #[cfg(test)]

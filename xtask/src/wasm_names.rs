@@ -53,10 +53,9 @@ pub fn shorten(wasm: &[u8], js: &str) -> Result<(Vec<u8>, String, usize), Error>
 pub fn plan(names: &Names, js: &str) -> Renames {
     let mut short = ShortNames::default();
     let mut renames = Renames::default();
-    let mut modules: Vec<&str> = names.imports.iter().map(|(m, _)| m.as_str()).collect();
-    modules.dedup();
-    for module in modules {
-        if renames.modules.contains_key(module) {
+    let mut seen = std::collections::HashSet::new();
+    for (module, _) in &names.imports {
+        if !seen.insert(module) {
             continue;
         }
         let quoted = |q: char| js.matches(&format!("{q}{module}{q}")).count();
