@@ -56,7 +56,13 @@ async fn unknown_paths_load_the_spa() -> Result<(), Report> {
         visitor
             .wait_for("#auth-form[data-mode='login'] #auth-name")
             .await?;
-        visitor.wait_for("#status #conn-state").await?;
+        // No connection footer before anyone has logged in.
+        let footer = visitor
+            .eval("return document.querySelector('#status') !== null;")
+            .await?;
+        if footer.as_bool() != Some(false) {
+            return Err(format!("the log-in page shows the connection footer: {footer}").into());
+        }
         Ok(())
     }
     .await;

@@ -193,6 +193,8 @@ pub fn App() -> Html {
 
     let on_dismiss = dispatch.to_callback().reform(|()| Action::DismissError);
     let banner = html! { <ErrorBanner notice={state.error.clone()} {on_dismiss} /> };
+    // The footer about the connection: only once someone is logged in. Before
+    // that there is no connection to speak of, and "closed" would read as an error.
     let status = {
         let conn = state.conn_id;
         let on_retry_now = dispatch
@@ -214,7 +216,6 @@ pub fn App() -> Html {
         Session::Checking => html! {
             <div class="app">
                 { splash("Loading Parley…") }
-                { status }
             </div>
         },
         Session::SignedOut => {
@@ -241,7 +242,6 @@ pub fn App() -> Html {
                         {on_submit}
                         {on_edit}
                     />
-                    { status }
                 </div>
             }
         }
