@@ -24,7 +24,7 @@ pub use poll::{
     PollSpec, Tally,
 };
 pub use text::{
-    ClientMsgId, Lowercase, MessageBody, Password, PasswordProblem, RoomName, Username,
+    CharName, ClientMsgId, Lowercase, MessageBody, Password, PasswordProblem, RoomName, Username,
     ValidationError,
 };
 

@@ -26,12 +26,30 @@ impl fmt::Display for ValidationError {
             Self::TooLong { max } => write!(f, "must be at most {max} characters"),
             Self::TooShort { min } => write!(f, "must be at least {min} characters"),
             Self::ControlCharacter => f.write_str("must not contain control characters"),
-            Self::InvalidCharacter(c) => write!(f, "must not contain {c:?}"),
+            Self::InvalidCharacter(c) => write!(f, "must not contain {}", CharName(*c)),
         }
     }
 }
 
 impl std::error::Error for ValidationError {}
+
+/// Names a character in a message to a person: `'x'`, `a space`, and beyond
+/// ASCII the character with its code point (`'é' (U+00E9)`), so that an
+/// invisible one still shows. Used instead of `{:?}`, which the SPA's wasm is
+/// built without (frontend/README.md, "Size"); it needs no Unicode tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CharName(pub char);
+
+impl fmt::Display for CharName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            ' ' => f.write_str("a space"),
+            c if c.is_ascii_graphic() => write!(f, "'{c}'"),
+            c if c.is_ascii() => write!(f, "U+{:04X}", u32::from(c)),
+            c => write!(f, "'{c}' (U+{:04X})", u32::from(c)),
+        }
+    }
+}
 
 /// Checks the length in characters, counting without allocating.
 fn check_len(s: &str, max: usize) -> Result<(), ValidationError> {
@@ -332,6 +350,20 @@ impl fmt::Debug for Password {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_character_is_named_visibly() {
+        let name = |c| CharName(c).to_string();
+        assert_eq!(name('!'), "'!'");
+        assert_eq!(name(' '), "a space");
+        assert_eq!(name('\u{7}'), "U+0007");
+        assert_eq!(name('é'), "'é' (U+00E9)");
+        assert_eq!(name('\u{200B}'), "'\u{200B}' (U+200B)");
+        assert_eq!(
+            ValidationError::InvalidCharacter('/').to_string(),
+            "must not contain '/'"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -3,7 +3,8 @@
 //! answers to inline errors. Pure, so it is unit-tested natively.
 
 use parley_common::{
-    ApiError, Credentials, ErrorCode, Password, PasswordProblem, Username, ValidationError,
+    ApiError, CharName, Credentials, ErrorCode, Password, PasswordProblem, Username,
+    ValidationError,
 };
 
 /// Which form is shown.
@@ -102,7 +103,10 @@ pub fn name_error_text(err: &ValidationError) -> String {
             "A user name starts with a letter or a digit.".into()
         }
         ValidationError::InvalidCharacter(c) => {
-            format!("A user name can only use letters, digits and _ - . (not {c:?}).")
+            format!(
+                "A user name can only use letters, digits and _ - . (not {}).",
+                CharName(*c)
+            )
         }
     }
 }

@@ -852,7 +852,10 @@ async fn new_conversation_form_checks_the_name_before_asking() {
     assert!(text(&error).contains("That is you"), "{}", text(&error));
     name.set_value("no spaces");
     click(&submit);
-    wait_for(&root, "#new-dm-error", |e| text(e).contains("' '")).await;
+    wait_for(&root, "#new-dm-error", |e| {
+        text(e).contains("(not a space)")
+    })
+    .await;
     assert!(asked.borrow().is_empty());
 
     name.set_value("@Bob");
@@ -960,7 +963,7 @@ async fn directory_offers_join_and_validates_new_room_names() {
     name.set_value("no spaces");
     click(&find(&root, "button#create-room-submit[type='submit']").await);
     wait_for(&root, "#create-room-form p.field-error", |e| {
-        text(e).contains("' '")
+        text(e).contains("(not a space)")
     })
     .await;
     assert!(created.borrow().is_empty());

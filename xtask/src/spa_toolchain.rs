@@ -5,10 +5,11 @@
 //! `-C panic=immediate-abort`: a panic then traps at once instead of formatting
 //! a message and its source location first. The release profile already aborts
 //! on a panic, so the app behaves the same; what goes is the panic machinery and
-//! its messages, about 15 KB of the gzipped wasm (frontend/README.md, "Size").
+//! its messages, about 15 KB of the gzipped wasm. `-Z fmt-debug=none` takes
+//! derived `Debug` code out as well, another 2.5 KB (frontend/README.md, "Size").
 //!
 //! `PARLEY_SPA_TOOLCHAIN` picks: `auto` (the default) uses nightly when it is
-//! installed with rust-src and understands the flag, else stable; `nightly`
+//! installed with rust-src and understands the flags, else stable; `nightly`
 //! insists; `stable` never tries. If a nightly build fails under `auto`, the
 //! SPA is built again with stable, so a broken nightly costs bytes, not a build.
 
@@ -19,6 +20,16 @@ use crate::ctx::{self, Ctx, Error, say};
 
 const VAR: &str = "PARLEY_SPA_TOOLCHAIN";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The wasm's rustc flags on nightly (the probe asks rustc about the same ones):
+/// a panic traps at once, and `{:?}` prints nothing, so derived `Debug` code
+/// goes too (−2.8 KB gzip). Nothing shown to a person uses `{:?}`
+/// (`parley_common::CharName` names a character instead).
+const NIGHTLY_RUSTFLAGS: [&str; 3] = [
+    "-Zunstable-options",
+    "-Cpanic=immediate-abort",
+    "-Zfmt-debug=none",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpaToolchain {
@@ -73,7 +84,7 @@ impl SpaToolchain {
                     Ok((Self::Nightly, Fallback::ToStable))
                 }
                 Some(why) => {
-                    say!("SPA toolchain: stable ({why}; the wasm is ~15 KB gzip larger)");
+                    say!("SPA toolchain: stable ({why}; the wasm is ~17 KB gzip larger)");
                     Ok((Self::Stable, Fallback::No))
                 }
             },
@@ -87,7 +98,7 @@ impl SpaToolchain {
                 .env("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort")
                 .env(
                     "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-                    "-Zunstable-options -Cpanic=immediate-abort",
+                    NIGHTLY_RUSTFLAGS.join(" "),
                 );
         }
     }
@@ -125,16 +136,10 @@ fn nightly_unavailable(ctx: &Ctx) -> Option<String> {
             return Some("nightly has no rust-src and rustup could not add it".into());
         }
     }
-    let knows_flag = ctx::probe(&mut rustc(&[
-        "-Zunstable-options",
-        "-Cpanic=immediate-abort",
-        "--print",
-        "cfg",
-        "--target",
-        WASM_TARGET,
-    ]))
-    .is_some();
-    (!knows_flag).then(|| "this nightly does not know -C panic=immediate-abort".into())
+    let mut probe = NIGHTLY_RUSTFLAGS.to_vec();
+    probe.extend(["--print", "cfg", "--target", WASM_TARGET]);
+    let knows_flags = ctx::probe(&mut rustc(&probe)).is_some();
+    (!knows_flags).then(|| format!("this nightly does not know {}", NIGHTLY_RUSTFLAGS.join(" ")))
 }
 
 #[cfg(test)]
@@ -168,5 +173,9 @@ mod tests {
             .collect();
         assert!(envs.contains(&("RUSTUP_TOOLCHAIN".into(), "nightly".into())));
         assert!(envs.contains(&("CARGO_UNSTABLE_BUILD_STD".into(), "std,panic_abort".into())));
+        assert!(envs.contains(&(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS".into(),
+            "-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none".into()
+        )));
     }
 }

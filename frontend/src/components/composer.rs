@@ -1,7 +1,7 @@
 //! Writing a message: Enter sends, Shift+Enter starts a new line; typing is
 //! reported (the app decides how often to tell the others).
 
-use parley_common::{MessageBody, ValidationError};
+use parley_common::{CharName, MessageBody, ValidationError};
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
@@ -30,7 +30,9 @@ pub fn body_error_text(err: &ValidationError, chars: usize) -> String {
         ValidationError::ControlCharacter => {
             "Your message contains invisible control characters.".into()
         }
-        ValidationError::InvalidCharacter(c) => format!("Your message cannot contain {c:?}."),
+        ValidationError::InvalidCharacter(c) => {
+            format!("Your message cannot contain {}.", CharName(*c))
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The room directory: every room with its member count, a join button for the
 //! ones the user is not in, and the form to create a room.
 
-use parley_common::{RoomInfo, RoomName, ValidationError};
+use parley_common::{CharName, RoomInfo, RoomName, ValidationError};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -43,7 +43,7 @@ pub fn room_name_error_text(err: &ValidationError) -> String {
             "A room name starts with a letter or a digit.".into()
         }
         ValidationError::InvalidCharacter(c) => {
-            format!("Use letters, digits, - and _ only (not {c:?}).")
+            format!("Use letters, digits, - and _ only (not {}).", CharName(*c))
         }
     }
 }
