@@ -63,6 +63,7 @@ async fn unknown_paths_load_the_spa() -> Result<(), Report> {
         if footer.as_bool() != Some(false) {
             return Err(format!("the log-in page shows the connection footer: {footer}").into());
         }
+        visitor.screenshots("log-in", Duration::ZERO).await?;
         Ok(())
     }
     .await;
@@ -339,6 +340,7 @@ async fn live_poll(harness: &Harness, alice: &Browser, bob: &Browser) -> TestRes
         })
         .await?;
     }
+    bob.screenshots("poll", Duration::ZERO).await?;
 
     // Alice closes it: both see it closed with the final counts.
     click(alice, "#polls article.poll button.poll-close").await?;
@@ -394,6 +396,7 @@ async fn private_chat(harness: &Harness, alice: &Browser, bob: &Browser) -> Test
     click(bob, &format!("{alice_dm} button")).await?;
     bob.wait_for("ol#messages[data-dm='Alice']").await?;
     wait_for_message(bob, "Alice", ALICE_WHISPERS).await?;
+    bob.screenshots("dm", Duration::ZERO).await?;
     bob.wait_until("the unread badge is gone once read", || async {
         let text = text_of(bob, &badge).await?;
         Ok(match text {
@@ -435,6 +438,7 @@ async fn private_chat(harness: &Harness, alice: &Browser, bob: &Browser) -> Test
         },
     )
     .await?;
+    bob.screenshots("room-after-dm", Duration::ZERO).await?;
     Ok(())
 }
 
@@ -521,6 +525,7 @@ async fn chat(harness: &Harness, alice: &Browser, bob: &Browser) -> TestResult {
     {
         return Err("alice: the log-in form is shown after a reload".into());
     }
+    alice.screenshots("room", Duration::ZERO).await?;
 
     // Bob logs out, gets his password wrong once, then logs back in to his rooms.
     click(bob, "#sidebar #logout").await?;

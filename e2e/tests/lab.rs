@@ -10,7 +10,7 @@
 //! `data-delivered`, `data-p50`, `data-p99`, `data-rps`, `data-bytes`;
 //! `#lab-back` and the sidebar's `#open-lab`.
 //!
-//! `PARLEY_LAB_SCREENSHOTS=/some/dir` also saves the running lab at 1280×800 and
+//! `PARLEY_SCREENSHOTS=/some/dir` also saves the running lab at 1280×800 and
 //! 375×800 there (`lab-1280.png`, `lab-375.png`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -109,9 +109,10 @@ async fn lab(harness: &Harness, browser: &Browser) -> TestResult {
         return Err(format!("short polling cannot beat the WebSocket: {seen:?}").into());
     }
 
-    if let Some(dir) = std::env::var_os("PARLEY_LAB_SCREENSHOTS") {
-        screenshots(browser, std::path::Path::new(&dir)).await?;
-    }
+    // Let a refresh or two of the figures happen first.
+    browser
+        .screenshots("lab", std::time::Duration::from_millis(2_500))
+        .await?;
 
     // Stop: sending stops, the connections close, the numbers stay.
     click(browser, "#lab-start").await?;
@@ -181,17 +182,4 @@ async fn data(browser: &Browser, css: &str, name: &str) -> TestResult<Option<Str
         .await?
         .attr(&format!("data-{name}"))
         .await?)
-}
-
-/// The running lab at a desktop and a phone width.
-async fn screenshots(browser: &Browser, dir: &std::path::Path) -> TestResult {
-    std::fs::create_dir_all(dir)?;
-    for (width, name) in [(1280, "lab-1280.png"), (375, "lab-375.png")] {
-        browser.client.set_window_size(width, 800).await?;
-        // Let the layout settle and a refresh or two happen.
-        tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
-        std::fs::write(dir.join(name), browser.client.screenshot().await?)?;
-    }
-    browser.client.set_window_size(1280, 900).await?;
-    Ok(())
 }

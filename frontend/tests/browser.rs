@@ -1145,6 +1145,10 @@ async fn poll_bars_match_the_percentages_and_votes_are_buttons() {
     });
     find(&root, "section#polls article.poll[data-poll='7']").await;
     assert_eq!(
+        text(&find(&root, ".polls-head .polls-count").await),
+        "1 open"
+    );
+    assert_eq!(
         poll_rows(&root, 7),
         [
             row("2", "50", false, false),
@@ -1182,6 +1186,10 @@ async fn a_closed_poll_shows_the_result_and_takes_no_votes() {
             "Alice",
         )
     });
+    assert_eq!(
+        text(&find(&root, ".polls-head .polls-count").await),
+        "1 open · 1 closed"
+    );
     // The creator may close the open one.
     let open = find(&root, "article.poll[data-poll='8']").await;
     assert_eq!(

@@ -399,6 +399,42 @@ impl Browser {
         }
     }
 
+    /// With `PARLEY_SCREENSHOTS=/some/dir`, saves what this browser shows at 1280
+    /// and 375 px wide as `<name>-1280.png` and `<name>-375.png`, for a person to
+    /// look at the UI; without it, does nothing. `settle` is extra time for pages
+    /// that change with the clock (the lab's figures); each shot also waits until
+    /// the page's finite CSS transitions and animations have finished (at most
+    /// 2 s: the sidebar slides away at the narrow width), then two frames.
+    pub async fn screenshots(&self, name: &str, settle: Duration) -> TestResult {
+        let Some(dir) = std::env::var_os("PARLEY_SCREENSHOTS") else {
+            return Ok(());
+        };
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir)?;
+        for width in [1280, 375] {
+            self.client.set_window_size(width, 800).await?;
+            tokio::time::sleep(settle).await;
+            self.client
+                .execute_async(
+                    "const done = arguments[0]; const until = Date.now() + 2000; \
+                     const moving = () => document.getAnimations().some(a => \
+                       a.playState === 'running' && \
+                       a.effect?.getComputedTiming().iterations !== Infinity); \
+                     const frames = () => requestAnimationFrame(() => \
+                       requestAnimationFrame(() => done(true))); \
+                     const check = () => moving() && Date.now() < until \
+                       ? setTimeout(check, 50) : frames(); \
+                     requestAnimationFrame(check);",
+                    vec![],
+                )
+                .await?;
+            let shot = self.client.screenshot().await?;
+            std::fs::write(dir.join(format!("{name}-{width}.png")), shot)?;
+        }
+        self.client.set_window_size(1280, 900).await?;
+        Ok(())
+    }
+
     /// Runs `script` (which must `return` something) in the page.
     pub async fn eval(&self, script: &str) -> TestResult<Value> {
         self.client

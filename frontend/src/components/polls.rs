@@ -131,10 +131,12 @@ pub fn PollsPanel(props: &PollsPanelProps) -> Html {
             on_form.emit(!open);
         })
     };
-    let summary = match (props.polls.len(), open_polls) {
-        (0, _) => String::new(),
-        (n, 0) => format!("{n}"),
-        (n, open) => format!("{open} open · {n}"),
+    // "1 open · 1" read like a typo: say what each number counts.
+    let summary = match (open_polls, props.polls.len().saturating_sub(open_polls)) {
+        (0, 0) => String::new(),
+        (0, closed) => format!("{closed} closed"),
+        (open, 0) => format!("{open} open"),
+        (open, closed) => format!("{open} open · {closed} closed"),
     };
     let show_body = *expanded || props.form_open;
     let polls = props.polls.iter().map(|poll| {
