@@ -367,7 +367,11 @@ mod tests {
         assert_eq!(new_dm_target("@bob", &me).unwrap().as_str(), "bob");
         assert!(new_dm_target("", &me).unwrap_err().contains("user name"));
         assert!(new_dm_target("b", &me).unwrap_err().contains("at least"));
-        assert!(new_dm_target("bo b", &me).unwrap_err().contains("' '"));
+        assert!(
+            new_dm_target("bo b", &me)
+                .unwrap_err()
+                .contains("(not a space)")
+        );
         assert_eq!(
             new_dm_target("alice", &me).unwrap_err(),
             "That is you: pick someone else."
