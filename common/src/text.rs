@@ -350,6 +350,8 @@ impl fmt::Debug for Password {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_character_is_named_visibly() {
         let name = |c| CharName(c).to_string();
@@ -363,8 +365,6 @@ mod tests {
             "must not contain '/'"
         );
     }
-
-    use super::*;
 
     #[test]
     fn username_is_trimmed_and_restricted() {

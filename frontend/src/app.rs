@@ -191,27 +191,6 @@ pub fn App() -> Html {
         });
     }
 
-    let on_dismiss = dispatch.to_callback().reform(|()| Action::DismissError);
-    let banner = html! { <ErrorBanner notice={state.error.clone()} {on_dismiss} /> };
-    // The footer about the connection: only once someone is logged in. Before
-    // that there is no connection to speak of, and "closed" would read as an error.
-    let status = {
-        let conn = state.conn_id;
-        let on_retry_now = dispatch
-            .to_callback()
-            .reform(move |()| Action::Reconnect { conn });
-        html! {
-            <StatusBar
-                conn={state.conn.clone()}
-                transport={state.transport}
-                reconnect_at={state.reconnect_at.filter(|_| state.can_reconnect())}
-                pending={state.pending_count()}
-                received={state.received}
-                {on_retry_now}
-            />
-        }
-    };
-
     match &state.session {
         Session::Checking => html! {
             <div class="app">
@@ -246,6 +225,26 @@ pub fn App() -> Html {
             }
         }
         Session::SignedIn(me) => {
+            let on_dismiss = dispatch.to_callback().reform(|()| Action::DismissError);
+            let banner = html! { <ErrorBanner notice={state.error.clone()} {on_dismiss} /> };
+            // The footer about the connection: only once someone is logged in. Before
+            // that there is no connection to speak of, and "closed" would read as an error.
+            let status = {
+                let conn = state.conn_id;
+                let on_retry_now = dispatch
+                    .to_callback()
+                    .reform(move |()| Action::Reconnect { conn });
+                html! {
+                    <StatusBar
+                        conn={state.conn.clone()}
+                        transport={state.transport}
+                        reconnect_at={state.reconnect_at.filter(|_| state.can_reconnect())}
+                        pending={state.pending_count()}
+                        received={state.received}
+                        {on_retry_now}
+                    />
+                }
+            };
             let main = match (state.view, state.active_chat()) {
                 (View::Directory, _) => directory(&state, &dispatch),
                 (View::Chat, Some(chat)) => chat_view(&state, &dispatch, &ids, chat),

@@ -23,7 +23,7 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The wasm's rustc flags on nightly (the probe asks rustc about the same ones):
 /// a panic traps at once, and `{:?}` prints nothing, so derived `Debug` code
-/// goes too (−2.8 KB gzip). Nothing shown to a person uses `{:?}`
+/// goes too (−2.5 KB gzip). Nothing shown to a person uses `{:?}`
 /// (`parley_common::CharName` names a character instead).
 const NIGHTLY_RUSTFLAGS: [&str; 3] = [
     "-Zunstable-options",
