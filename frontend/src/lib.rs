@@ -25,6 +25,7 @@ pub mod lower;
 pub mod state;
 pub mod time;
 pub mod transport;
+pub mod ui;
 pub mod wire;
 
 pub use app::App;
