@@ -302,6 +302,11 @@ impl<T, F: Fn(T) + 'static> From<F> for Callback<T> {
 }
 
 impl<T: 'static> Callback<T> {
+    /// Does nothing.
+    pub fn noop() -> Self {
+        Self::default()
+    }
+
     pub fn emit(&self, value: T) {
         (self.f)(value);
     }

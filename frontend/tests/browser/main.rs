@@ -44,6 +44,18 @@ fn mount<COMP: BaseComponent>(props: COMP::Properties) -> Element {
     root
 }
 
+/// Renders the component `view` with `props` (the app's own UI layer) into a new
+/// `<div>` appended to `<body>`.
+fn render<P: Clone + 'static>(view: fn(&P) -> parley_frontend::ui::Html, props: P) -> Element {
+    let document = gloo_document();
+    let root = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&root).unwrap();
+    parley_frontend::ui::mount(root.clone(), move || {
+        parley_frontend::ui::comp(view, props.clone())
+    });
+    root
+}
+
 fn gloo_document() -> web_sys::Document {
     web_sys::window().unwrap().document().unwrap()
 }
