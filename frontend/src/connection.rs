@@ -22,9 +22,9 @@
 mod http;
 mod ws;
 
+use crate::ui::UseReducerDispatcher;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use parley_common::{ClientMsg, ServerMsg};
-use yew::UseReducerDispatcher;
 
 use crate::api::Answer;
 use crate::state::{Action, AppState, ConnId};

@@ -1,7 +1,8 @@
-//! The binary trunk builds: mounts [`App`] on the page's `<body>`.
+//! The binary trunk builds: renders [`app`] into the page's `<body>`.
 
-use parley_frontend::App;
+use parley_frontend::app;
+use parley_frontend::ui;
 
 fn main() {
-    yew::Renderer::<App>::new().render();
+    ui::mount_body(|| ui::comp(app, ()));
 }

@@ -45,10 +45,9 @@ thread_local! {
     static SCHEDULED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Renders `view` into `container` (replacing what it shows), now and after
-/// every state change.
+/// Renders `view` into `container` (its first children; what was there stays
+/// after them), now and after every state change.
 pub fn mount(container: Element, view: impl Fn() -> Node + 'static) {
-    container.set_text_content(None);
     ROOTS.with(|r| {
         r.borrow_mut().push(Root {
             container,

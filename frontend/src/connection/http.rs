@@ -12,12 +12,12 @@
 use std::pin::pin;
 use std::time::Duration;
 
+use crate::ui::sleep;
 use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::future::{Either, select};
 use parley_common::{ClientMsg, CloseInfo, ServerMsg};
 use web_sys::AbortController;
-use yew::platform::time::sleep;
 
 use super::{Ended, Event, now_ms, ws};
 use crate::api::{self, Answer};

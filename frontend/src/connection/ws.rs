@@ -4,13 +4,13 @@
 use std::pin::pin;
 use std::time::Duration;
 
+use crate::ui::sleep;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::future::{Either, select};
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State, WebSocketError};
 use parley_common::{ClientMsg, ServerMsg};
-use yew::platform::time::sleep;
 
 use super::{Ended, Event, now_ms};
 use crate::transport::{PING_AFTER, PONG_WITHIN, Transport, WS_OPEN_TIMEOUT};

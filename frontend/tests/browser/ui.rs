@@ -1,0 +1,163 @@
+//! Browser tests: the UI layer itself (rendering, keys, hooks, listeners).
+
+use parley_frontend::ui::{
+    self, Html, Node, UseStateHandle, h, use_effect_with, use_mut_ref, use_state,
+};
+
+use super::*;
+
+/// A component whose state the test can change from outside.
+#[derive(Clone)]
+struct Probe {
+    /// Receives the component's state handle on each render.
+    handle: Rc<RefCell<Option<UseStateHandle<Vec<&'static str>>>>>,
+    /// What the effect and its teardown did, in order.
+    log: Rc<RefCell<Vec<String>>>,
+}
+
+fn probe_view(props: &Probe) -> Html {
+    let items = use_state(|| vec!["a", "b", "c"]);
+    *props.handle.borrow_mut() = Some(items.clone());
+    let renders = use_mut_ref(|| 0u32);
+    *renders.borrow_mut() += 1;
+    {
+        let log = props.log.clone();
+        use_effect_with(items.len(), move |&n| {
+            log.borrow_mut().push(format!("effect {n}"));
+            let log = log.clone();
+            move || log.borrow_mut().push(format!("undo {n}"))
+        });
+    }
+    let first = items.first().copied().unwrap_or("");
+    h("div")
+        .id("probe")
+        .attr("data-renders", renders.borrow().to_string())
+        // Comes and goes before the input: the input must stay the same element.
+        .child((first == "x").then(|| h("p").class("note").text("x first")))
+        .child(h("input").id("field"))
+        .child(
+            h("ul").child(
+                items
+                    .iter()
+                    .map(|&item| Node::from(h("li").key(item).text(item)))
+                    .collect::<Node>(),
+            ),
+        )
+        .into()
+}
+
+fn items(root: &Element) -> Vec<String> {
+    let found = root.query_selector_all("li").unwrap();
+    (0..found.length())
+        .map(|i| found.item(i).unwrap().text_content().unwrap_or_default())
+        .collect()
+}
+
+fn probe() -> (Element, Probe) {
+    let props = Probe {
+        handle: Rc::default(),
+        log: Rc::default(),
+    };
+    (render(probe_view, props.clone()), props)
+}
+
+fn set(props: &Probe, value: Vec<&'static str>) {
+    props.handle.borrow().as_ref().unwrap().set(value);
+}
+
+#[wasm_bindgen_test]
+async fn keyed_children_move_instead_of_being_made_again() {
+    let (root, props) = probe();
+    let b = find(&root, "li:nth-child(2)").await;
+    assert_eq!(items(&root), ["a", "b", "c"]);
+    set(&props, vec!["c", "b", "a", "d"]);
+    wait_for(&root, "li:nth-child(4)", |_| true).await;
+    assert_eq!(items(&root), ["c", "b", "a", "d"]);
+    // The same element, moved: keys keep identity.
+    let b_now = root.query_selector("li:nth-child(2)").unwrap().unwrap();
+    assert!(b.is_same_node(Some(&b_now)));
+    set(&props, vec!["d"]);
+    wait_for(&root, "ul", |ul| ul.child_element_count() == 1).await;
+    assert_eq!(items(&root), ["d"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_branch_that_appears_does_not_remake_its_siblings() {
+    let (root, props) = probe();
+    let field = input(&root, "#field");
+    field.set_value("typed, not rendered");
+    set(&props, vec!["x", "y"]);
+    find(&root, "p.note").await;
+    let now = input(&root, "#field");
+    assert!(field.is_same_node(Some(&now)));
+    assert_eq!(now.value(), "typed, not rendered");
+    // And in order: the note first.
+    let first = root.query_selector("#probe > *").unwrap().unwrap();
+    assert_eq!(first.tag_name(), "P");
+}
+
+#[wasm_bindgen_test]
+async fn effects_run_after_a_change_of_their_deps_and_undo_before_the_next() {
+    let (root, props) = probe();
+    find(&root, "li").await;
+    wait_for(&root, "#probe", |_| props.log.borrow().len() == 1).await;
+    assert_eq!(*props.log.borrow(), ["effect 3"]);
+    // Same length: the effect does not run again.
+    set(&props, vec!["c", "b", "a"]);
+    wait_for(&root, "#probe", |p| {
+        p.get_attribute("data-renders").as_deref() == Some("2")
+    })
+    .await;
+    assert_eq!(*props.log.borrow(), ["effect 3"]);
+    set(&props, vec!["a"]);
+    wait_for(&root, "#probe", |_| props.log.borrow().len() == 3).await;
+    assert_eq!(*props.log.borrow(), ["effect 3", "undo 3", "effect 1"]);
+}
+
+#[derive(Clone)]
+struct Clicks {
+    which: Rc<RefCell<Vec<u32>>>,
+    handle: Rc<RefCell<Option<UseStateHandle<u32>>>>,
+}
+
+fn clicks_view(props: &Clicks) -> Html {
+    let round = use_state(|| 1u32);
+    *props.handle.borrow_mut() = Some(round.clone());
+    let which = props.which.clone();
+    let this_round = *round;
+    h("button")
+        .id("clicker")
+        .attr("data-round", this_round.to_string())
+        .onclick(ui::Callback::from(move |_| {
+            which.borrow_mut().push(this_round);
+        }))
+        .child(
+            h("svg")
+                .attr("viewBox", "0 0 10 10")
+                .child(h("path").attr("d", "M0 0h10")),
+        )
+        .into()
+}
+
+#[wasm_bindgen_test]
+async fn a_new_render_replaces_the_listener_and_svg_is_svg() {
+    let props = Clicks {
+        which: Rc::default(),
+        handle: Rc::default(),
+    };
+    let root = render(clicks_view, props.clone());
+    let button = find(&root, "#clicker").await;
+    click(&button);
+    props.handle.borrow().as_ref().unwrap().set(2);
+    wait_for(&root, "#clicker[data-round='2']", |_| true).await;
+    click(&button);
+    // One listener, calling the latest handler.
+    assert_eq!(*props.which.borrow(), [1, 2]);
+    let path = root.query_selector("path").unwrap().unwrap();
+    assert_eq!(
+        path.namespace_uri().as_deref(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    let svg = root.query_selector("svg").unwrap().unwrap();
+    assert_eq!(svg.get_attribute("viewBox").as_deref(), Some("0 0 10 10"));
+}
