@@ -1,30 +1,48 @@
 //! A dismissable banner for the last error (from the server or the connection).
 
-use yew::prelude::*;
+use web_sys::MouseEvent;
 
 use crate::state::Notice;
+use crate::ui::{Callback, Html, Node, h};
 
-#[derive(Properties, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ErrorBannerProps {
     pub notice: Option<Notice>,
     pub on_dismiss: Callback<()>,
 }
 
-#[component]
-pub fn ErrorBanner(props: &ErrorBannerProps) -> Html {
+pub fn error_banner(props: &ErrorBannerProps) -> Html {
     let Some(notice) = &props.notice else {
-        return html! {};
+        return Node::Empty;
     };
     let on_dismiss = props.on_dismiss.reform(|_: MouseEvent| ());
-    html! {
-        <div id="error-banner" class="banner" role="alert">
-            <span class="banner-icon" aria-hidden="true"></span>
-            <span class="banner-text">{ &notice.text }</span>
-            <button type="button" class="banner-close" aria-label="Dismiss" title="Dismiss" onclick={on_dismiss}>
-                <svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
-                    <path d="M3 3l10 10M13 3L3 13" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
-                </svg>
-            </button>
-        </div>
-    }
+    h("div")
+        .id("error-banner")
+        .class("banner")
+        .attr("role", "alert")
+        .child(h("span").class("banner-icon").attr("aria-hidden", "true"))
+        .child(h("span").class("banner-text").text(notice.text.clone()))
+        .child(
+            h("button")
+                .attr("type", "button")
+                .class("banner-close")
+                .attr("aria-label", "Dismiss")
+                .attr("title", "Dismiss")
+                .onclick(on_dismiss)
+                .child(
+                    h("svg")
+                        .attr("viewBox", "0 0 16 16")
+                        .attr("width", "14")
+                        .attr("height", "14")
+                        .attr("aria-hidden", "true")
+                        .child(
+                            h("path")
+                                .attr("d", "M3 3l10 10M13 3L3 13")
+                                .attr("stroke", "currentColor")
+                                .attr("stroke-width", "2")
+                                .attr("stroke-linecap", "round"),
+                        ),
+                ),
+        )
+        .into()
 }

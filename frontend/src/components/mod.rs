@@ -12,16 +12,16 @@ mod sidebar;
 mod status_bar;
 
 pub use auth_page::{AuthPage, AuthPageProps, splash};
-pub use composer::{Composer, ComposerProps};
+pub use composer::{ComposerProps, composer};
 pub use directory::{Directory, DirectoryProps, room_name_error_text};
-pub use error_banner::{ErrorBanner, ErrorBannerProps};
+pub use error_banner::{ErrorBannerProps, error_banner};
 pub use message_list::{MessageList, MessageListProps};
 pub use polls::{
     MAX_POLL_MINUTES, NewPollForm, NewPollFormProps, PollCard, PollCardProps, PollField,
     PollsPanel, PollsPanelProps, new_poll_from, poll_problem_text,
 };
 pub use presence::{
-    OnlineUsers, OnlineUsersProps, TypingIndicator, TypingIndicatorProps, hue, initial, typing_text,
+    OnlineUsersProps, TypingIndicatorProps, hue, initial, online_users, typing_indicator, typing_text,
 };
 pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, new_dm_target};
-pub use status_bar::{StatusBar, StatusBarProps};
+pub use status_bar::{StatusBarProps, status_bar};

@@ -1,6 +1,18 @@
 //! Browser tests: composer and banner.
 
 use super::*;
+use parley_frontend::components::{composer, error_banner};
+use parley_frontend::ui::Callback;
+
+/// A callback (of the app's UI layer) that counts its calls.
+fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
+    let count = Rc::new(RefCell::new(0));
+    let callback = {
+        let count = count.clone();
+        Callback::from(move |()| *count.borrow_mut() += 1)
+    };
+    (count, callback)
+}
 
 #[wasm_bindgen_test]
 async fn composer_sends_on_enter_and_keeps_shift_enter() {
@@ -9,11 +21,14 @@ async fn composer_sends_on_enter_and_keeps_shift_enter() {
         let sent = sent.clone();
         Callback::from(move |body: MessageBody| sent.borrow_mut().push(body.to_string()))
     };
-    let root = mount::<Composer>(ComposerProps {
-        on_send,
-        placeholder: "Message #lobby".into(),
-        on_typing: Callback::noop(),
-    });
+    let root = render(
+        composer,
+        ComposerProps {
+            on_send,
+            placeholder: "Message #lobby".into(),
+            on_typing: Callback::noop(),
+        },
+    );
     let textarea: HtmlTextAreaElement = find(&root, "form#composer-form textarea#composer")
         .await
         .dyn_into()
@@ -50,11 +65,14 @@ async fn composer_sends_on_enter_and_keeps_shift_enter() {
 #[wasm_bindgen_test]
 async fn composer_reports_typing_only_with_text() {
     let (typed, on_typing) = counter();
-    let root = mount::<Composer>(ComposerProps {
-        on_send: Callback::noop(),
-        placeholder: "Message #lobby".into(),
-        on_typing,
-    });
+    let root = render(
+        composer,
+        ComposerProps {
+            on_send: Callback::noop(),
+            placeholder: "Message #lobby".into(),
+            on_typing,
+        },
+    );
     let textarea: HtmlTextAreaElement = find(&root, "textarea#composer").await.dyn_into().unwrap();
     let edit = |value: &str| {
         textarea.set_value(value);
@@ -73,13 +91,16 @@ async fn composer_reports_typing_only_with_text() {
 #[wasm_bindgen_test]
 async fn error_banner_is_dismissable() {
     let (dismissed, on_dismiss) = counter();
-    let root = mount::<ErrorBanner>(ErrorBannerProps {
-        notice: Some(Notice {
-            code: None,
-            text: "<i>something</i> went wrong".into(),
-        }),
-        on_dismiss,
-    });
+    let root = render(
+        error_banner,
+        ErrorBannerProps {
+            notice: Some(Notice {
+                code: None,
+                text: "<i>something</i> went wrong".into(),
+            }),
+            on_dismiss,
+        },
+    );
     let banner = find(&root, "#error-banner").await;
     assert!(text(&banner).contains("<i>something</i> went wrong"));
     click(&banner.query_selector("button").unwrap().unwrap());

@@ -1,6 +1,18 @@
 //! Browser tests: status bar.
 
 use super::*;
+use parley_frontend::components::status_bar;
+use parley_frontend::ui::Callback;
+
+/// A callback (of the app's UI layer) that counts its calls.
+fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
+    let count = Rc::new(RefCell::new(0));
+    let callback = {
+        let count = count.clone();
+        Callback::from(move |()| *count.borrow_mut() += 1)
+    };
+    (count, callback)
+}
 
 fn status(conn: ConnState, transport: Option<Transport>) -> StatusBarProps {
     StatusBarProps {
@@ -15,11 +27,14 @@ fn status(conn: ConnState, transport: Option<Transport>) -> StatusBarProps {
 
 #[wasm_bindgen_test]
 async fn status_bar_shows_state_transport_and_counts() {
-    let root = mount::<StatusBar>(StatusBarProps {
-        pending: 2,
-        received: 17,
-        ..status(ConnState::Open, Some(Transport::LongPoll))
-    });
+    let root = render(
+        status_bar,
+        StatusBarProps {
+            pending: 2,
+            received: 17,
+            ..status(ConnState::Open, Some(Transport::LongPoll))
+        },
+    );
     let state = find(&root, "#conn-state").await;
     assert_eq!(state.get_attribute("data-state").as_deref(), Some("open"));
     assert_eq!(text(&state), "open");
@@ -38,13 +53,13 @@ async fn status_bar_shows_state_transport_and_counts() {
         (Transport::WebSocket, "ws", "WebSocket"),
         (Transport::Poll, "poll", "polling"),
     ] {
-        let root = mount::<StatusBar>(status(ConnState::Open, Some(transport)));
+        let root = render(status_bar, status(ConnState::Open, Some(transport)));
         let shown = find(&root, "#transport").await;
         assert_eq!(shown.get_attribute("data-transport").as_deref(), Some(name));
         assert_eq!(text(&shown), label);
     }
     // While connecting, which transport is not known yet.
-    let root = mount::<StatusBar>(status(ConnState::Connecting, None));
+    let root = render(status_bar, status(ConnState::Connecting, None));
     find(&root, "#conn-state[data-state='connecting']").await;
     assert!(root.query_selector("#transport").unwrap().is_none());
 }
@@ -53,17 +68,20 @@ async fn status_bar_shows_state_transport_and_counts() {
 async fn closed_status_bar_counts_down_and_offers_to_retry_now() {
     let (clicks, on_retry_now) = counter();
     let now = js_sys::Date::now() as u64;
-    let root = mount::<StatusBar>(StatusBarProps {
-        reconnect_at: Some(now + 2_500),
-        on_retry_now,
-        ..status(
-            ConnState::Closed {
-                code: Some(1001),
-                reason: "server shutting down".into(),
-            },
-            None,
-        )
-    });
+    let root = render(
+        status_bar,
+        StatusBarProps {
+            reconnect_at: Some(now + 2_500),
+            on_retry_now,
+            ..status(
+                ConnState::Closed {
+                    code: Some(1001),
+                    reason: "server shutting down".into(),
+                },
+                None,
+            )
+        },
+    );
     let state = find(&root, "#conn-state").await;
     assert_eq!(state.get_attribute("data-state").as_deref(), Some("closed"));
     assert!(text(&find(&root, "#conn-detail").await).contains("1001"));
@@ -86,13 +104,16 @@ async fn closed_status_bar_counts_down_and_offers_to_retry_now() {
     wait_for_long(&root, "#reconnect-in", |el| text(el) == "Reconnecting…").await;
 
     // Closed with no retry scheduled (yet): the button, no countdown.
-    let root = mount::<StatusBar>(status(
-        ConnState::Closed {
-            code: None,
-            reason: String::new(),
-        },
-        None,
-    ));
+    let root = render(
+        status_bar,
+        status(
+            ConnState::Closed {
+                code: None,
+                reason: String::new(),
+            },
+            None,
+        ),
+    );
     find(&root, "#retry-now").await;
     assert!(root.query_selector("#reconnect-in").unwrap().is_none());
 }
