@@ -12,8 +12,10 @@
 //! under a millisecond), and element construction is a chain of small calls
 //! instead of inlined structs.
 //!
-//! Rendering is asynchronous: a state change asks for a render, which runs once
-//! the current task yields (a microtask), so many changes in a row render once.
+//! A state change asks for a render. Changes made by an event's listener render
+//! when the listener returns, as with yew, so the next event sees the new
+//! state; others (a message from the server, a timer) render once the current
+//! task yields (a microtask), so many changes in a row render once.
 
 mod hooks;
 mod node;
@@ -43,6 +45,7 @@ struct Root {
 thread_local! {
     static ROOTS: RefCell<Vec<Root>> = const { RefCell::new(Vec::new()) };
     static SCHEDULED: Cell<bool> = const { Cell::new(false) };
+    static RENDERING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Renders `view` into `container` (its first children; what was there stays
@@ -68,21 +71,30 @@ pub fn mount_body(view: impl Fn() -> Node + 'static) {
     }
 }
 
-/// Asks for a render once the current task yields.
+/// Asks for a render: at the end of the event handler that asked (as a
+/// browser event's listener returns), or else once the current task yields.
 pub fn schedule_render() {
     if SCHEDULED.with(|s| s.replace(true)) {
         return;
     }
-    wasm_bindgen_futures::spawn_local(async {
-        SCHEDULED.with(|s| s.set(false));
-        render_now();
-    });
+    wasm_bindgen_futures::spawn_local(async { flush() });
+}
+
+/// Renders now if a render was asked for, unless one is running (an event
+/// that fires during a render, such as a blur when a focused element is
+/// removed, leaves its render to the task scheduled for it).
+pub(crate) fn flush() {
+    if RENDERING.with(Cell::get) || !SCHEDULED.with(|s| s.replace(false)) {
+        return;
+    }
+    render_now();
 }
 
 /// Renders every root, then runs the effects the render asked for.
 fn render_now() {
-    // The roots are taken out while they render: a view or an effect that
-    // mounts another root, or asks for a render, finds the list free.
+    RENDERING.with(|r| r.set(true));
+    // The roots are taken out while they render: a view that mounts another
+    // root finds the list free.
     let mut roots = ROOTS.with(|r| std::mem::take(&mut *r.borrow_mut()));
     for root in &mut roots {
         let node = (root.view)();
@@ -99,6 +111,7 @@ fn render_now() {
         roots.append(&mut r);
         *r = roots;
     });
+    RENDERING.with(|r| r.set(false));
     hooks::run_effects();
 }
 

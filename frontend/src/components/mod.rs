@@ -21,7 +21,8 @@ pub use polls::{
     PollsPanel, PollsPanelProps, new_poll_from, poll_problem_text,
 };
 pub use presence::{
-    OnlineUsersProps, TypingIndicatorProps, hue, initial, online_users, typing_indicator, typing_text,
+    OnlineUsersProps, TypingIndicatorProps, hue, initial, online_users, typing_indicator,
+    typing_text,
 };
 pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, new_dm_target};
 pub use status_bar::{StatusBarProps, status_bar};

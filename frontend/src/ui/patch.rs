@@ -277,6 +277,7 @@ fn update_listeners(m: &mut MountedEl, new: Vec<(&'static str, Handler)>) {
         let closure = Closure::<dyn Fn(web_sys::Event)>::new(move |e: web_sys::Event| {
             let handler = current.borrow().clone();
             handler(e);
+            super::flush();
         });
         let _ = el.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
         m.listeners.push(Listener {
