@@ -17,8 +17,8 @@ pub use directory::{Directory, DirectoryProps, room_name_error_text};
 pub use error_banner::{ErrorBannerProps, error_banner};
 pub use message_list::{MessageList, MessageListProps};
 pub use polls::{
-    MAX_POLL_MINUTES, NewPollForm, NewPollFormProps, PollCard, PollCardProps, PollField,
-    PollsPanel, PollsPanelProps, new_poll_from, poll_problem_text,
+    MAX_POLL_MINUTES, NewPollFormProps, PollCardProps, PollField, PollsPanelProps, new_poll_form,
+    new_poll_from, poll_card, poll_problem_text, polls_panel,
 };
 pub use presence::{
     OnlineUsersProps, TypingIndicatorProps, hue, initial, online_users, typing_indicator,

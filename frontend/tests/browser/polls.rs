@@ -1,5 +1,8 @@
 //! Browser tests: polls.
 
+use parley_frontend::components::polls_panel;
+use parley_frontend::ui::Callback;
+
 use super::*;
 
 /// "Lunch?" in the lobby, by Alice, with these counts.
@@ -21,7 +24,7 @@ fn lunch(id: u64, counts: &[u64], closed: bool, my_vote: Option<u32>) -> PollInf
     }
 }
 
-fn polls_panel(polls: Vec<PollInfo>, me: &str) -> PollsPanelProps {
+fn panel_props(polls: Vec<PollInfo>, me: &str) -> PollsPanelProps {
     PollsPanelProps {
         room: RoomName::lobby(),
         polls: Rc::new(polls),
@@ -79,10 +82,13 @@ async fn poll_bars_match_the_percentages_and_votes_are_buttons() {
         let votes = votes.clone();
         Callback::from(move |v: (u64, u32)| votes.borrow_mut().push(v))
     };
-    let root = mount::<PollsPanel>(PollsPanelProps {
-        on_vote,
-        ..polls_panel(vec![lunch(7, &[2, 1, 1], false, Some(1))], "Bob")
-    });
+    let root = render(
+        polls_panel,
+        PollsPanelProps {
+            on_vote,
+            ..panel_props(vec![lunch(7, &[2, 1, 1], false, Some(1))], "Bob")
+        },
+    );
     find(&root, "section#polls article.poll[data-poll='7']").await;
     assert_eq!(
         text(&find(&root, ".polls-head .polls-count").await),
@@ -116,16 +122,19 @@ async fn a_closed_poll_shows_the_result_and_takes_no_votes() {
         let closes = closes.clone();
         Callback::from(move |id: u64| closes.borrow_mut().push(id))
     };
-    let root = mount::<PollsPanel>(PollsPanelProps {
-        on_close,
-        ..polls_panel(
-            vec![
-                lunch(8, &[0, 0, 0], false, None),
-                lunch(7, &[1, 3, 0], true, Some(0)),
-            ],
-            "Alice",
-        )
-    });
+    let root = render(
+        polls_panel,
+        PollsPanelProps {
+            on_close,
+            ..panel_props(
+                vec![
+                    lunch(8, &[0, 0, 0], false, None),
+                    lunch(7, &[1, 3, 0], true, Some(0)),
+                ],
+                "Alice",
+            )
+        },
+    );
     assert_eq!(
         text(&find(&root, ".polls-head .polls-count").await),
         "1 open · 1 closed"
@@ -172,11 +181,14 @@ async fn the_new_poll_form_checks_the_options_before_sending() {
         let created = created.clone();
         Callback::from(move |p| created.borrow_mut().push(p))
     };
-    let root = mount::<PollsPanel>(PollsPanelProps {
-        on_create,
-        form_open: true,
-        ..polls_panel(vec![], "Alice")
-    });
+    let root = render(
+        polls_panel,
+        PollsPanelProps {
+            on_create,
+            form_open: true,
+            ..panel_props(vec![], "Alice")
+        },
+    );
     let form = find(&root, "#polls form#new-poll-form").await;
     let edit = |selector: &str, value: &str| {
         let field: HtmlInputElement = form
@@ -237,11 +249,14 @@ async fn the_new_poll_form_checks_the_options_before_sending() {
     }
 
     // The server's complaint is shown in the same place.
-    let root = mount::<PollsPanel>(PollsPanelProps {
-        form_open: true,
-        form_error: Some("The closing time has passed already.".into()),
-        ..polls_panel(vec![], "Alice")
-    });
+    let root = render(
+        polls_panel,
+        PollsPanelProps {
+            form_open: true,
+            form_error: Some("The closing time has passed already.".into()),
+            ..panel_props(vec![], "Alice")
+        },
+    );
     let error = find(&root, "#new-poll-form #poll-error").await;
     assert_eq!(text(&error), "The closing time has passed already.");
 }
