@@ -18,41 +18,24 @@ use parley_common::{
     RoomName, Tally, Username,
 };
 use parley_frontend::auth::{AuthField, AuthMode, AuthProblem};
-use parley_frontend::components::{
-    AuthPage, AuthPageProps, Composer, ComposerProps, Directory, DirectoryProps, DmEntry,
-    ErrorBanner, ErrorBannerProps, MessageList, MessageListProps, OnlineUsers, OnlineUsersProps,
-    PollsPanel, PollsPanelProps, RoomEntry, Sidebar, SidebarProps, StatusBar, StatusBarProps,
-    TypingIndicator, TypingIndicatorProps,
-};
-use parley_frontend::lab::app::LabApp;
+use parley_frontend::components::*;
 use parley_frontend::state::{ConnState, Notice, Pending};
 use parley_frontend::time;
 use parley_frontend::transport::Transport;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent};
-use yew::{BaseComponent, Callback, Renderer};
+use parley_frontend::ui::{self, Callback, Html};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// Renders `COMP` with `props` into a new `<div>` appended to `<body>`.
-fn mount<COMP: BaseComponent>(props: COMP::Properties) -> Element {
-    let document = gloo_document();
-    let root = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&root).unwrap();
-    Renderer::<COMP>::with_root_and_props(root.clone(), props).render();
-    root
-}
-
 /// Renders the component `view` with `props` (the app's own UI layer) into a new
 /// `<div>` appended to `<body>`.
-fn render<P: Clone + 'static>(view: fn(&P) -> parley_frontend::ui::Html, props: P) -> Element {
+fn render<P: Clone + 'static>(view: fn(&P) -> Html, props: P) -> Element {
     let document = gloo_document();
     let root = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&root).unwrap();
-    parley_frontend::ui::mount(root.clone(), move || {
-        parley_frontend::ui::comp(view, props.clone())
-    });
+    ui::mount(root.clone(), move || ui::comp(view, props.clone()));
     root
 }
 
@@ -60,7 +43,7 @@ fn gloo_document() -> web_sys::Document {
     web_sys::window().unwrap().document().unwrap()
 }
 
-/// Waits (yielding to yew's scheduler, at most ~2 s) until `selector` matches
+/// Waits (yielding to the page's tasks, at most ~2 s) until `selector` matches
 /// inside `root` and `ready` accepts the element.
 async fn wait_for(root: &Element, selector: &str, ready: impl Fn(&Element) -> bool) -> Element {
     for _ in 0..200 {
@@ -69,7 +52,7 @@ async fn wait_for(root: &Element, selector: &str, ready: impl Fn(&Element) -> bo
         {
             return el;
         }
-        yew::platform::time::sleep(Duration::from_millis(10)).await;
+        ui::sleep(Duration::from_millis(10)).await;
     }
     panic!(
         "timed out waiting for {selector:?}; DOM: {}",
@@ -89,7 +72,7 @@ async fn wait_for_long(
         {
             return el;
         }
-        yew::platform::time::sleep(Duration::from_millis(100)).await;
+        ui::sleep(Duration::from_millis(100)).await;
     }
     panic!(
         "timed out waiting for {selector:?}; DOM: {}",
