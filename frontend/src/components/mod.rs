@@ -13,9 +13,9 @@ mod status_bar;
 
 pub use auth_page::{AuthPage, AuthPageProps, splash};
 pub use composer::{Composer, ComposerProps};
-pub use directory::{Directory, DirectoryProps, room_name_error_text};
+pub use directory::{DirectoryProps, directory, room_name_error_text};
 pub use error_banner::{ErrorBanner, ErrorBannerProps};
-pub use message_list::{MessageList, MessageListProps};
+pub use message_list::{MessageListProps, message_list};
 pub use polls::{
     MAX_POLL_MINUTES, NewPollForm, NewPollFormProps, PollCard, PollCardProps, PollField,
     PollsPanel, PollsPanelProps, new_poll_from, poll_problem_text,
@@ -23,5 +23,5 @@ pub use polls::{
 pub use presence::{
     OnlineUsers, OnlineUsersProps, TypingIndicator, TypingIndicatorProps, hue, initial, typing_text,
 };
-pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, new_dm_target};
+pub use sidebar::{DmEntry, RoomEntry, SidebarProps, new_dm_target, sidebar};
 pub use status_bar::{StatusBar, StatusBarProps};
