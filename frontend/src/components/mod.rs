@@ -13,9 +13,9 @@ mod status_bar;
 
 pub use auth_page::{AuthPage, AuthPageProps, splash};
 pub use composer::{ComposerProps, composer};
-pub use directory::{Directory, DirectoryProps, room_name_error_text};
+pub use directory::{DirectoryProps, directory, room_name_error_text};
 pub use error_banner::{ErrorBannerProps, error_banner};
-pub use message_list::{MessageList, MessageListProps};
+pub use message_list::{MessageListProps, message_list};
 pub use polls::{
     MAX_POLL_MINUTES, NewPollFormProps, PollCardProps, PollField, PollsPanelProps, new_poll_form,
     new_poll_from, poll_card, poll_problem_text, polls_panel,
@@ -24,5 +24,5 @@ pub use presence::{
     OnlineUsersProps, TypingIndicatorProps, hue, initial, online_users, typing_indicator,
     typing_text,
 };
-pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, new_dm_target};
+pub use sidebar::{DmEntry, RoomEntry, SidebarProps, new_dm_target, sidebar};
 pub use status_bar::{StatusBarProps, status_bar};

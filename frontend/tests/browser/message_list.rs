@@ -1,16 +1,32 @@
 //! Browser tests: message list.
 
+use parley_frontend::components::message_list;
+use parley_frontend::ui::Callback;
+
 use super::*;
+
+/// A callback of the UI layer that counts its calls.
+fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
+    let count = Rc::new(RefCell::new(0));
+    let callback = {
+        let count = count.clone();
+        Callback::from(move |()| *count.borrow_mut() += 1)
+    };
+    (count, callback)
+}
 
 #[wasm_bindgen_test]
 async fn message_bodies_are_text_not_html() {
-    let root = mount::<MessageList>(list(
-        vec![
-            chat(1, "Mallory", "<b>bold</b><img src=x onerror=alert(1)>"),
-            chat(2, "Alice", "line one\nline two"),
-        ],
-        vec![],
-    ));
+    let root = render(
+        message_list,
+        list(
+            vec![
+                chat(1, "Mallory", "<b>bold</b><img src=x onerror=alert(1)>"),
+                chat(2, "Alice", "line one\nline two"),
+            ],
+            vec![],
+        ),
+    );
     let ol = find(&root, "ol#messages").await;
     assert_eq!(ol.get_attribute("data-room").as_deref(), Some("lobby"));
     let first = find(&root, "#messages li.message[data-seq='1']").await;
@@ -42,14 +58,17 @@ async fn pending_and_failed_messages_follow_the_history() {
         acked,
         failed: failed.map(str::to_owned),
     };
-    let root = mount::<MessageList>(list(
-        vec![chat(1, "Bob", "hi")],
-        vec![
-            pending("p1", None, None),
-            pending("p2", Some(7), None),
-            pending("p3", None, Some("rate limited")),
-        ],
-    ));
+    let root = render(
+        message_list,
+        list(
+            vec![chat(1, "Bob", "hi")],
+            vec![
+                pending("p1", None, None),
+                pending("p2", Some(7), None),
+                pending("p3", None, Some("rate limited")),
+            ],
+        ),
+    );
     find(&root, "li.message[data-seq='1']").await;
     let items = root.query_selector_all("#messages > li.message").unwrap();
     assert_eq!(items.length(), 4);
@@ -98,17 +117,20 @@ async fn a_failed_message_offers_retry_and_discard_for_its_client_id() {
         let into = into.clone();
         Callback::from(move |id: ClientMsgId| into.borrow_mut().push(id.to_string()))
     };
-    let root = mount::<MessageList>(MessageListProps {
-        on_retry: record(&retried),
-        on_discard: record(&discarded),
-        ..list(
-            vec![],
-            vec![
-                pending("ok-1", None),
-                pending("bad-2", Some("storage failed, try again")),
-            ],
-        )
-    });
+    let root = render(
+        message_list,
+        MessageListProps {
+            on_retry: record(&retried),
+            on_discard: record(&discarded),
+            ..list(
+                vec![],
+                vec![
+                    pending("ok-1", None),
+                    pending("bad-2", Some("storage failed, try again")),
+                ],
+            )
+        },
+    );
     let failed = find(&root, "li.message.failed[data-client-id='bad-2']").await;
     assert!(text(&failed).contains("storage failed, try again"));
     click(&failed.query_selector("button.retry").unwrap().unwrap());
@@ -128,15 +150,18 @@ async fn day_separators_divide_the_messages() {
         ..chat(seq, "Bob", &format!("message {seq}"))
     };
     let old = 1_700_000_000_000; // November 2023
-    let root = mount::<MessageList>(list(
-        vec![
-            at(1, old),
-            at(2, old + 60_000),
-            at(3, now - day),
-            at(4, now),
-        ],
-        vec![],
-    ));
+    let root = render(
+        message_list,
+        list(
+            vec![
+                at(1, old),
+                at(2, old + 60_000),
+                at(3, now - day),
+                at(4, now),
+            ],
+            vec![],
+        ),
+    );
     find(&root, "li.message[data-seq='4']").await;
     let items = root.query_selector_all("#messages > li").unwrap();
     let rows: Vec<(String, String)> = (0..items.length())
@@ -169,23 +194,29 @@ async fn day_separators_divide_the_messages() {
 
 #[wasm_bindgen_test]
 async fn history_markers_show_loading_and_the_beginning() {
-    let loading = mount::<MessageList>(MessageListProps {
-        loading: true,
-        has_more: true,
-        ..list(vec![chat(5, "Bob", "hi")], vec![])
-    });
+    let loading = render(
+        message_list,
+        MessageListProps {
+            loading: true,
+            has_more: true,
+            ..list(vec![chat(5, "Bob", "hi")], vec![])
+        },
+    );
     find(&loading, "#history-loading").await;
     assert!(loading.query_selector("#history-start").unwrap().is_none());
 
-    let start = mount::<MessageList>(list(vec![chat(1, "Bob", "hi")], vec![]));
+    let start = render(message_list, list(vec![chat(1, "Bob", "hi")], vec![]));
     let marker = find(&start, "#history-start").await;
     assert!(text(&marker).contains("This is the beginning of #lobby"));
     assert!(start.query_selector("#history-loading").unwrap().is_none());
 
-    let more = mount::<MessageList>(MessageListProps {
-        has_more: true,
-        ..list(vec![chat(51, "Bob", "hi")], vec![])
-    });
+    let more = render(
+        message_list,
+        MessageListProps {
+            has_more: true,
+            ..list(vec![chat(51, "Bob", "hi")], vec![])
+        },
+    );
     find(&more, "li.message").await;
     assert!(more.query_selector("#history-start").unwrap().is_none());
     assert!(more.query_selector("#history-loading").unwrap().is_none());
@@ -209,11 +240,14 @@ async fn scrolling_to_the_top_asks_for_older_messages() {
     scrolling_timeline();
     let (asked, on_load_older) = counter();
     let messages = (51..=100).map(|seq| chat(seq, "Bob", "hello")).collect();
-    let root = mount::<MessageList>(MessageListProps {
-        has_more: true,
-        on_load_older,
-        ..list(messages, vec![])
-    });
+    let root = render(
+        message_list,
+        MessageListProps {
+            has_more: true,
+            on_load_older,
+            ..list(messages, vec![])
+        },
+    );
     // It opens at the newest message, far from the top: nothing asked yet.
     let scroller = wait_for(&root, "section.timeline", |el| el.scroll_top() > 300).await;
     assert_eq!(*asked.borrow(), 0);
@@ -229,17 +263,20 @@ async fn scrolling_to_the_top_asks_for_older_messages() {
 async fn a_short_room_asks_for_older_messages_at_once() {
     scrolling_timeline();
     let (asked, on_load_older) = counter();
-    let root = mount::<MessageList>(MessageListProps {
-        has_more: true,
-        on_load_older,
-        ..list(vec![chat(60, "Bob", "only one shown")], vec![])
-    });
+    let root = render(
+        message_list,
+        MessageListProps {
+            has_more: true,
+            on_load_older,
+            ..list(vec![chat(60, "Bob", "only one shown")], vec![])
+        },
+    );
     find(&root, "li.message").await;
     for _ in 0..100 {
         if *asked.borrow() > 0 {
             break;
         }
-        yew::platform::time::sleep(Duration::from_millis(10)).await;
+        parley_frontend::ui::sleep(Duration::from_millis(10)).await;
     }
     assert!(*asked.borrow() > 0);
 }
@@ -251,20 +288,23 @@ async fn a_conversation_is_marked_as_such_with_its_new_messages_divider() {
         channel: bob.clone(),
         ..chat(seq, sender, &format!("message {seq}"))
     };
-    let root = mount::<MessageList>(MessageListProps {
-        channel: bob.clone(),
-        divider: Some(3),
-        last_read: 2,
-        ..list(
-            vec![
-                in_dm(1, "Bob"),
-                in_dm(2, "Alice"),
-                in_dm(3, "Bob"),
-                in_dm(4, "Bob"),
-            ],
-            vec![],
-        )
-    });
+    let root = render(
+        message_list,
+        MessageListProps {
+            channel: bob.clone(),
+            divider: Some(3),
+            last_read: 2,
+            ..list(
+                vec![
+                    in_dm(1, "Bob"),
+                    in_dm(2, "Alice"),
+                    in_dm(3, "Bob"),
+                    in_dm(4, "Bob"),
+                ],
+                vec![],
+            )
+        },
+    );
     let ol = find(&root, "ol#messages[data-dm='Bob']").await;
     assert!(ol.get_attribute("data-room").is_none());
     let items = root.query_selector_all("#messages > li").unwrap();
@@ -292,28 +332,34 @@ async fn what_is_seen_while_reading_is_reported() {
         Callback::from(move |seq| seen.borrow_mut().push(seq))
     };
     // Not reading (the page has no focus): nothing reported.
-    let idle = mount::<MessageList>(MessageListProps {
-        last_read: 1,
-        on_read: on_read.clone(),
-        ..list(vec![chat(1, "Bob", "one"), chat(2, "Bob", "two")], vec![])
-    });
+    let idle = render(
+        message_list,
+        MessageListProps {
+            last_read: 1,
+            on_read: on_read.clone(),
+            ..list(vec![chat(1, "Bob", "one"), chat(2, "Bob", "two")], vec![])
+        },
+    );
     find(&idle, "li.message[data-seq='2']").await;
-    yew::platform::time::sleep(Duration::from_millis(50)).await;
+    parley_frontend::ui::sleep(Duration::from_millis(50)).await;
     assert!(seen.borrow().is_empty());
 
     // Reading, everything visible: up to the newest.
-    let root = mount::<MessageList>(MessageListProps {
-        last_read: 1,
-        reading: true,
-        on_read,
-        ..list(vec![chat(1, "Bob", "one"), chat(2, "Bob", "two")], vec![])
-    });
+    let root = render(
+        message_list,
+        MessageListProps {
+            last_read: 1,
+            reading: true,
+            on_read,
+            ..list(vec![chat(1, "Bob", "one"), chat(2, "Bob", "two")], vec![])
+        },
+    );
     find(&root, "li.message[data-seq='2']").await;
     for _ in 0..100 {
         if !seen.borrow().is_empty() {
             break;
         }
-        yew::platform::time::sleep(Duration::from_millis(10)).await;
+        parley_frontend::ui::sleep(Duration::from_millis(10)).await;
     }
     // (Possibly more than once: the app ignores a marker it has already.)
     assert!(

@@ -1,9 +1,22 @@
 //! Browser tests: sidebar and directory.
 
+use parley_frontend::components::{directory, sidebar};
+use parley_frontend::ui::Callback;
+
 use super::*;
 
+/// A callback of the UI layer that counts its calls.
+fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
+    let count = Rc::new(RefCell::new(0));
+    let callback = {
+        let count = count.clone();
+        Callback::from(move |()| *count.borrow_mut() += 1)
+    };
+    (count, callback)
+}
+
 /// A sidebar for Alice, nothing shown, every callback a no-op.
-fn sidebar(rooms: Vec<RoomEntry>, dms: Vec<DmEntry>) -> SidebarProps {
+fn sidebar_props(rooms: Vec<RoomEntry>, dms: Vec<DmEntry>) -> SidebarProps {
     SidebarProps {
         me: user("Alice"),
         rooms,
@@ -26,7 +39,7 @@ fn sidebar(rooms: Vec<RoomEntry>, dms: Vec<DmEntry>) -> SidebarProps {
 
 #[wasm_bindgen_test]
 async fn sidebar_links_to_the_transport_lab_page() {
-    let root = mount::<Sidebar>(sidebar(vec![], vec![]));
+    let root = render(sidebar, sidebar_props(vec![], vec![]));
     // A plain link: the lab is a page of its own (its own wasm, not in the chat's).
     let link = find(&root, "a#open-lab[href='/lab/']").await;
     assert_eq!(text(&link), "Transport lab");
@@ -44,23 +57,26 @@ async fn sidebar_lists_conversations_with_presence_and_unread_badges() {
         unread,
         online,
     };
-    let root = mount::<Sidebar>(SidebarProps {
-        active: Some(Channel::Dm(user("bob"))),
-        on_select,
-        ..sidebar(
-            vec![
-                RoomEntry {
-                    name: RoomName::lobby(),
-                    unread: 3,
-                },
-                RoomEntry {
-                    name: RoomName::parse("rust").unwrap(),
-                    unread: 0,
-                },
-            ],
-            vec![dm("Carol", 120, false), dm("Bob", 0, true)],
-        )
-    });
+    let root = render(
+        sidebar,
+        SidebarProps {
+            active: Some(Channel::Dm(user("bob"))),
+            on_select,
+            ..sidebar_props(
+                vec![
+                    RoomEntry {
+                        name: RoomName::lobby(),
+                        unread: 3,
+                    },
+                    RoomEntry {
+                        name: RoomName::parse("rust").unwrap(),
+                        unread: 0,
+                    },
+                ],
+                vec![dm("Carol", 120, false), dm("Bob", 0, true)],
+            )
+        },
+    );
     find(&root, "ul#my-dms").await;
     let items = root.query_selector_all("#my-dms > li.dm").unwrap();
     let users: Vec<String> = (0..items.length())
@@ -98,10 +114,13 @@ async fn new_conversation_form_checks_the_name_before_asking() {
         let asked = asked.clone();
         Callback::from(move |u: Username| asked.borrow_mut().push(u.to_string()))
     };
-    let root = mount::<Sidebar>(SidebarProps {
-        on_new_dm,
-        ..sidebar(vec![], vec![])
-    });
+    let root = render(
+        sidebar,
+        SidebarProps {
+            on_new_dm,
+            ..sidebar_props(vec![], vec![])
+        },
+    );
     let name: HtmlInputElement = find(&root, "form#new-dm-form input#new-dm-name")
         .await
         .dyn_into()
@@ -134,10 +153,13 @@ async fn new_conversation_form_checks_the_name_before_asking() {
     .await;
 
     // The server's answer is shown in the same place.
-    let root = mount::<Sidebar>(SidebarProps {
-        new_dm_error: Some("There is no user named Zed.".into()),
-        ..sidebar(vec![], vec![])
-    });
+    let root = render(
+        sidebar,
+        SidebarProps {
+            new_dm_error: Some("There is no user named Zed.".into()),
+            ..sidebar_props(vec![], vec![])
+        },
+    );
     let error = find(&root, "#new-dm-form #new-dm-error").await;
     assert_eq!(text(&error), "There is no user named Zed.");
 }
@@ -155,13 +177,16 @@ async fn sidebar_lists_rooms_and_marks_the_active_one() {
         name: RoomName::parse(r).unwrap(),
         unread: 0,
     });
-    let root = mount::<Sidebar>(SidebarProps {
-        active: Some(Channel::Room(RoomName::lobby())),
-        on_select,
-        on_open_directory,
-        on_logout,
-        ..sidebar(rooms.to_vec(), vec![])
-    });
+    let root = render(
+        sidebar,
+        SidebarProps {
+            active: Some(Channel::Room(RoomName::lobby())),
+            on_select,
+            on_open_directory,
+            on_logout,
+            ..sidebar_props(rooms.to_vec(), vec![])
+        },
+    );
     find(&root, "nav#sidebar ul#my-rooms").await;
     let items = root.query_selector_all("#my-rooms > li.room").unwrap();
     let names: Vec<String> = (0..items.length())
@@ -202,17 +227,20 @@ async fn directory_offers_join_and_validates_new_room_names() {
         members,
         joined,
     };
-    let root = mount::<Directory>(DirectoryProps {
-        rooms: Some(vec![info("games", 3, false), info("lobby", 1, true)]),
-        loading: false,
-        create_error: Some("#games already exists: join it from the list below.".into()),
-        creating: false,
-        joining: None,
-        on_join: record(&joined),
-        on_open: Callback::noop(),
-        on_create: record(&created),
-        on_create_edit: Callback::noop(),
-    });
+    let root = render(
+        directory,
+        DirectoryProps {
+            rooms: Some(vec![info("games", 3, false), info("lobby", 1, true)]),
+            loading: false,
+            create_error: Some("#games already exists: join it from the list below.".into()),
+            creating: false,
+            joining: None,
+            on_join: record(&joined),
+            on_open: Callback::noop(),
+            on_create: record(&created),
+            on_create_edit: Callback::noop(),
+        },
+    );
     let games = find(&root, "#directory li.directory-room[data-room='games']").await;
     assert!(text(&games).contains("3 members"));
     let lobby = find(&root, "li.directory-room[data-room='lobby']").await;
