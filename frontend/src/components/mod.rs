@@ -11,7 +11,7 @@ mod presence;
 mod sidebar;
 mod status_bar;
 
-pub use auth_page::{AuthPage, AuthPageProps, splash};
+pub use auth_page::{AuthPageProps, auth_page, splash};
 pub use composer::{ComposerProps, composer};
 pub use directory::{DirectoryProps, directory, room_name_error_text};
 pub use error_banner::{ErrorBannerProps, error_banner};

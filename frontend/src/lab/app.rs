@@ -3,12 +3,12 @@
 //! (the "← Chat" link) is an ordinary page load of `/`.
 
 use wasm_bindgen_futures::spawn_local;
-use yew::prelude::*;
 
-use super::page::TransportLab;
+use super::page::{TransportLabProps, transport_lab};
 use crate::api;
 use crate::auth::{self, AuthProblem};
-use crate::components::{AuthPage, splash};
+use crate::components::{AuthPageProps, auth_page, splash};
+use crate::ui::{Callback, Html, comp, h, use_effect_with, use_state};
 
 /// Where the page is with the session.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,11 +31,11 @@ fn signed_out(notice: Option<&'static str>) -> Session {
     }
 }
 
-#[component]
-pub fn LabApp() -> Html {
+/// The lab's page (it has no props: `()`).
+pub fn lab_app(_: &()) -> Html {
     let session = use_state(|| Session::Checking);
     {
-        let session = session.setter();
+        let session = session.clone();
         use_effect_with((), move |()| {
             spawn_local(async move {
                 session.set(match api::me().await {
@@ -47,14 +47,15 @@ pub fn LabApp() -> Html {
         });
     }
     match &*session {
-        Session::Checking => {
-            html! { <div class="app">{ splash("Loading the transport lab…") }</div> }
-        }
+        Session::Checking => h("div")
+            .class("app")
+            .child(splash("Loading the transport lab…"))
+            .into(),
         Session::SignedIn => {
-            let setter = session.setter();
+            let setter = session.clone();
             let on_logged_out =
                 Callback::from(move |()| setter.set(signed_out(Some(auth::LOGGED_OUT))));
-            html! { <TransportLab {on_logged_out} /> }
+            comp(transport_lab, TransportLabProps { on_logged_out })
         }
         Session::SignedOut {
             busy,
@@ -62,7 +63,7 @@ pub fn LabApp() -> Html {
             notice,
         } => {
             let on_submit = {
-                let setter = session.setter();
+                let setter = session.clone();
                 Callback::from(move |(mode, credentials)| {
                     setter.set(Session::SignedOut {
                         busy: true,
@@ -100,17 +101,19 @@ pub fn LabApp() -> Html {
                     }
                 })
             };
-            html! {
-                <div class="app">
-                    <AuthPage
-                        busy={*busy}
-                        problem={problem.clone()}
-                        notice={notice.map(str::to_owned)}
-                        {on_submit}
-                        {on_edit}
-                    />
-                </div>
-            }
+            h("div")
+                .class("app")
+                .child(comp(
+                    auth_page,
+                    AuthPageProps {
+                        busy: *busy,
+                        problem: problem.clone(),
+                        notice: notice.map(str::to_owned),
+                        on_submit,
+                        on_edit,
+                    },
+                ))
+                .into()
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Browser tests: log in / create account.
 
 use super::*;
+use parley_frontend::components::auth_page;
+use parley_frontend::ui::Callback;
 
 #[wasm_bindgen_test]
 async fn auth_form_checks_fields_before_sending() {
@@ -9,13 +11,16 @@ async fn auth_form_checks_fields_before_sending() {
         let submitted = submitted.clone();
         Callback::from(move |sent| submitted.borrow_mut().push(sent))
     };
-    let root = mount::<AuthPage>(AuthPageProps {
-        busy: false,
-        problem: None,
-        notice: None,
-        on_submit,
-        on_edit: Callback::noop(),
-    });
+    let root = render(
+        auth_page,
+        AuthPageProps {
+            busy: false,
+            problem: None,
+            notice: None,
+            on_submit,
+            on_edit: Callback::noop(),
+        },
+    );
     let form = find(&root, "form#auth-form").await;
     assert_eq!(form.get_attribute("data-mode").as_deref(), Some("login"));
     assert_eq!(
@@ -72,15 +77,21 @@ async fn auth_form_shows_the_servers_answer_where_it_belongs() {
         on_submit: Callback::noop(),
         on_edit: Callback::noop(),
     };
-    let root = mount::<AuthPage>(page(AuthProblem::form("Wrong user name or password.")));
+    let root = render(
+        auth_page,
+        page(AuthProblem::form("Wrong user name or password.")),
+    );
     let error = find(&root, "p.field-error#auth-error").await;
     assert_eq!(text(&error), "Wrong user name or password.");
     assert!(text(&root).contains("You were logged out."));
 
-    let root = mount::<AuthPage>(page(AuthProblem::new(
-        AuthField::Name,
-        "name must not contain ' '",
-    )));
+    let root = render(
+        auth_page,
+        page(AuthProblem::new(
+            AuthField::Name,
+            "name must not contain ' '",
+        )),
+    );
     let error = find(&root, "#auth-name + p.field-error").await;
     assert_eq!(text(&error), "name must not contain ' '");
     assert!(root.query_selector("#auth-error").unwrap().is_none());

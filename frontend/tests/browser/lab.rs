@@ -1,12 +1,13 @@
 //! Browser tests: the transport lab's page.
 
 use super::*;
+use parley_frontend::lab::app::lab_app;
 
 #[wasm_bindgen_test]
 async fn the_lab_page_says_when_the_server_cannot_be_reached() {
     // The test runner's server has no `/api/me`: the lab's page cannot tell
     // whether there is a session, so it offers the log-in form and says why.
-    let root = mount::<LabApp>(());
+    let root = render(lab_app, ());
     let notice = wait_for_long(&root, "p.auth-notice", |_| true).await;
     assert_eq!(
         text(&notice),
