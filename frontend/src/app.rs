@@ -19,7 +19,8 @@ use crate::components::{
     AuthPageProps, ComposerProps, DirectoryProps, DmEntry, ErrorBannerProps, MessageListProps,
     OnlineUsersProps, PollsPanelProps, RoomEntry, SidebarProps, StatusBarProps,
     TypingIndicatorProps, auth_page, composer, directory as directory_view, error_banner,
-    message_list, online_users, polls_panel, sidebar, splash, status_bar, typing_indicator,
+    message_list, online_users, polls_panel as polls_view, sidebar, splash, status_bar,
+    typing_indicator,
 };
 use crate::connection::{self, Connection};
 use crate::ids::ClientIdGen;
@@ -695,7 +696,7 @@ fn polls_panel(
     let form = &state.new_poll;
     comp_keyed(
         room.to_string(),
-        polls_panel,
+        polls_view,
         PollsPanelProps {
             room: room.clone(),
             polls: chat.polls.clone(),

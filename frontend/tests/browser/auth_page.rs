@@ -1,8 +1,6 @@
 //! Browser tests: log in / create account.
 
 use super::*;
-use parley_frontend::components::auth_page;
-use parley_frontend::ui::Callback;
 
 #[wasm_bindgen_test]
 async fn auth_form_checks_fields_before_sending() {

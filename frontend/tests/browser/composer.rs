@@ -1,18 +1,6 @@
 //! Browser tests: composer and banner.
 
 use super::*;
-use parley_frontend::components::{composer, error_banner};
-use parley_frontend::ui::Callback;
-
-/// A callback (of the app's UI layer) that counts its calls.
-fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
-    let count = Rc::new(RefCell::new(0));
-    let callback = {
-        let count = count.clone();
-        Callback::from(move |()| *count.borrow_mut() += 1)
-    };
-    (count, callback)
-}
 
 #[wasm_bindgen_test]
 async fn composer_sends_on_enter_and_keeps_shift_enter() {

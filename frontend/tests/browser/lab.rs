@@ -1,7 +1,6 @@
 //! Browser tests: the transport lab's page.
 
 use super::*;
-use parley_frontend::lab::app::lab_app;
 
 #[wasm_bindgen_test]
 async fn the_lab_page_says_when_the_server_cannot_be_reached() {

@@ -19,13 +19,14 @@ use parley_common::{
 };
 use parley_frontend::auth::{AuthField, AuthMode, AuthProblem};
 use parley_frontend::components::*;
+use parley_frontend::lab::app::lab_app;
 use parley_frontend::state::{ConnState, Notice, Pending};
 use parley_frontend::time;
 use parley_frontend::transport::Transport;
+use parley_frontend::ui::{self, Callback, Html};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent};
-use parley_frontend::ui::{self, Callback, Html};
 
 wasm_bindgen_test_configure!(run_in_browser);
 

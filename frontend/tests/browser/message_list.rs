@@ -1,19 +1,6 @@
 //! Browser tests: message list.
 
-use parley_frontend::components::message_list;
-use parley_frontend::ui::Callback;
-
 use super::*;
-
-/// A callback of the UI layer that counts its calls.
-fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
-    let count = Rc::new(RefCell::new(0));
-    let callback = {
-        let count = count.clone();
-        Callback::from(move |()| *count.borrow_mut() += 1)
-    };
-    (count, callback)
-}
 
 #[wasm_bindgen_test]
 async fn message_bodies_are_text_not_html() {

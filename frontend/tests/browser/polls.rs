@@ -1,8 +1,5 @@
 //! Browser tests: polls.
 
-use parley_frontend::components::polls_panel;
-use parley_frontend::ui::Callback;
-
 use super::*;
 
 /// "Lunch?" in the lobby, by Alice, with these counts.

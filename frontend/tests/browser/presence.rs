@@ -1,7 +1,6 @@
 //! Browser tests: presence.
 
 use super::*;
-use parley_frontend::components::{online_users, typing_indicator};
 
 #[wasm_bindgen_test]
 async fn typing_indicator_names_who_types() {

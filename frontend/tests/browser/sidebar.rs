@@ -1,19 +1,6 @@
 //! Browser tests: sidebar and directory.
 
-use parley_frontend::components::{directory, sidebar};
-use parley_frontend::ui::Callback;
-
 use super::*;
-
-/// A callback of the UI layer that counts its calls.
-fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
-    let count = Rc::new(RefCell::new(0));
-    let callback = {
-        let count = count.clone();
-        Callback::from(move |()| *count.borrow_mut() += 1)
-    };
-    (count, callback)
-}
 
 /// A sidebar for Alice, nothing shown, every callback a no-op.
 fn sidebar_props(rooms: Vec<RoomEntry>, dms: Vec<DmEntry>) -> SidebarProps {

@@ -1,18 +1,6 @@
 //! Browser tests: status bar.
 
 use super::*;
-use parley_frontend::components::status_bar;
-use parley_frontend::ui::Callback;
-
-/// A callback (of the app's UI layer) that counts its calls.
-fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
-    let count = Rc::new(RefCell::new(0));
-    let callback = {
-        let count = count.clone();
-        Callback::from(move |()| *count.borrow_mut() += 1)
-    };
-    (count, callback)
-}
 
 fn status(conn: ConnState, transport: Option<Transport>) -> StatusBarProps {
     StatusBarProps {
