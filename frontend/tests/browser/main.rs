@@ -162,3 +162,4 @@ mod polls;
 mod presence;
 mod sidebar;
 mod status_bar;
+mod ui_layer;
