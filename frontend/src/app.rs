@@ -644,7 +644,7 @@ fn chat_view(
             key.clone(),
             message_list,
             MessageListProps {
-                channel: channel.clone(),
+                channel,
                 messages: chat.messages.clone(),
                 pending: chat.pending.clone(),
                 me: state.me().cloned(),

@@ -24,7 +24,6 @@ fn probe_view(props: &Probe) -> Html {
         let log = props.log.clone();
         use_effect_with(items.len(), move |&n| {
             log.borrow_mut().push(format!("effect {n}"));
-            let log = log.clone();
             move || log.borrow_mut().push(format!("undo {n}"))
         });
     }
