@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use parley_common::{Channel, MessageBody, PollSpec, RoomName, Username};
+use parley_common::{Channel, ClientMsgId, MessageBody, PollSpec, RoomName, Username};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::spawn_local;
@@ -27,8 +27,8 @@ use crate::ids::ClientIdGen;
 use crate::state::{Action, AppState, Chat, ConnState, Session, View};
 use crate::transport::reconnect_delay_ms;
 use crate::ui::{
-    AttrValue, Callback, Html, Node, UseReducerDispatcher, classes, comp, comp_keyed, h,
-    use_effect_with, use_memo, use_mut_ref, use_reducer, when,
+    AttrValue, Callback, Html, Node, UseReducerDispatcher, classes, comp, comp_keyed, h, keyed,
+    memo, use_effect_with, use_memo, use_mut_ref, use_reducer, when,
 };
 
 /// The root component (no props).
@@ -42,6 +42,15 @@ pub fn app(_: &()) -> Html {
     let sent_upto = use_mut_ref(|| 0u64);
     let ids = use_mut_ref(ClientIdGen::random);
     let dispatch = state.dispatcher();
+    // The message list's callbacks for the chat shown (see `ListCallbacks`).
+    let list_callbacks = {
+        let dispatch = dispatch.clone();
+        use_memo(state.active.clone(), move |active| {
+            active
+                .as_ref()
+                .map(|channel| ListCallbacks::new(channel, &dispatch))
+        })
+    };
     // At startup: is there a session? Decides between the log-in page and the app.
     {
         let dispatch = dispatch.clone();
@@ -262,7 +271,17 @@ pub fn app(_: &()) -> Html {
             };
             let main = match (state.view, state.active_chat()) {
                 (View::Directory, _) => directory(&state, &dispatch),
-                (View::Chat, Some(chat)) => chat_view(&state, &dispatch, &ids, chat),
+                (View::Chat, Some(chat)) => {
+                    let made;
+                    let callbacks = match &*list_callbacks {
+                        Some(callbacks) => callbacks,
+                        None => {
+                            made = ListCallbacks::new(&chat.channel, &dispatch);
+                            &made
+                        }
+                    };
+                    chat_view(&state, &dispatch, &ids, chat, callbacks)
+                }
                 (View::Chat, None) if state.ready => no_room(&dispatch),
                 (View::Chat, None) => connecting(&state.conn),
             };
@@ -564,11 +583,65 @@ fn listen(
     })
 }
 
+/// The message list's callbacks for one chat, made once per chat shown: the
+/// list is memoized ([`crate::ui::memo`]), and a callback is equal only to its
+/// clones, so new ones on every render would render it every time.
+#[derive(Clone)]
+struct ListCallbacks {
+    on_load_older: Callback<()>,
+    on_discard: Callback<ClientMsgId>,
+    on_retry: Callback<ClientMsgId>,
+    on_read: Callback<u64>,
+}
+
+impl ListCallbacks {
+    fn new(channel: &Channel, dispatch: &UseReducerDispatcher<AppState>) -> Self {
+        let on_load_older = {
+            let channel = channel.clone();
+            dispatch
+                .to_callback()
+                .reform(move |()| Action::LoadOlder(channel.clone()))
+        };
+        let on_discard = {
+            let channel = channel.clone();
+            dispatch
+                .to_callback()
+                .reform(move |client_id| Action::DiscardFailed {
+                    channel: channel.clone(),
+                    client_id,
+                })
+        };
+        let on_retry = {
+            let channel = channel.clone();
+            dispatch
+                .to_callback()
+                .reform(move |client_id| Action::RetryFailed {
+                    channel: channel.clone(),
+                    client_id,
+                })
+        };
+        let on_read = {
+            let channel = channel.clone();
+            dispatch.to_callback().reform(move |seq| Action::Read {
+                channel: channel.clone(),
+                seq,
+            })
+        };
+        Self {
+            on_load_older,
+            on_discard,
+            on_retry,
+            on_read,
+        }
+    }
+}
+
 fn chat_view(
     state: &AppState,
     dispatch: &UseReducerDispatcher<AppState>,
     ids: &Rc<std::cell::RefCell<ClientIdGen>>,
     chat: &Chat,
+    list_callbacks: &ListCallbacks,
 ) -> Html {
     let channel = chat.channel.clone();
     let on_send = {
@@ -594,37 +667,6 @@ fn chat_view(
             now_ms: now_ms(),
         })
     };
-    let on_load_older = {
-        let channel = channel.clone();
-        dispatch
-            .to_callback()
-            .reform(move |()| Action::LoadOlder(channel.clone()))
-    };
-    let on_discard = {
-        let channel = channel.clone();
-        dispatch
-            .to_callback()
-            .reform(move |client_id| Action::DiscardFailed {
-                channel: channel.clone(),
-                client_id,
-            })
-    };
-    let on_retry = {
-        let channel = channel.clone();
-        dispatch
-            .to_callback()
-            .reform(move |client_id| Action::RetryFailed {
-                channel: channel.clone(),
-                client_id,
-            })
-    };
-    let on_read = {
-        let channel = channel.clone();
-        dispatch.to_callback().reform(move |seq| Action::Read {
-            channel: channel.clone(),
-            seq,
-        })
-    };
     let placeholder: AttrValue = match state.conn {
         ConnState::Open => format!("Message {channel}").into(),
         ConnState::Connecting => "Connecting… you can type already".into(),
@@ -640,25 +682,27 @@ fn chat_view(
     let key = channel.to_string();
     Node::List(vec![
         polls.into(),
-        comp_keyed(
+        keyed(
             key.clone(),
-            message_list,
-            MessageListProps {
-                channel,
-                messages: chat.messages.clone(),
-                pending: chat.pending.clone(),
-                me: state.me().cloned(),
-                loaded: chat.loaded,
-                loading: chat.loading,
-                has_more: chat.has_more,
-                divider: chat.divider,
-                last_read: chat.last_read,
-                reading: state.focused && state.ready,
-                on_load_older,
-                on_discard,
-                on_retry,
-                on_read,
-            },
+            memo(
+                message_list,
+                MessageListProps {
+                    channel,
+                    messages: chat.messages.clone(),
+                    pending: chat.pending.clone(),
+                    me: state.me().cloned(),
+                    loaded: chat.loaded,
+                    loading: chat.loading,
+                    has_more: chat.has_more,
+                    divider: chat.divider,
+                    last_read: chat.last_read,
+                    reading: state.focused && state.ready,
+                    on_load_older: list_callbacks.on_load_older.clone(),
+                    on_discard: list_callbacks.on_discard.clone(),
+                    on_retry: list_callbacks.on_retry.clone(),
+                    on_read: list_callbacks.on_read.clone(),
+                },
+            ),
         ),
         comp(typing_indicator, TypingIndicatorProps { names: typing }),
         comp_keyed(

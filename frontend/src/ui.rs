@@ -6,11 +6,12 @@
 //!
 //! Why not yew: the first download's target (≤ 120 KB gzipped) could not be met
 //! with it (see `bench/TUNING.md`). yew's own code and the markup its `html!`
-//! expands to were two thirds of the app's WebAssembly. This layer keeps the
+//! expands to were about half of the app's WebAssembly. This layer keeps the
 //! same model with less: every render starts at the root (no per-component
-//! scheduling or props comparison; the views are small and a render takes well
-//! under a millisecond), and element construction is a chain of small calls
-//! instead of inlined structs.
+//! scheduling), a component made with [`memo`] is skipped while its props are
+//! equal and its own state unchanged (the message list: 500 messages take ~14 ms
+//! to render in a release build), and element construction is a chain of small
+//! calls instead of inlined structs.
 //!
 //! A state change asks for a render. Changes made by an event's listener render
 //! when the listener returns, as with yew, so the next event sees the new
@@ -29,9 +30,11 @@ use web_sys::Element;
 
 pub use hooks::{
     NodeRef, Reducible, TearDown, UseReducerDispatcher, UseReducerHandle, UseStateHandle,
-    use_effect_with, use_memo, use_mut_ref, use_node_ref, use_reducer, use_state,
+    use_effect_with, use_force_update, use_memo, use_mut_ref, use_node_ref, use_reducer, use_state,
 };
-pub use node::{AttrValue, Callback, El, Html, Node, classes, comp, comp_keyed, h, target, when};
+pub use node::{
+    AttrValue, Callback, El, Html, Node, classes, comp, comp_keyed, h, keyed, memo, target, when,
+};
 
 use patch::{Cursor, Mounted};
 
@@ -103,6 +106,7 @@ fn render_now() {
             parent: &root.container,
             prev: None,
             svg: false,
+            owner: std::rc::Weak::new(),
         };
         root.mounted = patch::patch(&mut at, old, node);
     }

@@ -34,7 +34,7 @@ use crate::connection::{self, Event, Events};
 use crate::ids::ClientIdGen;
 use crate::transport::{Transport, TransportMode};
 use crate::ui::{
-    Callback, Html, Node, classes, h, schedule_render, sleep, use_effect_with, use_mut_ref, when,
+    Callback, Html, Node, classes, h, sleep, use_effect_with, use_force_update, use_mut_ref, when,
 };
 
 /// Sending starts this long after Start at the latest, even if a receiver
@@ -110,8 +110,8 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
     let run = use_mut_ref(Run::default);
     let links = use_mut_ref(|| None::<Links>);
     let rate = use_mut_ref(|| DEFAULT_RATE);
-    // Every render starts at the root: asking for one redraws this page.
-    let refresh = schedule_render;
+    // The page's numbers live in `run` (outside hooks): this redraws it.
+    let refresh = use_force_update();
     let running = links.borrow().is_some();
 
     // Leaving the page closes the connections.
@@ -125,6 +125,7 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
     {
         let run = run.clone();
         let links = links.clone();
+        let refresh = refresh.clone();
         use_effect_with(running, move |&running| {
             let cancelled = Rc::new(Cell::new(false));
             if running {
@@ -138,7 +139,7 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
                         if run.borrow().ended.is_some() {
                             stop(&run, &links);
                         }
-                        refresh();
+                        refresh.emit(());
                     }
                 });
             }
@@ -149,6 +150,7 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
     let on_toggle = {
         let (run, rate) = (run.clone(), rate.clone());
         let on_logged_out = props.on_logged_out.clone();
+        let refresh = refresh.clone();
         Callback::from(move |_: MouseEvent| {
             if links.borrow().is_some() {
                 stop(&run, &links);
@@ -156,16 +158,17 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
                 let started = start(&run, &rate, &on_logged_out);
                 *links.borrow_mut() = Some(started);
             }
-            refresh();
+            refresh.emit(());
         })
     };
     let rate_now = *rate.borrow();
     let rate_buttons = RATES.iter().map(|&r| {
         let onclick = {
             let rate = rate.clone();
+            let refresh = refresh.clone();
             Callback::from(move |_: MouseEvent| {
                 *rate.borrow_mut() = r;
-                refresh();
+                refresh.emit(());
             })
         };
         let on = r == rate_now;

@@ -5,7 +5,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::ops::Deref;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use wasm_bindgen::JsCast;
 
@@ -17,6 +17,38 @@ use super::schedule_render;
 pub(super) struct Hooks {
     slots: RefCell<Vec<Rc<dyn Any>>>,
     next: Cell<usize>,
+    /// Its state changed since it last rendered: a memoized component
+    /// ([`super::memo`]) renders again even with equal props.
+    pub(super) dirty: Cell<bool>,
+    /// The component whose view made this one: marked dirty with it, so the
+    /// render from the root reaches it.
+    parent: Weak<Hooks>,
+}
+
+impl Hooks {
+    pub(super) fn new(parent: Weak<Hooks>) -> Self {
+        Self {
+            parent,
+            ..Self::default()
+        }
+    }
+}
+
+/// Marks `owner` and the components above it as changed.
+fn mark_dirty(owner: &Weak<Hooks>) {
+    let mut next = owner.upgrade();
+    while let Some(hooks) = next {
+        if hooks.dirty.replace(true) {
+            // Its ancestors were marked with it.
+            return;
+        }
+        next = hooks.parent.upgrade();
+    }
+}
+
+/// The component being rendered, if any.
+fn owner() -> Weak<Hooks> {
+    CURRENT.with(|c| c.borrow().last().map(Rc::downgrade).unwrap_or_default())
 }
 
 thread_local! {
@@ -29,6 +61,7 @@ thread_local! {
 /// Calls `render` with `hooks` as the current component's.
 pub(super) fn with_hooks<R>(hooks: &Rc<Hooks>, render: impl FnOnce() -> R) -> R {
     hooks.next.set(0);
+    hooks.dirty.set(false);
     CURRENT.with(|c| c.borrow_mut().push(hooks.clone()));
     let out = render();
     CURRENT.with(|c| c.borrow_mut().pop());
@@ -72,6 +105,7 @@ fn slot<T: 'static>(init: impl FnOnce() -> T) -> Rc<T> {
 pub struct UseStateHandle<T> {
     value: Rc<T>,
     cell: Rc<RefCell<Rc<T>>>,
+    owner: Weak<Hooks>,
 }
 
 impl<T> Clone for UseStateHandle<T> {
@@ -79,6 +113,7 @@ impl<T> Clone for UseStateHandle<T> {
         Self {
             value: self.value.clone(),
             cell: self.cell.clone(),
+            owner: self.owner.clone(),
         }
     }
 }
@@ -94,6 +129,7 @@ impl<T> Deref for UseStateHandle<T> {
 impl<T> UseStateHandle<T> {
     pub fn set(&self, value: T) {
         *self.cell.borrow_mut() = Rc::new(value);
+        mark_dirty(&self.owner);
         schedule_render();
     }
 }
@@ -101,7 +137,20 @@ impl<T> UseStateHandle<T> {
 pub fn use_state<T: 'static>(init: impl FnOnce() -> T) -> UseStateHandle<T> {
     let cell = slot(|| RefCell::new(Rc::new(init())));
     let value = cell.borrow().clone();
-    UseStateHandle { value, cell }
+    UseStateHandle {
+        value,
+        cell,
+        owner: owner(),
+    }
+}
+
+/// A callback that renders the component again (for state kept outside hooks).
+pub fn use_force_update() -> Callback<()> {
+    let owner = owner();
+    Callback::from(move |()| {
+        mark_dirty(&owner);
+        schedule_render();
+    })
 }
 
 /// A mutable value kept between renders; changing it does not render.
@@ -218,6 +267,7 @@ pub trait Reducible {
 pub struct UseReducerHandle<S> {
     value: Rc<S>,
     cell: Rc<RefCell<Rc<S>>>,
+    owner: Weak<Hooks>,
 }
 
 impl<S> Clone for UseReducerHandle<S> {
@@ -225,6 +275,7 @@ impl<S> Clone for UseReducerHandle<S> {
         Self {
             value: self.value.clone(),
             cell: self.cell.clone(),
+            owner: self.owner.clone(),
         }
     }
 }
@@ -240,6 +291,7 @@ impl<S> UseReducerHandle<S> {
     pub fn dispatcher(&self) -> UseReducerDispatcher<S> {
         UseReducerDispatcher {
             cell: self.cell.clone(),
+            owner: self.owner.clone(),
         }
     }
 }
@@ -247,12 +299,15 @@ impl<S> UseReducerHandle<S> {
 /// Sends actions to a reducer; renders again when the state changes.
 pub struct UseReducerDispatcher<S> {
     cell: Rc<RefCell<Rc<S>>>,
+    /// The component that holds the state (none outside components).
+    owner: Weak<Hooks>,
 }
 
 impl<S> Clone for UseReducerDispatcher<S> {
     fn clone(&self) -> Self {
         Self {
             cell: self.cell.clone(),
+            owner: self.owner.clone(),
         }
     }
 }
@@ -268,6 +323,7 @@ impl<S: Reducible + 'static> UseReducerDispatcher<S> {
     pub fn new(state: S) -> Self {
         Self {
             cell: Rc::new(RefCell::new(Rc::new(state))),
+            owner: Weak::new(),
         }
     }
 
@@ -276,6 +332,7 @@ impl<S: Reducible + 'static> UseReducerDispatcher<S> {
         let next = current.clone().reduce(action);
         if !Rc::ptr_eq(&current, &next) {
             *self.cell.borrow_mut() = next;
+            mark_dirty(&self.owner);
             schedule_render();
         }
     }
@@ -295,5 +352,6 @@ pub fn use_reducer<S: Reducible + 'static>(init: impl FnOnce() -> S) -> UseReduc
     UseReducerHandle {
         value: dispatcher.state(),
         cell: dispatcher.cell.clone(),
+        owner: owner(),
     }
 }

@@ -1,6 +1,7 @@
 //! What a view returns: a tree of [`Node`]s built with [`h`] and its methods,
 //! and [`Callback`], the handle through which views call back into the app.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::rc::Rc;
 
@@ -52,7 +53,12 @@ pub struct Comp {
     pub(super) id: usize,
     pub(super) key: Option<AttrValue>,
     pub(super) render: Box<dyn FnOnce() -> Node>,
+    /// For [`memo`]: the props, and how to compare them with the last render's.
+    pub(super) memo: Option<(Rc<dyn Any>, SameProps)>,
 }
+
+/// Whether two props (of the same component) are equal.
+pub(super) type SameProps = fn(&dyn Any, &dyn Any) -> bool;
 
 /// A new element.
 pub fn h(tag: &'static str) -> Box<El> {
@@ -75,16 +81,48 @@ pub fn comp<P: 'static>(view: fn(&P) -> Html, props: P) -> Node {
         id: view as usize,
         key: None,
         render: Box::new(move || view(&props)),
+        memo: None,
     })
+}
+
+/// [`comp`] that is not rendered again while its props are equal to the last
+/// render's and its own state has not changed: for a large view (the message
+/// list) whose parent renders often. Callbacks in its props must then keep
+/// their identity between renders (make them with `use_memo`), since a
+/// callback is equal only to its clones.
+pub fn memo<P: PartialEq + 'static>(view: fn(&P) -> Html, props: P) -> Node {
+    let props = Rc::new(props);
+    let same: SameProps = |a, b| match (a.downcast_ref::<P>(), b.downcast_ref::<P>()) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    };
+    let shared = props.clone();
+    Node::Comp(Comp {
+        id: view as usize,
+        key: None,
+        render: Box::new(move || view(&shared)),
+        memo: Some((props, same)),
+    })
+}
+
+/// `node` (a component or an element) with a key.
+pub fn keyed(key: impl Into<AttrValue>, node: Node) -> Node {
+    match node {
+        Node::Comp(mut c) => {
+            c.key = Some(key.into());
+            Node::Comp(c)
+        }
+        Node::El(mut el) => {
+            el.key = Some(key.into());
+            Node::El(el)
+        }
+        other => other,
+    }
 }
 
 /// [`comp`] with a key: a different key is a different instance (fresh hooks).
 pub fn comp_keyed<P: 'static>(key: impl Into<AttrValue>, view: fn(&P) -> Html, props: P) -> Node {
-    let Node::Comp(mut c) = comp(view, props) else {
-        return Node::Empty;
-    };
-    c.key = Some(key.into());
-    Node::Comp(c)
+    keyed(key, comp(view, props))
 }
 
 /// The class names that are not empty, separated by spaces.

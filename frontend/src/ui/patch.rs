@@ -6,15 +6,16 @@
 //! not there already), so inserts, removals and keyed moves need no other
 //! bookkeeping.
 
+use std::any::Any;
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{Element, HtmlInputElement, Node as DomNode};
 
 use super::hooks::{Hooks, NodeRef, with_hooks};
-use super::node::{AttrValue, Comp, El, Handler, Node};
+use super::node::{AttrValue, Comp, El, Handler, Node, SameProps};
 
 /// What a [`Node`] became in the page.
 #[derive(Default)]
@@ -43,6 +44,8 @@ pub(super) struct MountedComp {
     id: usize,
     key: Option<AttrValue>,
     hooks: Rc<Hooks>,
+    /// A memoized component's props at its last render.
+    props: Option<Rc<dyn Any>>,
     child: Mounted,
 }
 
@@ -58,6 +61,8 @@ pub(super) struct Cursor<'a> {
     pub parent: &'a Element,
     pub prev: Option<DomNode>,
     pub svg: bool,
+    /// The component whose view is being patched (the parent of any new one).
+    pub owner: Weak<Hooks>,
 }
 
 impl Cursor<'_> {
@@ -84,6 +89,17 @@ impl Mounted {
             Mounted::El(el) => el.key.as_ref(),
             Mounted::Comp(c) => c.key.as_ref(),
             _ => None,
+        }
+    }
+
+    /// Puts this node's DOM at `at` as it is (a memoized component not rendered).
+    fn place_all(&self, at: &mut Cursor<'_>) {
+        match self {
+            Mounted::Empty => {}
+            Mounted::Text(text, _) => at.place(text),
+            Mounted::El(el) => at.place(&el.el),
+            Mounted::List(kids) => kids.iter().for_each(|k| k.place_all(at)),
+            Mounted::Comp(c) => c.child.place_all(at),
         }
     }
 
@@ -127,15 +143,22 @@ pub(super) fn patch(at: &mut Cursor<'_>, old: Mounted, new: Node) -> Mounted {
             Mounted::Text(text, now)
         }
         (Mounted::El(mut el), Node::El(new)) if el.tag == new.tag && el.key == new.key => {
-            update_el(&mut el, *new, at.svg);
+            update_el(&mut el, *new, at.svg, &at.owner);
             at.place(&el.el);
             Mounted::El(el)
         }
         (Mounted::List(old), Node::List(new)) => Mounted::List(patch_kids(at, old, new)),
         (Mounted::Comp(mut c), Node::Comp(new)) if c.id == new.id && c.key == new.key => {
+            if unchanged(&c, new.memo.as_ref()) {
+                c.child.place_all(at);
+                return Mounted::Comp(c);
+            }
+            c.props = new.memo.map(|(props, _)| props);
             let child = with_hooks(&c.hooks, new.render);
             let old = std::mem::take(&mut c.child);
+            let outer = std::mem::replace(&mut at.owner, Rc::downgrade(&c.hooks));
             c.child = patch(at, old, child);
+            at.owner = outer;
             Mounted::Comp(c)
         }
         (old, new) => {
@@ -185,27 +208,44 @@ fn create(at: &mut Cursor<'_>, node: Node) -> Mounted {
                 kids: Vec::new(),
                 node_ref: None,
             });
-            update_el(&mut mounted, *new, svg);
+            update_el(&mut mounted, *new, svg, &at.owner);
             at.place(&mounted.el);
             Mounted::El(mounted)
         }
         Node::List(nodes) => Mounted::List(patch_kids(at, Vec::new(), nodes)),
-        Node::Comp(Comp { id, key, render }) => {
-            let hooks = Rc::new(Hooks::default());
+        Node::Comp(Comp {
+            id,
+            key,
+            render,
+            memo,
+        }) => {
+            let hooks = Rc::new(Hooks::new(at.owner.clone()));
             let child = with_hooks(&hooks, render);
+            let outer = std::mem::replace(&mut at.owner, Rc::downgrade(&hooks));
             let child = create(at, child);
+            at.owner = outer;
             Mounted::Comp(Box::new(MountedComp {
                 id,
                 key,
                 hooks,
+                props: memo.map(|(props, _)| props),
                 child,
             }))
         }
     }
 }
 
+/// A memoized component whose props are equal to its last render's and whose
+/// own state has not changed since: it need not render.
+fn unchanged(c: &MountedComp, memo: Option<&(Rc<dyn Any>, SameProps)>) -> bool {
+    match (&c.props, memo) {
+        (Some(old), Some((new, same))) => !c.hooks.dirty.get() && same(&**old, &**new),
+        _ => false,
+    }
+}
+
 /// Brings an element's attributes, properties, listeners and children in line.
-fn update_el(m: &mut MountedEl, new: El, svg: bool) {
+fn update_el(m: &mut MountedEl, new: El, svg: bool, owner: &Weak<Hooks>) {
     let el = &m.el;
     // Attributes: set what is new or changed, remove what is gone.
     for (name, value) in &new.attrs {
@@ -237,6 +277,7 @@ fn update_el(m: &mut MountedEl, new: El, svg: bool) {
         parent: &m.el,
         prev: None,
         svg: svg && m.tag != "foreignObject",
+        owner: owner.clone(),
     };
     m.kids = patch_kids(&mut at, old, new.kids);
     // The value (after the children: a select's options): only when the

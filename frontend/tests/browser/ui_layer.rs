@@ -1,4 +1,4 @@
-//! Browser tests: the UI layer itself (rendering, keys, hooks, listeners).
+//! Browser tests: the UI layer itself (rendering, keys, hooks, listeners, memo).
 
 use parley_frontend::ui::{
     self, Html, Node, UseStateHandle, h, use_effect_with, use_mut_ref, use_state,
@@ -159,4 +159,83 @@ async fn a_new_render_replaces_the_listener_and_svg_is_svg() {
     );
     let svg = root.query_selector("svg").unwrap().unwrap();
     assert_eq!(svg.get_attribute("viewBox").as_deref(), Some("0 0 10 10"));
+}
+
+/// A memoized child: counts its renders, and has state of its own.
+#[derive(Clone)]
+struct ChildProps {
+    label: &'static str,
+    renders: Rc<RefCell<u32>>,
+    own: Rc<RefCell<Option<UseStateHandle<u32>>>>,
+}
+
+/// Props are the label; the rest is the test's view into the child.
+impl PartialEq for ChildProps {
+    fn eq(&self, other: &Self) -> bool {
+        self.label == other.label
+    }
+}
+
+fn child_view(props: &ChildProps) -> Html {
+    let own = use_state(|| 0u32);
+    *props.own.borrow_mut() = Some(own.clone());
+    *props.renders.borrow_mut() += 1;
+    h("p")
+        .id("child")
+        .text(format!("{} {}", props.label, *own))
+        .into()
+}
+
+#[derive(Clone)]
+struct ParentProps {
+    child: ChildProps,
+    parent: Rc<RefCell<Option<UseStateHandle<(u32, &'static str)>>>>,
+}
+
+fn parent_view(props: &ParentProps) -> Html {
+    let state = use_state(|| (0u32, "a"));
+    *props.parent.borrow_mut() = Some(state.clone());
+    h("div")
+        .id("parent")
+        .attr("data-n", state.0.to_string())
+        .child(ui::memo(
+            child_view,
+            ChildProps {
+                label: state.1,
+                ..props.child.clone()
+            },
+        ))
+        .into()
+}
+
+#[wasm_bindgen_test]
+async fn a_memoized_component_renders_only_when_its_props_or_state_change() {
+    let props = ParentProps {
+        child: ChildProps {
+            label: "a",
+            renders: Rc::default(),
+            own: Rc::default(),
+        },
+        parent: Rc::default(),
+    };
+    let root = render(parent_view, props.clone());
+    find(&root, "#child").await;
+    let renders = || *props.child.renders.borrow();
+    assert_eq!(renders(), 1);
+    // The parent renders, the child's props are equal: not rendered, still there.
+    props.parent.borrow().as_ref().unwrap().set((1, "a"));
+    wait_for(&root, "#parent[data-n='1']", |_| true).await;
+    assert_eq!(renders(), 1);
+    assert_eq!(
+        text(&root.query_selector("#child").unwrap().unwrap()),
+        "a 0"
+    );
+    // Its own state changed: rendered, though its props did not.
+    props.child.own.borrow().as_ref().unwrap().set(5);
+    wait_for(&root, "#child", |el| text(el) == "a 5").await;
+    assert_eq!(renders(), 2);
+    // Its props changed: rendered.
+    props.parent.borrow().as_ref().unwrap().set((2, "b"));
+    wait_for(&root, "#child", |el| text(el) == "b 5").await;
+    assert_eq!(renders(), 3);
 }
