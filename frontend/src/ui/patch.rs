@@ -112,13 +112,36 @@ impl Mounted {
                 let _ = parent.remove_child(text);
             }
             Mounted::El(el) => {
-                if let Some(r) = &el.node_ref {
-                    r.set(None);
-                }
+                el.clear_refs();
                 let _ = parent.remove_child(&el.el);
             }
             Mounted::List(kids) => kids.iter().for_each(|k| k.remove(parent)),
             Mounted::Comp(c) => c.child.remove(parent),
+        }
+    }
+}
+
+impl MountedEl {
+    /// Empties the node refs of this element and those inside it: they are
+    /// leaving the page (a component that stays must not find them there).
+    fn clear_refs(&self) {
+        if let Some(r) = &self.node_ref {
+            r.set(None);
+        }
+        for kid in &self.kids {
+            kid.for_each_el(&mut |el| el.clear_refs());
+        }
+    }
+}
+
+impl Mounted {
+    /// Calls `f` with each outermost element of this node.
+    fn for_each_el(&self, f: &mut impl FnMut(&MountedEl)) {
+        match self {
+            Mounted::Empty | Mounted::Text(..) => {}
+            Mounted::El(el) => f(el),
+            Mounted::List(kids) => kids.iter().for_each(|k| k.for_each_el(f)),
+            Mounted::Comp(c) => c.child.for_each_el(f),
         }
     }
 }

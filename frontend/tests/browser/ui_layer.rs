@@ -239,3 +239,27 @@ async fn a_memoized_component_renders_only_when_its_props_or_state_change() {
     wait_for(&root, "#child", |el| text(el) == "b 5").await;
     assert_eq!(renders(), 3);
 }
+
+type RefProbe = Rc<RefCell<Option<(ui::NodeRef, UseStateHandle<bool>)>>>;
+
+fn ref_view(probe: &RefProbe) -> Html {
+    let shown = use_state(|| true);
+    let input = ui::use_node_ref();
+    *probe.borrow_mut() = Some((input.clone(), shown.clone()));
+    h("div")
+        .id("refs")
+        .child(shown.then(|| h("section").child(h("input").id("inner").node_ref(&input))))
+        .into()
+}
+
+#[wasm_bindgen_test]
+async fn a_node_ref_inside_a_removed_element_is_emptied() {
+    let probe = RefProbe::default();
+    let root = render(ref_view, probe.clone());
+    find(&root, "#inner").await;
+    let (input, shown) = probe.borrow().clone().unwrap();
+    assert_eq!(input.get().map(|el| el.id()).as_deref(), Some("inner"));
+    shown.set(false);
+    wait_for(&root, "#refs", |el| el.child_element_count() == 0).await;
+    assert!(input.get().is_none());
+}
