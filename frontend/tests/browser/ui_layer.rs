@@ -186,10 +186,13 @@ fn child_view(props: &ChildProps) -> Html {
         .into()
 }
 
+/// The parent's state: a render counter and the child's label.
+type ParentState = Rc<RefCell<Option<UseStateHandle<(u32, &'static str)>>>>;
+
 #[derive(Clone)]
 struct ParentProps {
     child: ChildProps,
-    parent: Rc<RefCell<Option<UseStateHandle<(u32, &'static str)>>>>,
+    parent: ParentState,
 }
 
 fn parent_view(props: &ParentProps) -> Html {
