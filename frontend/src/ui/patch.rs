@@ -166,7 +166,8 @@ pub(super) fn patch(at: &mut Cursor<'_>, old: Mounted, new: Node) -> Mounted {
             Mounted::Text(text, now)
         }
         (Mounted::El(mut el), Node::El(new)) if el.tag == new.tag && el.key == new.key => {
-            update_el(&mut el, *new, at.svg, &at.owner);
+            let svg = at.svg || el.tag == "svg";
+            update_el(&mut el, *new, svg, &at.owner);
             at.place(&el.el);
             Mounted::El(el)
         }

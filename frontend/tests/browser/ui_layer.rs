@@ -133,7 +133,9 @@ fn clicks_view(props: &Clicks) -> Html {
         .child(
             h("svg")
                 .attr("viewBox", "0 0 10 10")
-                .child(h("path").attr("d", "M0 0h10")),
+                .child(h("path").attr("d", "M0 0h10"))
+                // Added by a later render, inside the svg made by the first.
+                .child((this_round > 1).then(|| h("circle").attr("r", "2"))),
         )
         .into()
 }
@@ -155,6 +157,11 @@ async fn a_new_render_replaces_the_listener_and_svg_is_svg() {
     let path = root.query_selector("path").unwrap().unwrap();
     assert_eq!(
         path.namespace_uri().as_deref(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    let circle = root.query_selector("circle").unwrap().unwrap();
+    assert_eq!(
+        circle.namespace_uri().as_deref(),
         Some("http://www.w3.org/2000/svg")
     );
     let svg = root.query_selector("svg").unwrap().unwrap();
