@@ -22,6 +22,7 @@ use crate::components::{
     message_list, online_users, polls_panel as polls_view, sidebar, splash, status_bar,
     typing_indicator,
 };
+use crate::components::{icon, stroke_path};
 use crate::connection::{self, Connection};
 use crate::ids::ClientIdGen;
 use crate::state::{Action, AppState, Chat, ConnState, Session, View};
@@ -330,20 +331,11 @@ pub fn app(_: &()) -> Html {
                         .attr("title", label.clone())
                         .attr("aria-label", label)
                         .child(
-                            h("svg")
-                                .attr("viewBox", "0 0 20 20")
-                                .attr("width", "16")
-                                .attr("height", "16")
-                                .attr("aria-hidden", "true")
-                                .child(
-                                    h("path")
-                                        .attr("d", "M8 4H4v12h4M12 6l4 4-4 4M16 10H8")
-                                        .attr("fill", "none")
-                                        .attr("stroke", "currentColor")
-                                        .attr("stroke-width", "1.8")
-                                        .attr("stroke-linecap", "round")
-                                        .attr("stroke-linejoin", "round"),
-                                ),
+                            icon("0 0 20 20", "16").child(
+                                stroke_path("M8 4H4v12h4M12 6l4 4-4 4M16 10H8", "1.8")
+                                    .attr("fill", "none")
+                                    .attr("stroke-linejoin", "round"),
+                            ),
                         )
                         .child(h("span").class("leave-label").text("Leave"))
                         .into()
@@ -431,18 +423,8 @@ pub fn app(_: &()) -> Html {
                                         .attr("aria-expanded", state.sidebar_open.to_string())
                                         .onclick(open_menu)
                                         .child(
-                                            h("svg")
-                                                .attr("viewBox", "0 0 20 20")
-                                                .attr("width", "20")
-                                                .attr("height", "20")
-                                                .attr("aria-hidden", "true")
-                                                .child(
-                                                    h("path")
-                                                        .attr("d", "M3 5h14M3 10h14M3 15h14")
-                                                        .attr("stroke", "currentColor")
-                                                        .attr("stroke-width", "2")
-                                                        .attr("stroke-linecap", "round"),
-                                                ),
+                                            icon("0 0 20 20", "20")
+                                                .child(stroke_path("M3 5h14M3 10h14M3 15h14", "2")),
                                         ),
                                 )
                                 .child(title)

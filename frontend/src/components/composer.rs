@@ -4,6 +4,7 @@
 use parley_common::{CharName, MessageBody, ValidationError};
 use web_sys::{HtmlTextAreaElement, InputEvent, KeyboardEvent};
 
+use super::icon;
 use crate::ui::{
     AttrValue, Callback, Html, classes, h, target, use_effect_with, use_node_ref, use_state, when,
 };
@@ -145,19 +146,11 @@ pub fn composer(props: &ComposerProps) -> Html {
                         .attr("aria-label", "Send")
                         .attr("title", "Send (Enter)")
                         .child(
-                            h("svg")
-                                .attr("viewBox", "0 0 24 24")
-                                .attr("width", "20")
-                                .attr("height", "20")
-                                .attr("aria-hidden", "true")
-                                .child(
-                                    h("path")
-                                        .attr(
-                                            "d",
-                                            "M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z",
-                                        )
-                                        .attr("fill", "currentColor"),
-                                ),
+                            icon("0 0 24 24", "20").child(
+                                h("path")
+                                    .attr("d", "M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z")
+                                    .attr("fill", "currentColor"),
+                            ),
                         )
                         .child(h("span").class("send-label").text("Send")),
                 ),

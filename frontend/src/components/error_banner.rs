@@ -2,6 +2,7 @@
 
 use web_sys::MouseEvent;
 
+use super::{icon, stroke_path};
 use crate::state::Notice;
 use crate::ui::{Callback, Html, Node, h};
 
@@ -29,20 +30,7 @@ pub fn error_banner(props: &ErrorBannerProps) -> Html {
                 .attr("aria-label", "Dismiss")
                 .attr("title", "Dismiss")
                 .onclick(on_dismiss)
-                .child(
-                    h("svg")
-                        .attr("viewBox", "0 0 16 16")
-                        .attr("width", "14")
-                        .attr("height", "14")
-                        .attr("aria-hidden", "true")
-                        .child(
-                            h("path")
-                                .attr("d", "M3 3l10 10M13 3L3 13")
-                                .attr("stroke", "currentColor")
-                                .attr("stroke-width", "2")
-                                .attr("stroke-linecap", "round"),
-                        ),
-                ),
+                .child(icon("0 0 16 16", "14").child(stroke_path("M3 3l10 10M13 3L3 13", "2"))),
         )
         .into()
 }

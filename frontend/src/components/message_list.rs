@@ -11,6 +11,7 @@ use parley_common::{Channel, ChatMessage, ClientMsgId, Username};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, MouseEvent};
 
+use super::{icon, stroke_path};
 use crate::state::Pending;
 use crate::time::{self, Day};
 use crate::ui::{
@@ -437,12 +438,8 @@ fn pending(
 }
 
 fn clock_icon() -> Html {
-    h("svg")
+    icon("0 0 16 16", "12")
         .class("state-icon")
-        .attr("viewBox", "0 0 16 16")
-        .attr("width", "12")
-        .attr("height", "12")
-        .attr("aria-hidden", "true")
         .child(
             h("circle")
                 .attr("cx", "8")
@@ -452,31 +449,16 @@ fn clock_icon() -> Html {
                 .attr("stroke", "currentColor")
                 .attr("stroke-width", "1.5"),
         )
-        .child(
-            h("path")
-                .attr("d", "M8 4.5V8l2.5 1.5")
-                .attr("fill", "none")
-                .attr("stroke", "currentColor")
-                .attr("stroke-width", "1.5")
-                .attr("stroke-linecap", "round"),
-        )
+        .child(stroke_path("M8 4.5V8l2.5 1.5", "1.5").attr("fill", "none"))
         .into()
 }
 
 fn check_icon() -> Html {
-    h("svg")
+    icon("0 0 16 16", "12")
         .class("state-icon")
-        .attr("viewBox", "0 0 16 16")
-        .attr("width", "12")
-        .attr("height", "12")
-        .attr("aria-hidden", "true")
         .child(
-            h("path")
-                .attr("d", "M3 8.5l3 3 7-7")
+            stroke_path("M3 8.5l3 3 7-7", "1.8")
                 .attr("fill", "none")
-                .attr("stroke", "currentColor")
-                .attr("stroke-width", "1.8")
-                .attr("stroke-linecap", "round")
                 .attr("stroke-linejoin", "round"),
         )
         .into()

@@ -26,3 +26,25 @@ pub use presence::{
 };
 pub use sidebar::{DmEntry, RoomEntry, SidebarProps, new_dm_target, sidebar};
 pub use status_bar::{StatusBarProps, status_bar};
+
+use crate::ui::{El, h};
+
+/// An icon: a square `<svg>` of `size` CSS pixels over `view_box`, hidden from
+/// screen readers (the control it sits in carries the words).
+pub(crate) fn icon(view_box: &'static str, size: &'static str) -> Box<El> {
+    h("svg")
+        .attr("viewBox", view_box)
+        .attr("width", size)
+        .attr("height", size)
+        .attr("aria-hidden", "true")
+}
+
+/// An icon's line: the path `d` drawn in the text's colour, `width` thick,
+/// with round ends.
+pub(crate) fn stroke_path(d: &'static str, width: &'static str) -> Box<El> {
+    h("path")
+        .attr("d", d)
+        .attr("stroke", "currentColor")
+        .attr("stroke-width", width)
+        .attr("stroke-linecap", "round")
+}

@@ -8,6 +8,7 @@ use parley_common::{MAX_OPTIONS, MIN_OPTIONS, PollProblem, PollSpec, RoomName, U
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, InputEvent, MouseEvent};
 
+use super::{icon, stroke_path};
 use crate::state::{Poll, leaders, percent, same_user, votes};
 use crate::time::local_hhmm;
 use crate::ui::{
@@ -196,21 +197,11 @@ pub fn polls_panel(props: &PollsPanelProps) -> Html {
                         .attr("aria-expanded", show_body.to_string())
                         .attr("aria-controls", "polls-body")
                         .child(
-                            h("svg")
-                                .class("chevron")
-                                .attr("viewBox", "0 0 20 20")
-                                .attr("width", "14")
-                                .attr("height", "14")
-                                .attr("aria-hidden", "true")
-                                .child(
-                                    h("path")
-                                        .attr("d", "M7 5l5 5-5 5")
-                                        .attr("fill", "none")
-                                        .attr("stroke", "currentColor")
-                                        .attr("stroke-width", "2")
-                                        .attr("stroke-linecap", "round")
-                                        .attr("stroke-linejoin", "round"),
-                                ),
+                            icon("0 0 20 20", "14").class("chevron").child(
+                                stroke_path("M7 5l5 5-5 5", "2")
+                                    .attr("fill", "none")
+                                    .attr("stroke-linejoin", "round"),
+                            ),
                         )
                         .child(h("span").class("polls-title").text("Polls"))
                         .child(
@@ -588,18 +579,7 @@ pub fn new_poll_form(props: &NewPollFormProps) -> Html {
                         .attr("aria-label", format!("Remove option {n}"))
                         .attr("title", format!("Remove option {n}"))
                         .child(
-                            h("svg")
-                                .attr("viewBox", "0 0 20 20")
-                                .attr("width", "14")
-                                .attr("height", "14")
-                                .attr("aria-hidden", "true")
-                                .child(
-                                    h("path")
-                                        .attr("d", "M5 5l10 10M15 5L5 15")
-                                        .attr("stroke", "currentColor")
-                                        .attr("stroke-width", "2")
-                                        .attr("stroke-linecap", "round"),
-                                ),
+                            icon("0 0 20 20", "14").child(stroke_path("M5 5l10 10M15 5L5 15", "2")),
                         )
                 })),
         )

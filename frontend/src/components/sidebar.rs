@@ -7,11 +7,12 @@ use parley_common::{Channel, RoomName, Username, ValidationError};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlElement, HtmlInputElement, InputEvent, KeyboardEvent, MouseEvent};
 
+use super::{icon, stroke_path};
 use crate::auth::name_error_text;
 use crate::components::{hue, initial};
 use crate::ui::{
-    AttrValue, Callback, Html, Node, classes, comp, h, use_effect_with, use_mut_ref, use_node_ref,
-    use_state, when,
+    AttrValue, Callback, El, Html, Node, classes, comp, h, use_effect_with, use_mut_ref,
+    use_node_ref, use_state, when,
 };
 
 /// A room as the sidebar lists it.
@@ -129,11 +130,7 @@ pub fn sidebar(props: &SidebarProps) -> Html {
                 ]))
                 .attr("data-room", room.to_string())
                 .child(
-                    h("button")
-                        .attr("type", "button")
-                        .class("room-link")
-                        .onclick(select)
-                        .attr_opt("aria-current", active.then_some("page"))
+                    chat_button(select, active)
                         .attr(
                             "aria-label",
                             unread_label(&format!("#{room}"), entry.unread),
@@ -166,11 +163,7 @@ pub fn sidebar(props: &SidebarProps) -> Html {
                 ]))
                 .attr("data-user", with.to_string())
                 .child(
-                    h("button")
-                        .attr("type", "button")
-                        .class("room-link")
-                        .onclick(select)
-                        .attr_opt("aria-current", active.then_some("page"))
+                    chat_button(select, active)
                         .attr(
                             "aria-label",
                             unread_label(&format!("{with}, {presence}"), entry.unread),
@@ -223,18 +216,7 @@ pub fn sidebar(props: &SidebarProps) -> Html {
                         .attr("title", "Close")
                         .onclick(close)
                         .child(
-                            h("svg")
-                                .attr("viewBox", "0 0 16 16")
-                                .attr("width", "16")
-                                .attr("height", "16")
-                                .attr("aria-hidden", "true")
-                                .child(
-                                    h("path")
-                                        .attr("d", "M3 3l10 10M13 3L3 13")
-                                        .attr("stroke", "currentColor")
-                                        .attr("stroke-width", "2")
-                                        .attr("stroke-linecap", "round"),
-                                ),
+                            icon("0 0 16 16", "16").child(stroke_path("M3 3l10 10M13 3L3 13", "2")),
                         ),
                 ),
         )
@@ -265,20 +247,7 @@ pub fn sidebar(props: &SidebarProps) -> Html {
                 ]))
                 .attr_opt("aria-current", props.directory_open.then_some("page"))
                 .onclick(open_directory)
-                .child(
-                    h("svg")
-                        .attr("viewBox", "0 0 20 20")
-                        .attr("width", "18")
-                        .attr("height", "18")
-                        .attr("aria-hidden", "true")
-                        .child(
-                            h("path")
-                                .attr("d", "M10 4v12M4 10h12")
-                                .attr("stroke", "currentColor")
-                                .attr("stroke-width", "2")
-                                .attr("stroke-linecap", "round"),
-                        ),
-                )
+                .child(icon("0 0 20 20", "18").child(stroke_path("M10 4v12M4 10h12", "2")))
                 .text("Browse or create rooms"),
         )
         .child(
@@ -316,20 +285,11 @@ pub fn sidebar(props: &SidebarProps) -> Html {
                 .id("open-lab")
                 .class("sidebar-link")
                 .child(
-                    h("svg")
-                        .attr("viewBox", "0 0 20 20")
-                        .attr("width", "16")
-                        .attr("height", "16")
-                        .attr("aria-hidden", "true")
-                        .child(
-                            h("path")
-                                .attr("d", "M2 10h3l2-5 3 10 3-7 2 2h3")
-                                .attr("fill", "none")
-                                .attr("stroke", "currentColor")
-                                .attr("stroke-width", "1.8")
-                                .attr("stroke-linecap", "round")
-                                .attr("stroke-linejoin", "round"),
-                        ),
+                    icon("0 0 20 20", "16").child(
+                        stroke_path("M2 10h3l2-5 3 10 3-7 2 2h3", "1.8")
+                            .attr("fill", "none")
+                            .attr("stroke-linejoin", "round"),
+                    ),
                 )
                 .text("Transport lab"),
         )
@@ -383,6 +343,16 @@ fn badge(unread: u64) -> Html {
         .attr("aria-hidden", "true")
         .text(text)
         .into()
+}
+
+/// The button that opens a room or conversation in the list (`aria-current`
+/// on the one shown).
+fn chat_button(select: Callback<MouseEvent>, active: bool) -> Box<El> {
+    h("button")
+        .attr("type", "button")
+        .class("room-link")
+        .onclick(select)
+        .attr_opt("aria-current", active.then_some("page"))
 }
 
 /// What a screen reader says for an entry: its name, and how many are unread.
@@ -501,20 +471,11 @@ fn new_dm_form(props: &NewDmFormProps) -> Html {
                         .child(if props.busy {
                             h("span").class("spinner small").attr("aria-hidden", "true")
                         } else {
-                            h("svg")
-                                .attr("viewBox", "0 0 20 20")
-                                .attr("width", "18")
-                                .attr("height", "18")
-                                .attr("aria-hidden", "true")
-                                .child(
-                                    h("path")
-                                        .attr("d", "M4 10h11M11 5l5 5-5 5")
-                                        .attr("fill", "none")
-                                        .attr("stroke", "currentColor")
-                                        .attr("stroke-width", "2")
-                                        .attr("stroke-linecap", "round")
-                                        .attr("stroke-linejoin", "round"),
-                                )
+                            icon("0 0 20 20", "18").child(
+                                stroke_path("M4 10h11M11 5l5 5-5 5", "2")
+                                    .attr("fill", "none")
+                                    .attr("stroke-linejoin", "round"),
+                            )
                         }),
                 ),
         )
