@@ -9,6 +9,7 @@
 
 mod api;
 mod codec;
+mod decode;
 mod msg;
 mod poll;
 mod text;

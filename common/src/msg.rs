@@ -144,8 +144,10 @@ pub struct ResumeFrom {
     pub seq: u64,
 }
 
-/// One chat message as stored and delivered.
+/// One chat message as stored and delivered. Read through a flat helper
+/// (`decode.rs` says why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "crate::decode::FlatChatMessage")]
 pub struct ChatMessage {
     /// The room, or the conversation (named from the receiver's side).
     #[serde(flatten)]
@@ -193,9 +195,14 @@ pub struct RoomInfo {
     pub joined: bool,
 }
 
-/// Everything the server sends over the WebSocket.
+/// Everything the server sends over the WebSocket. Written by serde's tagged
+/// enum format; read through a flat helper (`decode.rs` says why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    try_from = "crate::decode::FlatServerMsg"
+)]
 pub enum ServerMsg {
     /// Answer to a valid `hello`: the protocol version, who you are (from your
     /// session) and the rooms you are in, remembered across sessions.

@@ -372,9 +372,38 @@ fn server_messages_match_golden_json_and_round_trip() {
     for (msg, golden) in server_samples() {
         let encoded: Value = serde_json::from_str(&msg.to_json().unwrap()).unwrap();
         assert_eq!(encoded, golden, "encoding of {msg:?}");
+        let from_text: ServerMsg = serde_json::from_str(&golden.to_string()).unwrap();
+        assert_eq!(from_text, msg);
         let decoded: ServerMsg = serde_json::from_value(golden).unwrap();
         assert_eq!(decoded, msg);
     }
+}
+
+/// Server messages are read through a flat helper (`decode.rs`): what the
+/// tagged enum refused, it refuses too.
+#[test]
+fn malformed_server_messages_are_refused() {
+    let refused = |text: &str| {
+        serde_json::from_str::<ServerMsg>(text)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(refused(r#"{"type":"nope"}"#).contains("unknown variant"));
+    assert!(refused(r#"{"room":"lobby"}"#).contains("missing field `type`"));
+    assert!(refused(r#"{"type":"joined","room":"lobby"}"#).contains("missing field `last_seq`"));
+    assert!(refused(r#"{"type":"left"}"#).contains("missing field `room`"));
+    assert!(refused(r#"{"type":"read_marker","room":"a","dm":"bob","seq":1}"#).contains("both"));
+    assert!(refused(r#"{"type":"read_marker","seq":1}"#).contains("`room` or `dm`"));
+    assert!(refused(r#"{"type":"joined","room":"no spaces","last_seq":1}"#).contains("RoomName"));
+    assert!(
+        refused(r#"{"type":"room_list","rooms":[{"room":"a","last_seq":1,"last_read":0}]}"#)
+            .contains("missing field `members`")
+    );
+    let message = r#"{"type":"history","room":"a","has_more":false,"messages":[{"room":"a","seq":1,"sender":"bob","ts":1,"client_id":"c1"}]}"#;
+    assert!(refused(message).contains("missing field `body`"));
+    // Unknown fields are ignored, as before.
+    let pong: ServerMsg = serde_json::from_str(r#"{"type":"pong","extra":[1,2]}"#).unwrap();
+    assert_eq!(pong, ServerMsg::Pong);
 }
 
 #[test]

@@ -7,14 +7,13 @@
 //! `fetch` is called through web-sys directly rather than through gloo-net's
 //! `http` module: the calls need little, and the wasm stays smaller.
 
-use parley_common::{Credentials, Me};
+use parley_common::{ApiError, Credentials, Me};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response};
 
 pub use crate::auth::ApiFailure;
 use crate::auth::AuthMode;
-use crate::wire;
 
 /// A response: its status and its body (and, for the transport lab's byte
 /// counts, its status text and headers).
@@ -55,12 +54,12 @@ impl Answer {
 
     /// The answer of register, login or `me`.
     pub fn me(&self) -> Result<Me, ApiFailure> {
-        wire::me(&self.body).map_err(|_| ApiFailure::Status(self.status))
+        serde_json::from_str::<Me>(&self.body).map_err(|_| ApiFailure::Status(self.status))
     }
 
     /// The failure this (non-2xx) response describes.
     pub fn failure(&self) -> ApiFailure {
-        match wire::api_error(&self.body) {
+        match serde_json::from_str::<ApiError>(&self.body) {
             Ok(error) => ApiFailure::Api {
                 status: self.status,
                 error,
@@ -127,7 +126,9 @@ pub(crate) async fn request(
 }
 
 async fn post_credentials(path: &str, credentials: &Credentials) -> Result<Me, ApiFailure> {
-    let answer = fetch("POST", path, Some(wire::credentials(credentials))).await?;
+    // Two strings: serde_json cannot fail on them.
+    let body = serde_json::to_string(credentials).ok();
+    let answer = fetch("POST", path, body).await?;
     if answer.ok() {
         answer.me()
     } else {

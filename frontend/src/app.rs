@@ -7,33 +7,25 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use parley_common::{Channel, ClientMsgId, MessageBody, PollSpec, RoomName, Username};
+use parley_common::{Channel, MessageBody, PollSpec, RoomName, Username};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::MouseEvent;
+use yew::prelude::*;
 
 use crate::api;
 use crate::auth;
 use crate::components::{
-    AuthPageProps, ComposerProps, DirectoryProps, DmEntry, ErrorBannerProps, MessageListProps,
-    OnlineUsersProps, PollsPanelProps, RoomEntry, SidebarProps, StatusBarProps,
-    TypingIndicatorProps, auth_page, composer, directory as directory_view, error_banner,
-    message_list, online_users, polls_panel as polls_view, sidebar, splash, status_bar,
-    typing_indicator,
+    AuthPage, Composer, Directory, DmEntry, ErrorBanner, MessageList, OnlineUsers, PollsPanel,
+    RoomEntry, Sidebar, StatusBar, TypingIndicator, splash,
 };
-use crate::components::{icon, stroke_path};
 use crate::connection::{self, Connection};
 use crate::ids::ClientIdGen;
 use crate::state::{Action, AppState, Chat, ConnState, Session, View};
 use crate::transport::reconnect_delay_ms;
-use crate::ui::{
-    AttrValue, Callback, Html, Node, UseReducerDispatcher, classes, comp, comp_keyed, h, keyed,
-    memo, use_effect_with, use_memo, use_mut_ref, use_reducer, when,
-};
 
-/// The root component (no props).
-pub fn app(_: &()) -> Html {
+#[component]
+pub fn App() -> Html {
     let state = use_reducer(|| AppState::opening(channel_in_url()));
     // `?transport=` in the page's URL; read once.
     let mode = *use_memo((), |()| connection::mode_from_page());
@@ -43,15 +35,6 @@ pub fn app(_: &()) -> Html {
     let sent_upto = use_mut_ref(|| 0u64);
     let ids = use_mut_ref(ClientIdGen::random);
     let dispatch = state.dispatcher();
-    // The message list's callbacks for the chat shown (see `ListCallbacks`).
-    let list_callbacks = {
-        let dispatch = dispatch.clone();
-        use_memo(state.active.clone(), move |active| {
-            active
-                .as_ref()
-                .map(|channel| ListCallbacks::new(channel, &dispatch))
-        })
-    };
     // At startup: is there a session? Decides between the log-in page and the app.
     {
         let dispatch = dispatch.clone();
@@ -121,7 +104,7 @@ pub fn app(_: &()) -> Html {
                 let cancelled = cancelled.clone();
                 spawn_local(async move {
                     let wait = at.saturating_sub(now_ms()).saturating_add(20);
-                    crate::ui::sleep(Duration::from_millis(wait)).await;
+                    yew::platform::time::sleep(Duration::from_millis(wait)).await;
                     if !cancelled.get() {
                         dispatch.dispatch(Action::Tick { now_ms: now_ms() });
                     }
@@ -162,7 +145,7 @@ pub fn app(_: &()) -> Html {
                 }
                 let cancelled = cancelled.clone();
                 spawn_local(async move {
-                    crate::ui::sleep(Duration::from_millis(delay)).await;
+                    yew::platform::time::sleep(Duration::from_millis(delay)).await;
                     // Ignored if the user retried already (the connection moved on).
                     if !cancelled.get() {
                         dispatch.dispatch(Action::Reconnect { conn });
@@ -209,10 +192,11 @@ pub fn app(_: &()) -> Html {
     }
 
     match &state.session {
-        Session::Checking => h("div")
-            .class("app")
-            .child(splash("Loading Parley…"))
-            .into(),
+        Session::Checking => html! {
+            <div class="app">
+                { splash("Loading Parley…") }
+            </div>
+        },
         Session::SignedOut => {
             let on_submit = {
                 let dispatch = dispatch.clone();
@@ -228,29 +212,21 @@ pub fn app(_: &()) -> Html {
                 })
             };
             let on_edit = dispatch.to_callback().reform(|()| Action::AuthEdited);
-            h("div")
-                .class("app")
-                .child(comp(
-                    auth_page,
-                    AuthPageProps {
-                        busy: state.auth_busy,
-                        problem: state.auth_problem.clone(),
-                        notice: state.auth_notice.clone(),
-                        on_submit,
-                        on_edit,
-                    },
-                ))
-                .into()
+            html! {
+                <div class="app">
+                    <AuthPage
+                        busy={state.auth_busy}
+                        problem={state.auth_problem.clone()}
+                        notice={state.auth_notice.clone()}
+                        {on_submit}
+                        {on_edit}
+                    />
+                </div>
+            }
         }
         Session::SignedIn(me) => {
             let on_dismiss = dispatch.to_callback().reform(|()| Action::DismissError);
-            let banner = comp(
-                error_banner,
-                ErrorBannerProps {
-                    notice: state.error.clone(),
-                    on_dismiss,
-                },
-            );
+            let banner = html! { <ErrorBanner notice={state.error.clone()} {on_dismiss} /> };
             // The footer about the connection: only once someone is logged in. Before
             // that there is no connection to speak of, and "closed" would read as an error.
             let status = {
@@ -258,63 +234,47 @@ pub fn app(_: &()) -> Html {
                 let on_retry_now = dispatch
                     .to_callback()
                     .reform(move |()| Action::Reconnect { conn });
-                comp(
-                    status_bar,
-                    StatusBarProps {
-                        conn: state.conn.clone(),
-                        transport: state.transport,
-                        reconnect_at: state.reconnect_at.filter(|_| state.can_reconnect()),
-                        pending: state.pending_count(),
-                        received: state.received,
-                        on_retry_now,
-                    },
-                )
+                html! {
+                    <StatusBar
+                        conn={state.conn.clone()}
+                        transport={state.transport}
+                        reconnect_at={state.reconnect_at.filter(|_| state.can_reconnect())}
+                        pending={state.pending_count()}
+                        received={state.received}
+                        {on_retry_now}
+                    />
+                }
             };
             let main = match (state.view, state.active_chat()) {
                 (View::Directory, _) => directory(&state, &dispatch),
-                (View::Chat, Some(chat)) => {
-                    let made;
-                    let callbacks = match &*list_callbacks {
-                        Some(callbacks) => callbacks,
-                        None => {
-                            made = ListCallbacks::new(&chat.channel, &dispatch);
-                            &made
-                        }
-                    };
-                    chat_view(&state, &dispatch, &ids, chat, callbacks)
-                }
+                (View::Chat, Some(chat)) => chat_view(&state, &dispatch, &ids, chat),
                 (View::Chat, None) if state.ready => no_room(&dispatch),
                 (View::Chat, None) => connecting(&state.conn),
             };
             let shown = state.active_chat().filter(|_| state.view == View::Chat);
             let title = match shown.map(|c| (&c.channel, c)) {
-                Some((Channel::Room(room), chat)) => Node::List(vec![
-                    title_with("#", room.as_str()),
-                    comp(
-                        online_users,
-                        OnlineUsersProps {
-                            users: chat.online.clone(),
-                            total: chat.online_total,
-                            me: state.me().cloned(),
-                        },
-                    ),
-                ]),
+                Some((Channel::Room(room), chat)) => html! {
+                    <>
+                        <h1 class="title"><span class="hash" aria-hidden="true">{ "#" }</span>{ room.as_str() }</h1>
+                        <OnlineUsers users={chat.online.clone()} total={chat.online_total} me={state.me().cloned()} />
+                    </>
+                },
                 Some((Channel::Dm(user), chat)) => {
                     let online = chat.peer_online();
-                    Node::List(vec![
-                        title_with("@", user.as_str()),
-                        h("span")
-                            .id("dm-status")
-                            .class(classes(&["dm-status", when(online, "online")]))
-                            .child(h("span").class("presence-dot").attr("aria-hidden", "true"))
-                            .text(if online { "Online" } else { "Offline" })
-                            .into(),
-                    ])
+                    html! {
+                        <>
+                            <h1 class="title"><span class="hash" aria-hidden="true">{ "@" }</span>{ user.as_str() }</h1>
+                            <span id="dm-status" class={classes!("dm-status", online.then_some("online"))}>
+                                <span class="presence-dot" aria-hidden="true"></span>
+                                { if online { "Online" } else { "Offline" } }
+                            </span>
+                        </>
+                    }
                 }
                 None if state.view == View::Directory => {
-                    h("h1").class("title").text("Browse rooms").into()
+                    html! { <h1 class="title">{ "Browse rooms" }</h1> }
                 }
-                None => h("h1").class("title").text("Parley").into(),
+                None => html! { <h1 class="title">{ "Parley" }</h1> },
             };
             let leave = match shown.and_then(|c| c.channel.room()) {
                 Some(room) => {
@@ -323,24 +283,16 @@ pub fn app(_: &()) -> Html {
                     let onclick = dispatch
                         .to_callback()
                         .reform(move |_: MouseEvent| Action::LeaveRoom(room.clone()));
-                    h("button")
-                        .attr("type", "button")
-                        .id("leave-room")
-                        .class("ghost")
-                        .onclick(onclick)
-                        .attr("title", label.clone())
-                        .attr("aria-label", label)
-                        .child(
-                            icon("0 0 20 20", "16").child(
-                                stroke_path("M8 4H4v12h4M12 6l4 4-4 4M16 10H8", "1.8")
-                                    .attr("fill", "none")
-                                    .attr("stroke-linejoin", "round"),
-                            ),
-                        )
-                        .child(h("span").class("leave-label").text("Leave"))
-                        .into()
+                    html! {
+                        <button type="button" id="leave-room" class="ghost" {onclick} title={label.clone()} aria-label={label}>
+                            <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
+                                <path d="M8 4H4v12h4M12 6l4 4-4 4M16 10H8" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" />
+                            </svg>
+                            <span class="leave-label">{ "Leave" }</span>
+                        </button>
+                    }
                 }
-                None => Node::Empty,
+                None => html! {},
             };
             // Behind the menu (phone layout): something unread in another chat.
             let unread_elsewhere = state
@@ -368,90 +320,55 @@ pub fn app(_: &()) -> Html {
                     });
                 })
             };
-            h("div")
-                .class(classes(&[
-                    "app",
-                    "shell",
-                    when(state.sidebar_open, "menu-open"),
-                ]))
-                .child(comp(
-                    sidebar,
-                    SidebarProps {
-                        me: me.clone(),
-                        rooms: state.rooms.iter().filter_map(room_entry).collect(),
-                        dms: state.dms.iter().filter_map(dm_entry).collect(),
-                        active: state.active.clone(),
-                        directory_open: state.view == View::Directory,
-                        open: state.sidebar_open,
-                        conn_state: state.conn.as_str().into(),
-                        logging_out: state.logging_out,
-                        new_dm_error: state.new_dm.error.clone(),
-                        new_dm_busy: state.new_dm.opening.is_some(),
-                        on_select: dispatch.to_callback().reform(Action::Select),
-                        on_new_dm: dispatch.to_callback().reform(Action::OpenDm),
-                        on_new_dm_edit: dispatch.to_callback().reform(|()| Action::NewDmEdited),
-                        on_open_directory: dispatch
-                            .to_callback()
-                            .reform(|()| Action::OpenDirectory),
-                        on_logout,
-                        on_close: close_menu,
-                    },
-                ))
-                .child(state.sidebar_open.then(|| {
-                    h("div")
-                        .class("backdrop")
-                        .onclick(close_backdrop)
-                        .attr("aria-hidden", "true")
-                }))
-                .child(
-                    h("main")
-                        .class("main")
-                        .child(
-                            h("header")
-                                .class("topbar")
-                                .child(
-                                    h("button")
-                                        .attr("type", "button")
-                                        .id("menu-toggle")
-                                        .class(classes(&[
-                                            "icon-button",
-                                            "menu-toggle",
-                                            when(unread_elsewhere, "has-unread"),
-                                        ]))
-                                        .attr("aria-label", "Rooms menu")
-                                        .attr("aria-controls", "sidebar")
-                                        .attr("aria-expanded", state.sidebar_open.to_string())
-                                        .onclick(open_menu)
-                                        .child(
-                                            icon("0 0 20 20", "20")
-                                                .child(stroke_path("M3 5h14M3 10h14M3 15h14", "2")),
-                                        ),
-                                )
-                                .child(title)
-                                .child(leave),
-                        )
-                        .child(banner)
-                        .child(main),
-                )
-                .child(status)
-                .into()
+            html! {
+                <div class={classes!("app", "shell", state.sidebar_open.then_some("menu-open"))}>
+                    <Sidebar
+                        me={me.clone()}
+                        rooms={state.rooms.iter().filter_map(room_entry).collect::<Vec<_>>()}
+                        dms={state.dms.iter().filter_map(dm_entry).collect::<Vec<_>>()}
+                        active={state.active.clone()}
+                        directory_open={state.view == View::Directory}
+                        open={state.sidebar_open}
+                        conn_state={state.conn.as_str()}
+                        logging_out={state.logging_out}
+                        new_dm_error={state.new_dm.error.clone()}
+                        new_dm_busy={state.new_dm.opening.is_some()}
+                        on_select={dispatch.to_callback().reform(Action::Select)}
+                        on_new_dm={dispatch.to_callback().reform(Action::OpenDm)}
+                        on_new_dm_edit={dispatch.to_callback().reform(|()| Action::NewDmEdited)}
+                        on_open_directory={dispatch.to_callback().reform(|()| Action::OpenDirectory)}
+                        {on_logout}
+                        on_close={close_menu}
+                    />
+                    if state.sidebar_open {
+                        <div class="backdrop" onclick={close_backdrop} aria-hidden="true"></div>
+                    }
+                    <main class="main">
+                        <header class="topbar">
+                            <button
+                                type="button"
+                                id="menu-toggle"
+                                class={classes!("icon-button", "menu-toggle", unread_elsewhere.then_some("has-unread"))}
+                                aria-label="Rooms menu"
+                                aria-controls="sidebar"
+                                aria-expanded={state.sidebar_open.to_string()}
+                                onclick={open_menu}
+                            >
+                                <svg viewBox="0 0 20 20" width="20" height="20" aria-hidden="true">
+                                    <path d="M3 5h14M3 10h14M3 15h14" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
+                                </svg>
+                            </button>
+                            { title }
+                            { leave }
+                        </header>
+                        { banner }
+                        { main }
+                    </main>
+                    { status }
+                </div>
+            }
         }
     }
-}
-
-/// The top bar's title: a muted sign (`#` for a room, `@` for a person), then
-/// the name.
-fn title_with(sign: &'static str, name: &str) -> Node {
-    h("h1")
-        .class("title")
-        .child(
-            h("span")
-                .class("hash")
-                .attr("aria-hidden", "true")
-                .text(sign),
-        )
-        .text(name.to_owned())
-        .into()
 }
 
 /// The chat named by the page's fragment (`/#rust-users`, `/#@bob`), if any.
@@ -565,65 +482,11 @@ fn listen(
     })
 }
 
-/// The message list's callbacks for one chat, made once per chat shown: the
-/// list is memoized ([`crate::ui::memo`]), and a callback is equal only to its
-/// clones, so new ones on every render would render it every time.
-#[derive(Clone)]
-struct ListCallbacks {
-    on_load_older: Callback<()>,
-    on_discard: Callback<ClientMsgId>,
-    on_retry: Callback<ClientMsgId>,
-    on_read: Callback<u64>,
-}
-
-impl ListCallbacks {
-    fn new(channel: &Channel, dispatch: &UseReducerDispatcher<AppState>) -> Self {
-        let on_load_older = {
-            let channel = channel.clone();
-            dispatch
-                .to_callback()
-                .reform(move |()| Action::LoadOlder(channel.clone()))
-        };
-        let on_discard = {
-            let channel = channel.clone();
-            dispatch
-                .to_callback()
-                .reform(move |client_id| Action::DiscardFailed {
-                    channel: channel.clone(),
-                    client_id,
-                })
-        };
-        let on_retry = {
-            let channel = channel.clone();
-            dispatch
-                .to_callback()
-                .reform(move |client_id| Action::RetryFailed {
-                    channel: channel.clone(),
-                    client_id,
-                })
-        };
-        let on_read = {
-            let channel = channel.clone();
-            dispatch.to_callback().reform(move |seq| Action::Read {
-                channel: channel.clone(),
-                seq,
-            })
-        };
-        Self {
-            on_load_older,
-            on_discard,
-            on_retry,
-            on_read,
-        }
-    }
-}
-
 fn chat_view(
     state: &AppState,
     dispatch: &UseReducerDispatcher<AppState>,
     ids: &Rc<std::cell::RefCell<ClientIdGen>>,
     chat: &Chat,
-    list_callbacks: &ListCallbacks,
 ) -> Html {
     let channel = chat.channel.clone();
     let on_send = {
@@ -649,6 +512,37 @@ fn chat_view(
             now_ms: now_ms(),
         })
     };
+    let on_load_older = {
+        let channel = channel.clone();
+        dispatch
+            .to_callback()
+            .reform(move |()| Action::LoadOlder(channel.clone()))
+    };
+    let on_discard = {
+        let channel = channel.clone();
+        dispatch
+            .to_callback()
+            .reform(move |client_id| Action::DiscardFailed {
+                channel: channel.clone(),
+                client_id,
+            })
+    };
+    let on_retry = {
+        let channel = channel.clone();
+        dispatch
+            .to_callback()
+            .reform(move |client_id| Action::RetryFailed {
+                channel: channel.clone(),
+                client_id,
+            })
+    };
+    let on_read = {
+        let channel = channel.clone();
+        dispatch.to_callback().reform(move |seq| Action::Read {
+            channel: channel.clone(),
+            seq,
+        })
+    };
     let placeholder: AttrValue = match state.conn {
         ConnState::Open => format!("Message {channel}").into(),
         ConnState::Connecting => "Connecting… you can type already".into(),
@@ -661,42 +555,30 @@ fn chat_view(
         .channel
         .room()
         .map(|room| polls_panel(state, dispatch, room, chat));
-    let key = channel.to_string();
-    Node::List(vec![
-        polls.into(),
-        keyed(
-            key.clone(),
-            memo(
-                message_list,
-                MessageListProps {
-                    channel,
-                    messages: chat.messages.clone(),
-                    pending: chat.pending.clone(),
-                    me: state.me().cloned(),
-                    loaded: chat.loaded,
-                    loading: chat.loading,
-                    has_more: chat.has_more,
-                    divider: chat.divider,
-                    last_read: chat.last_read,
-                    reading: state.focused && state.ready,
-                    on_load_older: list_callbacks.on_load_older.clone(),
-                    on_discard: list_callbacks.on_discard.clone(),
-                    on_retry: list_callbacks.on_retry.clone(),
-                    on_read: list_callbacks.on_read.clone(),
-                },
-            ),
-        ),
-        comp(typing_indicator, TypingIndicatorProps { names: typing }),
-        comp_keyed(
-            key,
-            composer,
-            ComposerProps {
-                on_send,
-                on_typing,
-                placeholder,
-            },
-        ),
-    ])
+    html! {
+        <>
+            { for polls }
+            <MessageList
+                key={channel.to_string()}
+                channel={channel.clone()}
+                messages={chat.messages.clone()}
+                pending={chat.pending.clone()}
+                me={state.me().cloned()}
+                loaded={chat.loaded}
+                loading={chat.loading}
+                has_more={chat.has_more}
+                divider={chat.divider}
+                last_read={chat.last_read}
+                reading={state.focused && state.ready}
+                {on_load_older}
+                {on_discard}
+                {on_retry}
+                {on_read}
+            />
+            <TypingIndicator names={typing} />
+            <Composer key={channel.to_string()} {on_send} {on_typing} {placeholder} />
+        </>
+    }
 }
 
 fn polls_panel(
@@ -720,89 +602,67 @@ fn polls_panel(
             })
     };
     let form = &state.new_poll;
-    comp_keyed(
-        room.to_string(),
-        polls_view,
-        PollsPanelProps {
-            room: room.clone(),
-            polls: chat.polls.clone(),
-            me: state.me().cloned(),
-            loading: chat.polls_loading,
-            form_open: form.open,
-            form_busy: form.creating.is_some(),
-            form_error: form.error.clone(),
-            expanded: true,
-            on_vote: dispatch
-                .to_callback()
-                .reform(|(poll, option)| Action::Vote { poll, option }),
-            on_close: dispatch.to_callback().reform(Action::ClosePoll),
-            on_form: dispatch.to_callback().reform(Action::NewPollForm),
-            on_create,
-            on_form_edit: dispatch.to_callback().reform(|()| Action::NewPollEdited),
-        },
-    )
+    html! {
+        <PollsPanel
+            key={room.to_string()}
+            room={room.clone()}
+            polls={chat.polls.clone()}
+            me={state.me().cloned()}
+            loading={chat.polls_loading}
+            form_open={form.open}
+            form_busy={form.creating.is_some()}
+            form_error={form.error.clone()}
+            on_vote={dispatch.to_callback().reform(|(poll, option)| Action::Vote { poll, option })}
+            on_close={dispatch.to_callback().reform(Action::ClosePoll)}
+            on_form={dispatch.to_callback().reform(Action::NewPollForm)}
+            {on_create}
+            on_form_edit={dispatch.to_callback().reform(|()| Action::NewPollEdited)}
+        />
+    }
 }
 
 fn directory(state: &AppState, dispatch: &UseReducerDispatcher<AppState>) -> Html {
     let dir = &state.directory;
-    comp(
-        directory_view,
-        DirectoryProps {
-            rooms: dir.rooms.clone(),
-            loading: dir.loading,
-            create_error: dir.create_error.clone(),
-            creating: dir.creating.is_some(),
-            joining: dir.joining.clone(),
-            on_join: dispatch.to_callback().reform(Action::JoinRoom),
-            on_open: dispatch
-                .to_callback()
-                .reform(|room| Action::Select(Channel::Room(room))),
-            on_create: dispatch.to_callback().reform(Action::CreateRoom),
-            on_create_edit: dispatch.to_callback().reform(|()| Action::CreateEdited),
-        },
-    )
+    html! {
+        <Directory
+            rooms={dir.rooms.clone()}
+            loading={dir.loading}
+            create_error={dir.create_error.clone()}
+            creating={dir.creating.is_some()}
+            joining={dir.joining.clone()}
+            on_join={dispatch.to_callback().reform(Action::JoinRoom)}
+            on_open={dispatch.to_callback().reform(|room| Action::Select(Channel::Room(room)))}
+            on_create={dispatch.to_callback().reform(Action::CreateRoom)}
+            on_create_edit={dispatch.to_callback().reform(|()| Action::CreateEdited)}
+        />
+    }
 }
 
 /// Before `welcome` lists the user's rooms.
 fn connecting(conn: &ConnState) -> Html {
     let offline = matches!(conn, ConnState::Closed { .. });
-    let body = if offline {
-        vec![
-            h("p").class("empty-title").text("Offline").into(),
-            h("p")
-                .text("Your rooms appear once the connection is back.")
-                .into(),
-        ]
-    } else {
-        vec![
-            h("span")
-                .class("spinner")
-                .attr("aria-hidden", "true")
-                .into(),
-            h("p").text("Connecting…").into(),
-        ]
-    };
-    h("div")
-        .class("empty-state")
-        .attr("aria-busy", (!offline).to_string())
-        .child(Node::List(body))
-        .into()
+    html! {
+        <div class="empty-state" aria-busy={(!offline).to_string()}>
+            if offline {
+                <p class="empty-title">{ "Offline" }</p>
+                <p>{ "Your rooms appear once the connection is back." }</p>
+            } else {
+                <span class="spinner" aria-hidden="true"></span>
+                <p>{ "Connecting…" }</p>
+            }
+        </div>
+    }
 }
 
 fn no_room(dispatch: &UseReducerDispatcher<AppState>) -> Html {
     let onclick = dispatch
         .to_callback()
         .reform(|_: MouseEvent| Action::OpenDirectory);
-    h("div")
-        .class("empty-state")
-        .child(h("p").class("empty-title").text("You are not in any room"))
-        .child(h("p").text("Join a room or create one to start chatting."))
-        .child(
-            h("button")
-                .attr("type", "button")
-                .class("primary")
-                .onclick(onclick)
-                .text("Browse rooms"),
-        )
-        .into()
+    html! {
+        <div class="empty-state">
+            <p class="empty-title">{ "You are not in any room" }</p>
+            <p>{ "Join a room or create one to start chatting." }</p>
+            <button type="button" class="primary" {onclick}>{ "Browse rooms" }</button>
+        </div>
+    }
 }

@@ -22,15 +22,23 @@
 mod http;
 mod ws;
 
-use crate::ui::UseReducerDispatcher;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use parley_common::{ClientMsg, ServerMsg};
+use yew::UseReducerDispatcher;
 
 use crate::api::Answer;
 use crate::state::{Action, AppState, ConnId};
 use crate::transport::{Transport, TransportMode};
 
 pub use ws::{ws_url, ws_url_for};
+
+/// `msg` as JSON, for a WebSocket frame or a polling `POST`. serde_json fails
+/// only on maps with non-string keys, which no [`ClientMsg`] has; should it
+/// ever fail, the message is reported and skipped (it stays pending).
+fn encode(msg: &ClientMsg, events: &dyn Fn(Event<'_>)) -> Result<String, ()> {
+    serde_json::to_string(msg)
+        .map_err(|err| events(Event::BadFrame(format!("could not encode: {err}"))))
+}
 
 /// Handle on a running connection task; dropping it closes the connection.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! Parley's browser app: a single-page app in WebAssembly that talks to the server over HTTP
+//! Parley's browser app: a yew single-page app that talks to the server over HTTP
 //! (accounts) and one connection for everything else: a WebSocket, or HTTP
 //! long-polling where WebSockets do not get through.
 //!
@@ -10,11 +10,7 @@
 //!   natively),
 //! - [`components`]: the UI pieces, data and callbacks in, HTML out,
 //! - [`lab`]: the transport lab page (`/lab`), its arithmetic tested natively,
-//! - [`wire`]: the protocol's JSON, read and written without serde (tested
-//!   natively against the protocol crate's serde format),
-//! - [`ui`]: the UI layer (views, components with hooks, rendering into the
-//!   page),
-//! - [`app`]: the root that wires them together.
+//! - [`App`]: the root that wires them together.
 
 pub mod api;
 mod app;
@@ -27,7 +23,5 @@ pub mod lower;
 pub mod state;
 pub mod time;
 pub mod transport;
-pub mod ui;
-pub mod wire;
 
-pub use app::app;
+pub use app::App;

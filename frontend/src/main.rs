@@ -1,8 +1,7 @@
-//! The binary trunk builds: renders [`app`] into the page's `<body>`.
+//! The binary trunk builds: mounts [`App`] on the page's `<body>`.
 
-use parley_frontend::app;
-use parley_frontend::ui;
+use parley_frontend::App;
 
 fn main() {
-    ui::mount_body(|| ui::comp(app, ()));
+    yew::Renderer::<App>::new().render();
 }

@@ -15,11 +15,11 @@ mod polls;
 
 use std::rc::Rc;
 
-use crate::ui::Reducible;
 use parley_common::{
     Channel, ChatMessage, ClientMsg, ClientMsgId, Conversation, ErrorCode, MessageBody, MyRoom,
     PROTOCOL_VERSION, PollSpec, ResumeFrom, RoomInfo, RoomName, ServerMsg, Username,
 };
+use yew::Reducible;
 
 use crate::auth::AuthProblem;
 use crate::transport::Transport;

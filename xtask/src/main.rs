@@ -16,7 +16,6 @@ mod ctx;
 mod spa_toolchain;
 mod tasks;
 mod tools;
-mod wasm_names;
 
 use std::process::ExitCode;
 
@@ -87,7 +86,7 @@ fn dispatch(command: &str, rest: Vec<String>) -> Result<(), Error> {
         "dist" => {
             no_extra_args(command, &rest)?;
             tools::ensure_build_tools(&ctx)?;
-            tasks::build_spa(&ctx)
+            tasks::build_spa(&ctx).map(drop)
         }
         "run" => tasks::run(&ctx, strip_separator(rest)),
         "test" => {

@@ -1,6 +1,6 @@
 //! Which Rust toolchain trunk's cargo builds the SPA's wasm with.
 //!
-//! The first download is a measured target (DESIGN.md rule 11). The nightly
+//! The first download has a budget (DESIGN.md rule 11). The nightly
 //! toolchain can rebuild std from source (`-Z build-std`) with
 //! `-C panic=immediate-abort`: a panic then traps at once instead of formatting
 //! a message and its source location first. The release profile already aborts
@@ -10,8 +10,10 @@
 //!
 //! `PARLEY_SPA_TOOLCHAIN` picks: `auto` (the default) uses nightly when it is
 //! installed with rust-src and understands the flags, else stable; `nightly`
-//! insists; `stable` never tries. If a nightly build fails under `auto`, the
-//! SPA is built again with stable, so a broken nightly costs bytes, not a build.
+//! insists; `stable` never tries. Once picked, the toolchain is final: a
+//! failed nightly build fails the command (it used to fall back to stable
+//! silently, which shipped a bigger app than the README said), and the size
+//! report names the toolchain that built the wasm.
 
 use std::path::Path;
 use std::process::Command;
@@ -59,17 +61,17 @@ fn parse_choice(value: Option<&str>) -> Result<Choice, Error> {
 
 impl SpaToolchain {
     /// Decides from `PARLEY_SPA_TOOLCHAIN` and what is installed, and says why.
-    pub fn pick(ctx: &Ctx) -> Result<(Self, Fallback), Error> {
+    pub fn pick(ctx: &Ctx) -> Result<Self, Error> {
         let value = std::env::var(VAR).ok();
         match parse_choice(value.as_deref())? {
             Choice::Stable => {
                 say!("SPA toolchain: stable ({VAR}=stable)");
-                Ok((Self::Stable, Fallback::No))
+                Ok(Self::Stable)
             }
             Choice::Nightly => match nightly_unavailable(ctx) {
                 None => {
                     say!("SPA toolchain: nightly with -Z build-std ({VAR}=nightly)");
-                    Ok((Self::Nightly, Fallback::No))
+                    Ok(Self::Nightly)
                 }
                 Some(why) => Err(Error::new(format!(
                     "{VAR}=nightly, but the nightly toolchain cannot build the SPA: {why}"
@@ -81,13 +83,21 @@ impl SpaToolchain {
                         "SPA toolchain: nightly with -Z build-std and -C panic=immediate-abort \
                          (smaller wasm; {VAR}=stable to use stable)"
                     );
-                    Ok((Self::Nightly, Fallback::ToStable))
+                    Ok(Self::Nightly)
                 }
                 Some(why) => {
                     say!("SPA toolchain: stable ({why}; the wasm is ~17 KB gzip larger)");
-                    Ok((Self::Stable, Fallback::No))
+                    Ok(Self::Stable)
                 }
             },
+        }
+    }
+
+    /// What built the wasm, for the size report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Nightly => "NIGHTLY (-Z build-std, panic=immediate-abort)",
+            Self::Stable => "STABLE (no -Z build-std: ~17 KB gzip more than nightly)",
         }
     }
 
@@ -102,13 +112,6 @@ impl SpaToolchain {
                 );
         }
     }
-}
-
-/// Whether a failed nightly build is tried again with stable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fallback {
-    ToStable,
-    No,
 }
 
 /// `None` when nightly can build the SPA; otherwise why not. Adds rust-src to an
@@ -135,6 +138,18 @@ fn nightly_unavailable(ctx: &Ctx) -> Option<String> {
         if added.is_none() || !std_src.is_file() {
             return Some("nightly has no rust-src and rustup could not add it".into());
         }
+    }
+    // `-Z build-std` compiles std's own dependencies, and trunk builds
+    // `--offline`: on a fresh machine they were never downloaded, and the
+    // build failed. Fetch them now (a no-op once they are in cargo's cache).
+    let library = Path::new(&sysroot).join("lib/rustlib/src/rust/library/Cargo.toml");
+    let fetched = ctx::probe(
+        ctx.command("rustup")
+            .args(["run", "nightly", "cargo", "fetch", "--manifest-path"])
+            .arg(&library),
+    );
+    if fetched.is_none() {
+        return Some("cargo could not fetch the standard library's dependencies".into());
     }
     let mut probe = NIGHTLY_RUSTFLAGS.to_vec();
     probe.extend(["--print", "cfg", "--target", WASM_TARGET]);

@@ -33,7 +33,10 @@ pub fn ensure_build_tools(ctx: &Ctx) -> Result<(), Error> {
     ensure_trunk(ctx)?;
     ensure_wasm_bindgen(ctx)?;
     ensure_wasm_opt(ctx)?;
-    ensure_terser(ctx)
+    ensure_terser(ctx)?;
+    // Readies nightly for the SPA when it is there (rust-src, and std's own
+    // dependencies fetched, as `-Z build-std` needs them offline).
+    crate::spa_toolchain::SpaToolchain::pick(ctx).map(drop)
 }
 
 /// rustfmt or clippy (rustup's "minimal" profile has neither); `probe` is the cargo

@@ -2,26 +2,31 @@
 //! account, with the server's rules checked before anything is sent.
 
 use parley_common::Credentials;
-use web_sys::{HtmlInputElement, InputEvent, MouseEvent};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
 
 use crate::auth::{self, AuthField, AuthMode, AuthProblem, FieldErrors};
-use crate::ui::{Callback, Html, Node, NodeRef, h, use_node_ref, use_state};
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct AuthPageProps {
     /// A request is on its way: the submit button waits.
+    #[prop_or_default]
     pub busy: bool,
     /// Why the server refused the last attempt.
+    #[prop_or_default]
     pub problem: Option<AuthProblem>,
     /// Why the user is here (e.g. "You were logged out.").
+    #[prop_or_default]
     pub notice: Option<String>,
     /// Called with valid credentials.
     pub on_submit: Callback<(AuthMode, Credentials)>,
     /// The user changed something: the server's complaint no longer applies.
+    #[prop_or_default]
     pub on_edit: Callback<()>,
 }
 
-pub fn auth_page(props: &AuthPageProps) -> Html {
+#[component]
+pub fn AuthPage(props: &AuthPageProps) -> Html {
     let mode = use_state(AuthMode::default);
     let errors = use_state(FieldErrors::default);
     let name = use_node_ref();
@@ -44,7 +49,8 @@ pub fn auth_page(props: &AuthPageProps) -> Html {
         let (name, password) = (name.clone(), password.clone());
         let on_submit = props.on_submit.clone();
         let busy = props.busy;
-        Callback::from(move |()| {
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
             if busy {
                 return;
             }
@@ -116,172 +122,92 @@ pub fn auth_page(props: &AuthPageProps) -> Html {
         }
     };
 
-    let name_message = match &name_error {
-        Some(message) => h("p")
-            .class("field-error")
-            .id("auth-name-error")
-            .text(message.clone())
-            .into(),
-        None if register => h("p")
-            .class("hint")
-            .id("auth-name-hint")
-            .text("2–32 letters, digits, _ - or .")
-            .into(),
-        None => Node::Empty,
-    };
-    let password_message = match &password_error {
-        Some(message) => h("p")
-            .class("field-error")
-            .id("auth-password-error")
-            .text(message.clone())
-            .into(),
-        None if register => h("p")
-            .class("hint")
-            .id("auth-password-hint")
-            .text("At least 8 characters; not a common password, not your user name.")
-            .into(),
-        None => Node::Empty,
-    };
-
-    h("main")
-        .class("auth")
-        .child(
-            h("div")
-                .class("auth-card")
-                .child(h("div").class("logo").attr("aria-hidden", "true").text("P"))
-                .child(h("h1").text(if register {
-                    "Create your account"
-                } else {
-                    "Log in to Parley"
-                }))
-                .child(h("p").class("lead").text(if register {
-                    "Pick a user name and a password to start chatting."
-                } else {
-                    "Welcome back. Your rooms and their history are waiting."
-                }))
-                .child(props.notice.as_ref().map(|notice| {
-                    h("p")
-                        .class("auth-notice")
-                        .attr("role", "status")
-                        .text(notice.clone())
-                }))
-                .child(
-                    h("form")
-                        .id("auth-form")
-                        .attr("data-mode", mode.as_str())
-                        .onsubmit(onsubmit)
-                        .flag("novalidate", true)
-                        .attr("aria-busy", props.busy.to_string())
-                        .child(
-                            h("div")
-                                .class("field")
-                                .child(h("label").attr("for", "auth-name").text("User name"))
-                                .child(
-                                    h("input")
-                                        .id("auth-name")
-                                        .node_ref(&name)
-                                        .attr("type", "text")
-                                        .attr("name", "username")
-                                        .attr("autocomplete", "username")
-                                        .attr("autocapitalize", "none")
-                                        .attr("spellcheck", "false")
-                                        .flag("autofocus", true)
-                                        .attr("aria-invalid", name_error.is_some().to_string())
-                                        .attr_opt(
-                                            "aria-describedby",
-                                            described(
-                                                name_error.is_some(),
-                                                "auth-name-error",
-                                                Some("auth-name-hint"),
-                                            ),
-                                        )
-                                        .oninput(edited(AuthField::Name)),
-                                )
-                                .child(name_message),
-                        )
-                        .child(
-                            h("div")
-                                .class("field")
-                                .child(h("label").attr("for", "auth-password").text("Password"))
-                                .child(
-                                    h("input")
-                                        .id("auth-password")
-                                        .node_ref(&password)
-                                        .attr("type", "password")
-                                        .attr("name", "password")
-                                        .attr(
-                                            "autocomplete",
-                                            if register {
-                                                "new-password"
-                                            } else {
-                                                "current-password"
-                                            },
-                                        )
-                                        .attr("aria-invalid", password_error.is_some().to_string())
-                                        .attr_opt(
-                                            "aria-describedby",
-                                            described(
-                                                password_error.is_some(),
-                                                "auth-password-error",
-                                                Some("auth-password-hint"),
-                                            ),
-                                        )
-                                        .oninput(edited(AuthField::Password)),
-                                )
-                                .child(password_message),
-                        )
-                        .child(form_error.map(|message| {
-                            h("p")
-                                .class("field-error form-error")
-                                .id("auth-error")
-                                .attr("role", "alert")
-                                .text(message)
-                        }))
-                        .child(
-                            h("button")
-                                .attr("type", "submit")
-                                .id("auth-submit")
-                                .class("primary")
-                                .flag("disabled", props.busy)
-                                .text(match (register, props.busy) {
-                                    (false, false) => "Log in",
-                                    (false, true) => "Logging in…",
-                                    (true, false) => "Create account",
-                                    (true, true) => "Creating account…",
-                                }),
-                        ),
-                )
-                .child(
-                    h("p")
-                        .class("auth-switch")
-                        .text(if register {
-                            "Already have an account? "
-                        } else {
-                            "New to Parley? "
-                        })
-                        .child(
-                            h("button")
-                                .attr("type", "button")
-                                .id("auth-toggle")
-                                .class("link")
-                                .onclick(ontoggle)
-                                .text(if register {
-                                    "Log in"
-                                } else {
-                                    "Create an account"
-                                }),
-                        ),
-                ),
-        )
-        .into()
+    html! {
+        <main class="auth">
+            <div class="auth-card">
+                <div class="logo" aria-hidden="true">{ "P" }</div>
+                <h1>{ if register { "Create your account" } else { "Log in to Parley" } }</h1>
+                <p class="lead">
+                    { if register {
+                        "Pick a user name and a password to start chatting."
+                    } else {
+                        "Welcome back. Your rooms and their history are waiting."
+                    } }
+                </p>
+                if let Some(notice) = &props.notice {
+                    <p class="auth-notice" role="status">{ notice }</p>
+                }
+                <form id="auth-form" data-mode={mode.as_str()} onsubmit={onsubmit} novalidate=true aria-busy={props.busy.to_string()}>
+                    <div class="field">
+                        <label for="auth-name">{ "User name" }</label>
+                        <input
+                            id="auth-name"
+                            ref={name}
+                            type="text"
+                            name="username"
+                            autocomplete="username"
+                            autocapitalize="none"
+                            spellcheck="false"
+                            autofocus=true
+                            aria-invalid={name_error.is_some().to_string()}
+                            aria-describedby={described(name_error.is_some(), "auth-name-error", Some("auth-name-hint"))}
+                            oninput={edited(AuthField::Name)}
+                        />
+                        if let Some(message) = &name_error {
+                            <p class="field-error" id="auth-name-error">{ message }</p>
+                        } else if register {
+                            <p class="hint" id="auth-name-hint">{ "2–32 letters, digits, _ - or ." }</p>
+                        }
+                    </div>
+                    <div class="field">
+                        <label for="auth-password">{ "Password" }</label>
+                        <input
+                            id="auth-password"
+                            ref={password}
+                            type="password"
+                            name="password"
+                            autocomplete={if register { "new-password" } else { "current-password" }}
+                            aria-invalid={password_error.is_some().to_string()}
+                            aria-describedby={described(password_error.is_some(), "auth-password-error", Some("auth-password-hint"))}
+                            oninput={edited(AuthField::Password)}
+                        />
+                        if let Some(message) = &password_error {
+                            <p class="field-error" id="auth-password-error">{ message }</p>
+                        } else if register {
+                            <p class="hint" id="auth-password-hint">
+                                { "At least 8 characters; not a common password, not your user name." }
+                            </p>
+                        }
+                    </div>
+                    if let Some(message) = &form_error {
+                        <p class="field-error form-error" id="auth-error" role="alert">{ message }</p>
+                    }
+                    <button type="submit" id="auth-submit" class="primary" disabled={props.busy}>
+                        { match (register, props.busy) {
+                            (false, false) => "Log in",
+                            (false, true) => "Logging in…",
+                            (true, false) => "Create account",
+                            (true, true) => "Creating account…",
+                        } }
+                    </button>
+                </form>
+                <p class="auth-switch">
+                    { if register { "Already have an account? " } else { "New to Parley? " } }
+                    <button type="button" id="auth-toggle" class="link" onclick={ontoggle}>
+                        { if register { "Log in" } else { "Create an account" } }
+                    </button>
+                </p>
+            </div>
+        </main>
+    }
 }
 
 /// The page shown while the session is checked at startup.
 pub fn splash(text: &'static str) -> Html {
-    h("main")
-        .class("splash")
-        .attr("aria-busy", "true")
-        .child(h("div").class("logo").attr("aria-hidden", "true").text("P"))
-        .child(h("p").text(text))
-        .into()
+    html! {
+        <main class="splash" aria-busy="true">
+            <div class="logo" aria-hidden="true">{ "P" }</div>
+            <p>{ text }</p>
+        </main>
+    }
 }

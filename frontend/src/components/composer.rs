@@ -2,20 +2,18 @@
 //! reported (the app decides how often to tell the others).
 
 use parley_common::{CharName, MessageBody, ValidationError};
-use web_sys::{HtmlTextAreaElement, InputEvent, KeyboardEvent};
+use web_sys::HtmlTextAreaElement;
+use yew::prelude::*;
 
-use super::icon;
-use crate::ui::{
-    AttrValue, Callback, Html, classes, h, target, use_effect_with, use_node_ref, use_state, when,
-};
-
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct ComposerProps {
     /// Called with the validated body; the text area is cleared afterwards.
     pub on_send: Callback<MessageBody>,
     /// Shown as the text area's placeholder.
+    #[prop_or(AttrValue::Static("Message"))]
     pub placeholder: AttrValue,
     /// Called on every edit that leaves some text in the box.
+    #[prop_or_default]
     pub on_typing: Callback<()>,
 }
 
@@ -38,7 +36,8 @@ pub fn body_error_text(err: &ValidationError, chars: usize) -> String {
     }
 }
 
-pub fn composer(props: &ComposerProps) -> Html {
+#[component]
+pub fn Composer(props: &ComposerProps) -> Html {
     let textarea = use_node_ref();
     let chars = use_state(|| 0usize);
     let error = use_state(|| None::<String>);
@@ -77,24 +76,20 @@ pub fn composer(props: &ComposerProps) -> Html {
         })
     };
 
-    let onkeydown = {
-        let send = send.clone();
-        Callback::from(move |e: KeyboardEvent| {
-            // Not while an input method is composing (Enter confirms the candidate).
-            if e.key() == "Enter" && !e.shift_key() && !e.is_composing() {
-                e.prevent_default();
-                send.emit(());
-            }
-        })
-    };
+    let onsubmit = send.reform(|e: SubmitEvent| e.prevent_default());
+    let onkeydown = Callback::from(move |e: KeyboardEvent| {
+        // Not while an input method is composing (Enter confirms the candidate).
+        if e.key() == "Enter" && !e.shift_key() && !e.is_composing() {
+            e.prevent_default();
+            send.emit(());
+        }
+    });
     let oninput = {
         let chars = chars.clone();
         let error = error.clone();
         let on_typing = props.on_typing.clone();
         Callback::from(move |e: InputEvent| {
-            let Some(el) = target::<HtmlTextAreaElement>(&e) else {
-                return;
-            };
+            let el: HtmlTextAreaElement = e.target_unchecked_into();
             let count = el.value().chars().count();
             chars.set(count);
             if error.is_some() {
@@ -108,67 +103,38 @@ pub fn composer(props: &ComposerProps) -> Html {
 
     let over = *chars > MessageBody::MAX_CHARS;
     let invalid = error.is_some() || over;
-    h("form")
-        .id("composer-form")
-        .class("composer")
-        .onsubmit(send)
-        .flag("novalidate", true)
-        .child((*error).as_ref().map(|message| {
-            h("p")
-                .class("field-error")
-                .id("composer-error")
-                .attr("role", "alert")
-                .text(message.clone())
-        }))
-        .child(
-            h("div")
-                .class("composer-row")
-                .child(
-                    h("textarea")
-                        .id("composer")
-                        .node_ref(&textarea)
-                        .attr("rows", "1")
-                        .attr("placeholder", props.placeholder.clone())
-                        .attr("aria-label", "Message")
-                        .attr("aria-invalid", if invalid { "true" } else { "false" })
-                        .attr_opt(
-                            "aria-describedby",
-                            error.is_some().then_some("composer-error"),
-                        )
-                        .on("keydown", onkeydown)
-                        .oninput(oninput),
-                )
-                .child(
-                    h("button")
-                        .attr("type", "submit")
-                        .id("send")
-                        .class("primary")
-                        .attr("aria-label", "Send")
-                        .attr("title", "Send (Enter)")
-                        .child(
-                            icon("0 0 24 24", "20").child(
-                                h("path")
-                                    .attr("d", "M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z")
-                                    .attr("fill", "currentColor"),
-                            ),
-                        )
-                        .child(h("span").class("send-label").text("Send")),
-                ),
-        )
-        .child(
-            h("div")
-                .class("composer-hint")
-                .child(
-                    h("span")
-                        .class("hint")
-                        .text("Enter to send · Shift+Enter for a new line"),
-                )
-                .child((*chars >= COUNTER_FROM).then(|| {
-                    h("span")
-                        .class(classes(&["counter", when(over, "over")]))
-                        .attr("aria-live", "polite")
-                        .text(format!("{} / {}", *chars, MessageBody::MAX_CHARS))
-                })),
-        )
-        .into()
+    html! {
+        <form id="composer-form" class="composer" {onsubmit} novalidate=true>
+            if let Some(message) = &*error {
+                <p class="field-error" id="composer-error" role="alert">{ message }</p>
+            }
+            <div class="composer-row">
+                <textarea
+                    id="composer"
+                    ref={textarea}
+                    rows="1"
+                    placeholder={props.placeholder.clone()}
+                    aria-label="Message"
+                    aria-invalid={invalid.to_string()}
+                    aria-describedby={error.is_some().then_some("composer-error")}
+                    {onkeydown}
+                    {oninput}
+                />
+                <button type="submit" id="send" class="primary" aria-label="Send" title="Send (Enter)">
+                    <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                        <path d="M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z" fill="currentColor" />
+                    </svg>
+                    <span class="send-label">{ "Send" }</span>
+                </button>
+            </div>
+            <div class="composer-hint">
+                <span class="hint">{ "Enter to send · Shift+Enter for a new line" }</span>
+                if *chars >= COUNTER_FROM {
+                    <span class={classes!("counter", over.then_some("over"))} aria-live="polite">
+                        { format!("{} / {}", *chars, MessageBody::MAX_CHARS) }
+                    </span>
+                }
+            </div>
+        </form>
+    }
 }

@@ -2,27 +2,31 @@
 //! ones the user is not in, and the form to create a room.
 
 use parley_common::{CharName, RoomInfo, RoomName, ValidationError};
-use web_sys::{HtmlInputElement, InputEvent, MouseEvent};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
 
-use crate::ui::{Callback, Html, Node, classes, h, use_node_ref, use_state, when};
-
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct DirectoryProps {
     /// `None` until the first list arrived.
     pub rooms: Option<Vec<RoomInfo>>,
     /// A fresh list is on its way.
+    #[prop_or_default]
     pub loading: bool,
     /// Why the last create request failed (from the server).
+    #[prop_or_default]
     pub create_error: Option<String>,
     /// A create request is on its way.
+    #[prop_or_default]
     pub creating: bool,
     /// The room a join request is on its way for.
+    #[prop_or_default]
     pub joining: Option<RoomName>,
     pub on_join: Callback<RoomName>,
     /// Show a room the user is in already.
     pub on_open: Callback<RoomName>,
     pub on_create: Callback<RoomName>,
     /// The create input changed (hides the server's error).
+    #[prop_or_default]
     pub on_create_edit: Callback<()>,
 }
 
@@ -44,7 +48,8 @@ pub fn room_name_error_text(err: &ValidationError) -> String {
     }
 }
 
-pub fn directory(props: &DirectoryProps) -> Html {
+#[component]
+pub fn Directory(props: &DirectoryProps) -> Html {
     let input = use_node_ref();
     let local_error = use_state(|| None::<String>);
 
@@ -53,7 +58,8 @@ pub fn directory(props: &DirectoryProps) -> Html {
         let local_error = local_error.clone();
         let on_create = props.on_create.clone();
         let creating = props.creating;
-        Callback::from(move |()| {
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
             if creating {
                 return;
             }
@@ -89,127 +95,63 @@ pub fn directory(props: &DirectoryProps) -> Html {
     let invalid = error.is_some();
     let rooms = props.rooms.as_deref().unwrap_or_default();
 
-    h("section")
-        .id("directory")
-        .class("directory")
-        .attr("aria-labelledby", "directory-title")
-        .child(
-            h("div")
-                .class("directory-inner")
-                .child(
-                    h("h2")
-                        .id("directory-title")
-                        .class("visually-hidden")
-                        .text("Browse or create rooms"),
-                )
-                .child(
-                    h("form")
-                        .id("create-room-form")
-                        .class("card create-room")
-                        .onsubmit(onsubmit)
-                        .flag("novalidate", true)
-                        .child(
-                            h("label")
-                                .attr("for", "create-room-name")
-                                .text("Create a room"),
-                        )
-                        .child(
-                            h("div")
-                                .class("create-row")
-                                .child(
-                                    h("div")
-                                        .class(classes(&["prefixed", when(invalid, "invalid")]))
-                                        .child(
-                                            h("span")
-                                                .class("prefix")
-                                                .attr("aria-hidden", "true")
-                                                .text("#"),
-                                        )
-                                        .child(
-                                            h("input")
-                                                .id("create-room-name")
-                                                .node_ref(&input)
-                                                .attr("type", "text")
-                                                .attr("name", "room")
-                                                .attr("placeholder", "e.g. rust-users")
-                                                .attr("autocomplete", "off")
-                                                .attr("autocapitalize", "none")
-                                                .attr("spellcheck", "false")
-                                                .attr("maxlength", "64")
-                                                .attr("aria-invalid", invalid.to_string())
-                                                .attr(
-                                                    "aria-describedby",
-                                                    if invalid {
-                                                        "create-room-error"
-                                                    } else {
-                                                        "create-room-hint"
-                                                    },
-                                                )
-                                                .oninput(oninput),
-                                        ),
-                                )
-                                .child(
-                                    h("button")
-                                        .attr("type", "submit")
-                                        .id("create-room-submit")
-                                        .class("primary")
-                                        .flag("disabled", props.creating)
-                                        .text(if props.creating {
-                                            "Creating…"
-                                        } else {
-                                            "Create"
-                                        }),
-                                ),
-                        )
-                        .child(if let Some(message) = error {
-                            h("p")
-                                .class("field-error")
-                                .id("create-room-error")
-                                .attr("role", "alert")
-                                .text(message)
-                        } else {
-                            h("p").class("hint").id("create-room-hint").text(
-                                "Up to 32 lower-case letters, digits, - and _. You join the room you create.",
-                            )
-                        }),
-                )
-                .child(
-                    h("div")
-                        .class("directory-head")
-                        .child(h("h3").text("All rooms"))
-                        .child(
-                            props
-                                .rooms
-                                .is_some()
-                                .then(|| h("span").class("count").text(rooms.len().to_string())),
-                        )
-                        .child(props.loading.then(|| {
-                            h("span")
-                                .class("spinner small")
-                                .attr("role", "status")
-                                .attr("aria-label", "Loading rooms")
-                        })),
-                )
-                .child(if props.rooms.is_none() && !props.loading {
-                    h("p")
-                        .class("muted")
-                        .text("The list of rooms could not be loaded (offline).")
-                        .into()
+    html! {
+        <section id="directory" class="directory" aria-labelledby="directory-title">
+            <div class="directory-inner">
+                <h2 id="directory-title" class="visually-hidden">{ "Browse or create rooms" }</h2>
+                <form id="create-room-form" class="card create-room" {onsubmit} novalidate=true>
+                    <label for="create-room-name">{ "Create a room" }</label>
+                    <div class="create-row">
+                        <div class={classes!("prefixed", invalid.then_some("invalid"))}>
+                            <span class="prefix" aria-hidden="true">{ "#" }</span>
+                            <input
+                                id="create-room-name"
+                                ref={input}
+                                type="text"
+                                name="room"
+                                placeholder="e.g. rust-users"
+                                autocomplete="off"
+                                autocapitalize="none"
+                                spellcheck="false"
+                                maxlength="64"
+                                aria-invalid={invalid.to_string()}
+                                aria-describedby={if invalid { "create-room-error" } else { "create-room-hint" }}
+                                {oninput}
+                            />
+                        </div>
+                        <button type="submit" id="create-room-submit" class="primary" disabled={props.creating}>
+                            { if props.creating { "Creating…" } else { "Create" } }
+                        </button>
+                    </div>
+                    if let Some(message) = error {
+                        <p class="field-error" id="create-room-error" role="alert">{ message }</p>
+                    } else {
+                        <p class="hint" id="create-room-hint">
+                            { "Up to 32 lower-case letters, digits, - and _. You join the room you create." }
+                        </p>
+                    }
+                </form>
+
+                <div class="directory-head">
+                    <h3>{ "All rooms" }</h3>
+                    if props.rooms.is_some() {
+                        <span class="count">{ rooms.len() }</span>
+                    }
+                    if props.loading {
+                        <span class="spinner small" role="status" aria-label="Loading rooms"></span>
+                    }
+                </div>
+                if props.rooms.is_none() && !props.loading {
+                    <p class="muted">{ "The list of rooms could not be loaded (offline)." }</p>
                 } else if props.rooms.is_some() && rooms.is_empty() {
-                    h("p")
-                        .class("muted")
-                        .text("No rooms yet. Create the first one above.")
-                        .into()
-                } else {
-                    Node::Empty
-                })
-                .child(
-                    h("ul")
-                        .class("directory-list")
-                        .kids(rooms.iter().map(|info| entry(info, props))),
-                ),
-        )
-        .into()
+                    <p class="muted">{ "No rooms yet. Create the first one above." }</p>
+                }
+                <ul class="directory-list">
+                    { for rooms.iter().map(|info| entry(info, props)) }
+                </ul>
+            </div>
+        </section>
+    }
 }
 
 fn entry(info: &RoomInfo, props: &DirectoryProps) -> Html {
@@ -220,44 +162,31 @@ fn entry(info: &RoomInfo, props: &DirectoryProps) -> Html {
     let room = info.room.clone();
     let action = if info.joined {
         let open = props.on_open.reform(move |_: MouseEvent| room.clone());
-        Node::List(vec![
-            h("span").class("badge").text("Joined").into(),
-            h("button")
-                .attr("type", "button")
-                .class("small open")
-                .onclick(open)
-                .attr("aria-label", format!("Open #{}", info.room))
-                .text("Open")
-                .into(),
-        ])
+        html! {
+            <>
+                <span class="badge">{ "Joined" }</span>
+                <button type="button" class="small open" onclick={open} aria-label={format!("Open #{}", info.room)}>
+                    { "Open" }
+                </button>
+            </>
+        }
     } else {
         let busy = props.joining.as_ref() == Some(&info.room);
         let join = props.on_join.reform(move |_: MouseEvent| room.clone());
-        h("button")
-            .attr("type", "button")
-            .class("small join")
-            .onclick(join)
-            .flag("disabled", busy)
-            .attr("aria-label", format!("Join #{}", info.room))
-            .text(if busy { "Joining…" } else { "Join" })
-            .into()
+        html! {
+            <button type="button" class="small join" onclick={join} disabled={busy} aria-label={format!("Join #{}", info.room)}>
+                { if busy { "Joining…" } else { "Join" } }
+            </button>
+        }
     };
-    h("li")
-        .key(info.room.to_string())
-        .class(classes(&["directory-room", when(info.joined, "joined")]))
-        .attr("data-room", info.room.to_string())
-        .child(
-            h("span")
-                .class("room-badge small")
-                .attr("aria-hidden", "true")
-                .text("#"),
-        )
-        .child(
-            h("span")
-                .class("directory-info")
-                .child(h("span").class("room-name").text(info.room.to_string()))
-                .child(h("span").class("members").text(members)),
-        )
-        .child(action)
-        .into()
+    html! {
+        <li key={info.room.as_str()} class={classes!("directory-room", info.joined.then_some("joined"))} data-room={info.room.to_string()}>
+            <span class="room-badge small" aria-hidden="true">{ "#" }</span>
+            <span class="directory-info">
+                <span class="room-name">{ info.room.as_str() }</span>
+                <span class="members">{ members }</span>
+            </span>
+            { action }
+        </li>
+    }
 }

@@ -9,45 +9,54 @@ use std::rc::Rc;
 
 use parley_common::{Channel, ChatMessage, ClientMsgId, Username};
 use wasm_bindgen::JsCast;
-use web_sys::{Element, Event, MouseEvent};
+use web_sys::Element;
+use yew::prelude::*;
 
-use super::{icon, stroke_path};
 use crate::state::Pending;
 use crate::time::{self, Day};
-use crate::ui::{
-    Callback, Html, Node, classes, h, use_effect_with, use_mut_ref, use_node_ref, when,
-};
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct MessageListProps {
     pub channel: Channel,
     /// Ordered by `seq`.
     pub messages: Rc<Vec<ChatMessage>>,
+    #[prop_or_default]
     pub pending: Rc<Vec<Pending>>,
     /// Messages from this sender are marked `own`.
+    #[prop_or_default]
     pub me: Option<Username>,
     /// A history page reached us: the list runs up to the newest message.
+    #[prop_or(true)]
     pub loaded: bool,
     /// A history page is on its way (shows `#history-loading`).
+    #[prop_or_default]
     pub loading: bool,
     /// Older messages exist (when false and loaded, shows `#history-start`).
+    #[prop_or_default]
     pub has_more: bool,
     /// Asks for the page before the oldest message shown.
+    #[prop_or_default]
     pub on_load_older: Callback<()>,
     /// Forget a failed message.
+    #[prop_or_default]
     pub on_discard: Callback<ClientMsgId>,
     /// Send a failed message again (same client id).
+    #[prop_or_default]
     pub on_retry: Callback<ClientMsgId>,
     /// The "New messages" divider goes above the message with this seq (or the
     /// first one after it).
+    #[prop_or_default]
     pub divider: Option<u64>,
     /// The read marker: everything up to this seq has been read.
+    #[prop_or_default]
     pub last_read: u64,
     /// What is shown is being read (the page is visible and has the focus, and
     /// the read marker can be sent).
+    #[prop_or_default]
     pub reading: bool,
     /// Called with the seq of the newest message the reader has seen, when it is
     /// beyond `last_read`.
+    #[prop_or_default]
     pub on_read: Callback<u64>,
 }
 
@@ -79,7 +88,8 @@ impl Scroll {
     }
 }
 
-pub fn message_list(props: &MessageListProps) -> Html {
+#[component]
+pub fn MessageList(props: &MessageListProps) -> Html {
     let scroller = use_node_ref();
     let scroll = use_mut_ref(|| Scroll {
         stick: true,
@@ -159,7 +169,7 @@ pub fn message_list(props: &MessageListProps) -> Html {
     let today = time::today();
     let mut items = Vec::with_capacity(props.messages.len() + props.pending.len() + 4);
     let mut last_day = None::<Day>;
-    let mut separate = |items: &mut Vec<Node>, day: Day| {
+    let mut separate = |items: &mut Vec<Html>, day: Day| {
         if last_day != Some(day) {
             last_day = Some(day);
             items.push(separator(day, today));
@@ -170,15 +180,11 @@ pub fn message_list(props: &MessageListProps) -> Html {
         separate(&mut items, time::day_of(m.ts));
         if divider.is_some_and(|d| m.seq >= d) {
             divider = None;
-            items.push(
-                h("li")
-                    .key("new-messages")
-                    .class("new-messages-divider")
-                    .attr("role", "separator")
-                    .attr("aria-label", "New messages")
-                    .child(h("span").text("New messages"))
-                    .into(),
-            );
+            items.push(html! {
+                <li key="new-messages" class="new-messages-divider" role="separator" aria-label="New messages">
+                    <span>{ "New messages" }</span>
+                </li>
+            });
         }
         items.push(message(m, me.as_ref() == Some(&m.sender.key())));
     }
@@ -203,39 +209,23 @@ pub fn message_list(props: &MessageListProps) -> Html {
         Channel::Room(room) => format!("Messages in #{room}"),
         Channel::Dm(user) => format!("Messages with {user}"),
     };
-    let history = if props.loading {
-        h("div")
-            .id("history-loading")
-            .class("history-loading")
-            .attr("role", "status")
-            .child(h("span").class("spinner").attr("aria-hidden", "true"))
-            .text(if nothing {
-                "Loading messages…"
-            } else {
-                "Loading earlier messages…"
-            })
-            .into()
-    } else if props.loaded && !props.has_more {
-        history_start(&props.channel, nothing)
-    } else {
-        Node::Empty
-    };
-    h("section")
-        .class("timeline")
-        .node_ref(&scroller)
-        .on("scroll", onscroll)
-        .attr("aria-label", label)
-        .child(
-            h("div").class("timeline-inner").child(history).child(
-                h("ol")
-                    .id("messages")
-                    .attr_opt("data-room", data_room)
-                    .attr_opt("data-dm", data_dm)
-                    .attr("aria-live", "polite")
-                    .kids(items),
-            ),
-        )
-        .into()
+    html! {
+        <section class="timeline" ref={scroller} {onscroll} aria-label={label}>
+            <div class="timeline-inner">
+                if props.loading {
+                    <div id="history-loading" class="history-loading" role="status">
+                        <span class="spinner" aria-hidden="true"></span>
+                        { if nothing { "Loading messages…" } else { "Loading earlier messages…" } }
+                    </div>
+                } else if props.loaded && !props.has_more {
+                    { history_start(&props.channel, nothing) }
+                }
+                <ol id="messages" data-room={data_room} data-dm={data_dm} aria-live="polite">
+                    { for items }
+                </ol>
+            </div>
+        </section>
+    }
 }
 
 /// After a render: keeps the reader's place when older messages were prepended,
@@ -304,58 +294,38 @@ fn history_start(channel: &Channel, nothing: bool) -> Html {
             format!("This is the beginning of your conversation with {user}."),
         ),
     };
-    h("div")
-        .id("history-start")
-        .class("history-start")
-        .child(
-            h("span")
-                .class(classes(&[
-                    "room-badge",
-                    when(matches!(channel, Channel::Dm(_)), "person"),
-                ]))
-                .attr("aria-hidden", "true")
-                .text(badge),
-        )
-        .child(h("h2").text(title))
-        .child(
-            h("p")
-                .text(text)
-                .child(nothing.then_some(" No messages yet: say hello!")),
-        )
-        .into()
+    html! {
+        <div id="history-start" class="history-start">
+            <span class={classes!("room-badge", matches!(channel, Channel::Dm(_)).then_some("person"))} aria-hidden="true">{ badge }</span>
+            <h2>{ title }</h2>
+            <p>
+                { text }
+                if nothing { { " No messages yet: say hello!" } }
+            </p>
+        </div>
+    }
 }
 
 fn separator(day: Day, today: Day) -> Html {
     let label = time::day_label(day, today);
-    h("li")
-        .key(format!("day-{}", day.key()))
-        .class("day-separator")
-        .attr("data-day", day.key())
-        .attr("role", "separator")
-        .attr("aria-label", label.clone())
-        .child(h("span").text(label))
-        .into()
+    html! {
+        <li key={format!("day-{}", day.key())} class="day-separator" data-day={day.key()} role="separator" aria-label={label.clone()}>
+            <span>{ label }</span>
+        </li>
+    }
 }
 
 fn message(m: &ChatMessage, own: bool) -> Html {
-    h("li")
-        .key(m.seq.to_string())
-        .class(classes(&["message", when(own, "own")]))
-        .attr("data-seq", m.seq.to_string())
-        .child(
-            h("div")
-                .class("meta")
-                .child(h("span").class("sender").text(m.sender.to_string()))
-                .child(
-                    h("time")
-                        .attr("datetime", time::iso(m.ts))
-                        .attr("title", time::local_full(m.ts))
-                        .text(time::local_hhmm(m.ts)),
-                ),
-        )
-        // A text node: markup in the body is shown, never interpreted.
-        .child(h("span").class("body").text(m.body.to_string()))
-        .into()
+    html! {
+        <li key={m.seq} class={classes!("message", own.then_some("own"))} data-seq={m.seq.to_string()}>
+            <div class="meta">
+                <span class="sender">{ m.sender.as_str() }</span>
+                <time datetime={time::iso(m.ts)} title={time::local_full(m.ts)}>{ time::local_hhmm(m.ts) }</time>
+            </div>
+            // A text node: markup in the body is shown, never interpreted.
+            <span class="body">{ m.body.as_str() }</span>
+        </li>
+    }
 }
 
 /// An own message on its way: `.pending` (waiting for the server, a clock),
@@ -367,7 +337,7 @@ fn pending(
     on_retry: &Callback<ClientMsgId>,
     on_discard: &Callback<ClientMsgId>,
 ) -> Html {
-    let sender = me.map_or_else(|| "You".to_owned(), Username::to_string);
+    let sender = me.map(Username::as_str).unwrap_or("You");
     let key = format!("pending-{}", p.client_id);
     let client_id = p.client_id.to_string();
     match (&p.failed, p.acked) {
@@ -376,18 +346,15 @@ fn pending(
                 None => ("pending", "Sending…", clock_icon()),
                 Some(_) => ("sent", "Sent", check_icon()),
             };
-            h("li")
-                .key(key)
-                .class(classes(&["message", "own", class]))
-                .attr("data-client-id", client_id)
-                .child(
-                    h("div")
-                        .class("meta")
-                        .child(h("span").class("sender").text(sender))
-                        .child(h("span").class("state").child(icon).text(label)),
-                )
-                .child(h("span").class("body").text(p.body.to_string()))
-                .into()
+            html! {
+                <li {key} class={classes!("message", "own", class)} data-client-id={client_id}>
+                    <div class="meta">
+                        <span class="sender">{ sender }</span>
+                        <span class="state">{ icon }{ label }</span>
+                    </div>
+                    <span class="body">{ p.body.as_str() }</span>
+                </li>
+            }
         }
         (Some(reason), _) => {
             let retry = {
@@ -398,68 +365,36 @@ fn pending(
                 let id = p.client_id.clone();
                 on_discard.reform(move |_: MouseEvent| id.clone())
             };
-            h("li")
-                .key(key)
-                .class("message own failed")
-                .attr("data-client-id", client_id)
-                .child(
-                    h("div")
-                        .class("meta")
-                        .child(h("span").class("sender").text(sender))
-                        .child(
-                            h("span")
-                                .class("state")
-                                .attr("role", "alert")
-                                .text(format!("Not sent: {reason}")),
-                        ),
-                )
-                .child(h("span").class("body").text(p.body.to_string()))
-                .child(
-                    h("div")
-                        .class("failed-actions")
-                        .child(
-                            h("button")
-                                .attr("type", "button")
-                                .class("small retry")
-                                .onclick(retry)
-                                .text("Retry"),
-                        )
-                        .child(
-                            h("button")
-                                .attr("type", "button")
-                                .class("link discard")
-                                .onclick(discard)
-                                .text("Discard"),
-                        ),
-                )
-                .into()
+            html! {
+                <li {key} class="message own failed" data-client-id={client_id}>
+                    <div class="meta">
+                        <span class="sender">{ sender }</span>
+                        <span class="state" role="alert">{ format!("Not sent: {reason}") }</span>
+                    </div>
+                    <span class="body">{ p.body.as_str() }</span>
+                    <div class="failed-actions">
+                        <button type="button" class="small retry" onclick={retry}>{ "Retry" }</button>
+                        <button type="button" class="link discard" onclick={discard}>{ "Discard" }</button>
+                    </div>
+                </li>
+            }
         }
     }
 }
 
 fn clock_icon() -> Html {
-    icon("0 0 16 16", "12")
-        .class("state-icon")
-        .child(
-            h("circle")
-                .attr("cx", "8")
-                .attr("cy", "8")
-                .attr("r", "6.25")
-                .attr("fill", "none")
-                .attr("stroke", "currentColor")
-                .attr("stroke-width", "1.5"),
-        )
-        .child(stroke_path("M8 4.5V8l2.5 1.5", "1.5").attr("fill", "none"))
-        .into()
+    html! {
+        <svg class="state-icon" viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+            <circle cx="8" cy="8" r="6.25" fill="none" stroke="currentColor" stroke-width="1.5" />
+            <path d="M8 4.5V8l2.5 1.5" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" />
+        </svg>
+    }
 }
 
 fn check_icon() -> Html {
-    icon("0 0 16 16", "12")
-        .class("state-icon")
-        .child(
-            stroke_path("M3 8.5l3 3 7-7", "1.8")
-                .attr("fill", "none")
-                .attr("stroke-linejoin", "round"),
-        )
-        .into()
+    html! {
+        <svg class="state-icon" viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+            <path d="M3 8.5l3 3 7-7" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" />
+        </svg>
+    }
 }

@@ -11,40 +11,17 @@ mod presence;
 mod sidebar;
 mod status_bar;
 
-pub use auth_page::{AuthPageProps, auth_page, splash};
-pub use composer::{ComposerProps, composer};
-pub use directory::{DirectoryProps, directory, room_name_error_text};
-pub use error_banner::{ErrorBannerProps, error_banner};
-pub use message_list::{MessageListProps, message_list};
+pub use auth_page::{AuthPage, AuthPageProps, splash};
+pub use composer::{Composer, ComposerProps};
+pub use directory::{Directory, DirectoryProps, room_name_error_text};
+pub use error_banner::{ErrorBanner, ErrorBannerProps};
+pub use message_list::{MessageList, MessageListProps};
 pub use polls::{
-    MAX_POLL_MINUTES, NewPollFormProps, PollCardProps, PollField, PollsPanelProps, new_poll_form,
-    new_poll_from, poll_card, poll_problem_text, polls_panel,
+    MAX_POLL_MINUTES, NewPollForm, NewPollFormProps, PollCard, PollCardProps, PollField,
+    PollsPanel, PollsPanelProps, new_poll_from, poll_problem_text,
 };
 pub use presence::{
-    OnlineUsersProps, TypingIndicatorProps, hue, initial, online_users, typing_indicator,
-    typing_text,
+    OnlineUsers, OnlineUsersProps, TypingIndicator, TypingIndicatorProps, hue, initial, typing_text,
 };
-pub use sidebar::{DmEntry, RoomEntry, SidebarProps, new_dm_target, sidebar};
-pub use status_bar::{StatusBarProps, status_bar};
-
-use crate::ui::{El, h};
-
-/// An icon: a square `<svg>` of `size` CSS pixels over `view_box`, hidden from
-/// screen readers (the control it sits in carries the words).
-pub(crate) fn icon(view_box: &'static str, size: &'static str) -> Box<El> {
-    h("svg")
-        .attr("viewBox", view_box)
-        .attr("width", size)
-        .attr("height", size)
-        .attr("aria-hidden", "true")
-}
-
-/// An icon's line: the path `d` drawn in the text's colour, `width` thick,
-/// with round ends.
-pub(crate) fn stroke_path(d: &'static str, width: &'static str) -> Box<El> {
-    h("path")
-        .attr("d", d)
-        .attr("stroke", "currentColor")
-        .attr("stroke-width", width)
-        .attr("stroke-linecap", "round")
-}
+pub use sidebar::{DmEntry, RoomEntry, Sidebar, SidebarProps, new_dm_target};
+pub use status_bar::{StatusBar, StatusBarProps};

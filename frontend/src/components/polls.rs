@@ -6,14 +6,11 @@ use std::rc::Rc;
 
 use parley_common::{MAX_OPTIONS, MIN_OPTIONS, PollProblem, PollSpec, RoomName, Username};
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlInputElement, InputEvent, MouseEvent};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
 
-use super::{icon, stroke_path};
 use crate::state::{Poll, leaders, percent, same_user, votes};
 use crate::time::local_hhmm;
-use crate::ui::{
-    Callback, Html, Node, Reducible, classes, comp_keyed, h, use_reducer, use_state, when,
-};
 
 /// Longest time a new poll can stay open by itself: a week, in minutes.
 pub const MAX_POLL_MINUTES: u32 = 7 * 24 * 60;
@@ -83,21 +80,27 @@ pub fn new_poll_from(
     Ok((spec, minutes))
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct PollsPanelProps {
     pub room: RoomName,
     /// Newest first.
     pub polls: Rc<Vec<Poll>>,
+    #[prop_or_default]
     pub me: Option<Username>,
     /// The room's list is on its way.
+    #[prop_or_default]
     pub loading: bool,
     /// The new-poll form is open.
+    #[prop_or_default]
     pub form_open: bool,
     /// A new poll of this tab is on its way.
+    #[prop_or_default]
     pub form_busy: bool,
     /// Why the server refused the last new poll.
+    #[prop_or_default]
     pub form_error: Option<String>,
     /// Starts expanded (else only the header shows).
+    #[prop_or(true)]
     pub expanded: bool,
     /// Vote: (poll, option).
     pub on_vote: Callback<(u64, u32)>,
@@ -107,10 +110,12 @@ pub struct PollsPanelProps {
     /// A valid new poll, and in how many minutes it closes by itself.
     pub on_create: Callback<(PollSpec, Option<u32>)>,
     /// The form was edited (hides the server's complaint).
+    #[prop_or_default]
     pub on_form_edit: Callback<()>,
 }
 
-pub fn polls_panel(props: &PollsPanelProps) -> Html {
+#[component]
+pub fn PollsPanel(props: &PollsPanelProps) -> Html {
     let expanded = use_state(|| props.expanded);
     let open_polls = props.polls.iter().filter(|p| !p.tally.closed).count();
     let toggle = {
@@ -134,110 +139,71 @@ pub fn polls_panel(props: &PollsPanelProps) -> Html {
         (open, closed) => format!("{open} open · {closed} closed"),
     };
     let show_body = *expanded || props.form_open;
-    let body = show_body.then(|| {
-        let polls = props
-            .polls
-            .iter()
-            .map(|poll| {
-                comp_keyed(
-                    poll.id.to_string(),
-                    poll_card,
-                    PollCardProps {
-                        poll: poll.clone(),
-                        me: props.me.clone(),
-                        on_vote: props.on_vote.clone(),
-                        on_close: props.on_close.clone(),
-                    },
-                )
-            })
-            .collect::<Node>();
-        let form = props.form_open.then(|| {
-            comp_keyed(
-                props.room.to_string(),
-                new_poll_form,
-                NewPollFormProps {
-                    busy: props.form_busy,
-                    error: props.form_error.clone(),
-                    on_create: props.on_create.clone(),
-                    on_cancel: props.on_form.reform(|()| false),
-                    on_edit: props.on_form_edit.clone(),
-                },
-            )
-        });
-        let empty = (props.polls.is_empty() && !props.form_open).then(|| {
-            h("p").class("polls-empty").text(if props.loading {
-                "Loading polls…"
-            } else {
-                "No polls in this room yet."
-            })
-        });
-        h("div")
-            .id("polls-body")
-            .class("polls-body")
-            .child(form)
-            .child(empty)
-            .child(h("div").class("poll-list").child(polls))
+    let polls = props.polls.iter().map(|poll| {
+        html! {
+            <PollCard
+                key={poll.id}
+                poll={poll.clone()}
+                me={props.me.clone()}
+                on_vote={props.on_vote.clone()}
+                on_close={props.on_close.clone()}
+            />
+        }
     });
-    h("section")
-        .id("polls")
-        .class(classes(&[
-            "polls",
-            when(show_body, "expanded"),
-            when(props.form_open, "form-open"),
-        ]))
-        .attr("aria-label", format!("Polls in #{}", props.room))
-        .child(
-            h("div")
-                .class("polls-head")
-                .child(
-                    h("button")
-                        .attr("type", "button")
-                        .class("polls-toggle")
-                        .onclick(toggle)
-                        .attr("aria-expanded", show_body.to_string())
-                        .attr("aria-controls", "polls-body")
-                        .child(
-                            icon("0 0 20 20", "14").class("chevron").child(
-                                stroke_path("M7 5l5 5-5 5", "2")
-                                    .attr("fill", "none")
-                                    .attr("stroke-linejoin", "round"),
-                            ),
-                        )
-                        .child(h("span").class("polls-title").text("Polls"))
-                        .child(
-                            (!summary.is_empty())
-                                .then(|| h("span").class("polls-count").text(summary)),
-                        ),
-                )
-                .child(
-                    h("button")
-                        .attr("type", "button")
-                        .id("new-poll")
-                        .class("small")
-                        .onclick(new_poll)
-                        .attr("aria-expanded", props.form_open.to_string())
-                        .attr("aria-controls", "new-poll-form")
-                        .text(if props.form_open {
-                            "Cancel"
-                        } else {
-                            "New poll"
-                        }),
-                ),
-        )
-        .child(body)
-        .into()
+    html! {
+        <section id="polls" class={classes!("polls", show_body.then_some("expanded"), props.form_open.then_some("form-open"))} aria-label={format!("Polls in #{}", props.room)}>
+            <div class="polls-head">
+                <button type="button" class="polls-toggle" onclick={toggle}
+                    aria-expanded={show_body.to_string()} aria-controls="polls-body">
+                    <svg class="chevron" viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
+                        <path d="M7 5l5 5-5 5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" />
+                    </svg>
+                    <span class="polls-title">{ "Polls" }</span>
+                    if !summary.is_empty() {
+                        <span class="polls-count">{ summary }</span>
+                    }
+                </button>
+                <button type="button" id="new-poll" class="small" onclick={new_poll}
+                    aria-expanded={props.form_open.to_string()} aria-controls="new-poll-form">
+                    { if props.form_open { "Cancel" } else { "New poll" } }
+                </button>
+            </div>
+            if show_body {
+                <div id="polls-body" class="polls-body">
+                    if props.form_open {
+                        <NewPollForm
+                            key={props.room.to_string()}
+                            busy={props.form_busy}
+                            error={props.form_error.clone()}
+                            on_create={props.on_create.clone()}
+                            on_cancel={props.on_form.reform(|()| false)}
+                            on_edit={props.on_form_edit.clone()}
+                        />
+                    }
+                    if props.polls.is_empty() && !props.form_open {
+                        <p class="polls-empty">
+                            if props.loading { { "Loading polls…" } } else { { "No polls in this room yet." } }
+                        </p>
+                    }
+                    <div class="poll-list">{ for polls }</div>
+                </div>
+            }
+        </section>
+    }
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct PollCardProps {
     pub poll: Poll,
+    #[prop_or_default]
     pub me: Option<Username>,
     pub on_vote: Callback<(u64, u32)>,
     pub on_close: Callback<u64>,
 }
 
 /// One poll: its question, a bar per option, who voted, and what the user can do.
-pub fn poll_card(props: &PollCardProps) -> Html {
+#[component]
+pub fn PollCard(props: &PollCardProps) -> Html {
     let poll = &props.poll;
     let tally = &poll.tally;
     let closed = tally.closed;
@@ -264,58 +230,41 @@ pub fn poll_card(props: &PollCardProps) -> Html {
             (false, true) => "Your vote".to_owned(),
             (false, false) => format!("Vote for {label}"),
         };
-        Node::from(
-            h("li").child(
-                h("button")
-                    .attr("type", "button")
-                    .class(classes(&[
-                        "poll-option",
-                        when(mine, "mine"),
-                        when(winner, "winner"),
-                    ]))
-                    .attr("data-option", i.to_string())
-                    .attr("aria-pressed", mine.to_string())
-                    .flag("disabled", closed)
-                    .attr_opt("title", (!title.is_empty()).then_some(title))
-                    .onclick(onclick)
-                    .child(
-                        h("span")
-                            .class("poll-option-row")
-                            .child(h("span").class("poll-option-label").text(label.clone()))
-                            .child(
-                                mine.then(|| h("span").class("poll-mine-mark").text("Your vote")),
-                            )
-                            .child(winner.then(|| {
-                                h("span")
-                                    .class("poll-winner-mark")
-                                    .text(if winners.len() > 1 { "Tie" } else { "Winner" })
-                            }))
-                            .child(
-                                h("span")
-                                    .class("poll-numbers")
-                                    .child(h("span").class("poll-count").text(count.to_string()))
-                                    .child(h("span").class("poll-percent").text(format!("{pct}%"))),
-                            ),
-                    )
-                    .child(
-                        h("span")
-                            .class("poll-track")
-                            .attr("aria-hidden", "true")
-                            .child(
-                                h("span")
-                                    .class("poll-bar")
-                                    .attr("style", format!("width: {pct}%")),
-                            ),
-                    ),
-            ),
-        )
+        html! {
+            <li>
+                <button type="button"
+                    class={classes!("poll-option", mine.then_some("mine"), winner.then_some("winner"))}
+                    data-option={i.to_string()}
+                    aria-pressed={mine.to_string()}
+                    disabled={closed}
+                    title={(!title.is_empty()).then_some(title)}
+                    {onclick}>
+                    <span class="poll-option-row">
+                        <span class="poll-option-label">{ label }</span>
+                        if mine {
+                            <span class="poll-mine-mark">{ "Your vote" }</span>
+                        }
+                        if winner {
+                            <span class="poll-winner-mark">{ if winners.len() > 1 { "Tie" } else { "Winner" } }</span>
+                        }
+                        <span class="poll-numbers">
+                            <span class="poll-count">{ count }</span>
+                            <span class="poll-percent">{ format!("{pct}%") }</span>
+                        </span>
+                    </span>
+                    <span class="poll-track" aria-hidden="true">
+                        <span class="poll-bar" style={format!("width: {pct}%")}></span>
+                    </span>
+                </button>
+            </li>
+        }
     });
     let result = closed.then(|| match winners.as_slice() {
         [] => "Closed with no votes.".to_owned(),
         [one] => format!(
             "Result: {} wins with {}%.",
             poll.options.get(*one).map_or("?", String::as_str),
-            percent(tally.counts.get(*one).copied().unwrap_or(0), total)
+            percent(tally.counts[*one], total)
         ),
         tie => format!(
             "Result: a tie between {}.",
@@ -331,94 +280,53 @@ pub fn poll_card(props: &PollCardProps) -> Html {
         Callback::from(move |_: MouseEvent| on_close.emit(id))
     };
     let heading = format!("poll-q-{}", poll.id);
-    let state = if closed {
-        h("span").class("poll-state closed").text("Closed")
-    } else {
-        h("span").class("poll-state open").text("Open")
-    };
-    let closes = match (poll.closes_at, closed) {
-        (Some(at), false) => Some(
-            h("span")
-                .class("poll-closes")
-                .text(format!("closes at {}", local_hhmm(at))),
-        ),
-        _ => None,
-    };
-    let outcome = if let Some(result) = result {
-        h("span").class("poll-result").text(result)
-    } else if poll.my_vote.is_some() {
-        h("span")
-            .class("poll-hint")
-            .text("Pick another option to change your vote.")
-    } else {
-        h("span").class("poll-hint").text("Pick an option to vote.")
-    };
-    h("article")
-        .class(classes(&["poll", when(closed, "closed")]))
-        .attr("data-poll", poll.id.to_string())
-        .attr("aria-labelledby", heading.clone())
-        .child(
-            h("header")
-                .class("poll-head")
-                .child(
-                    h("h3")
-                        .class("poll-question")
-                        .attr("id", heading)
-                        .text(poll.question.clone()),
-                )
-                .child(state),
-        )
-        .child(
-            h("p")
-                .class("poll-meta")
-                .child(
-                    h("span")
-                        .class("poll-creator")
-                        .text(format!("by {}", poll.creator)),
-                )
-                .child(closes),
-        )
-        .child(
-            h("ul")
-                .class("poll-options")
-                .child(options.collect::<Node>()),
-        )
-        .child(
-            h("footer")
-                .class("poll-foot")
-                .child(
-                    h("span")
-                        .class("poll-total")
-                        .child(
-                            h("span")
-                                .class("poll-voters")
-                                .text(tally.voters.to_string()),
-                        )
-                        .text(if tally.voters == 1 {
-                            " voter"
-                        } else {
-                            " voters"
-                        }),
-                )
-                .child(outcome)
-                .child((mine_creator && !closed).then(|| {
-                    h("button")
-                        .attr("type", "button")
-                        .class("poll-close small")
-                        .onclick(close)
-                        .text("Close poll")
-                })),
-        )
-        .into()
+    html! {
+        <article class={classes!("poll", closed.then_some("closed"))} data-poll={poll.id.to_string()} aria-labelledby={heading.clone()}>
+            <header class="poll-head">
+                <h3 class="poll-question" id={heading}>{ &poll.question }</h3>
+                if closed {
+                    <span class="poll-state closed">{ "Closed" }</span>
+                } else {
+                    <span class="poll-state open">{ "Open" }</span>
+                }
+            </header>
+            <p class="poll-meta">
+                <span class="poll-creator">{ format!("by {}", poll.creator) }</span>
+                if let (Some(at), false) = (poll.closes_at, closed) {
+                    <span class="poll-closes">{ format!("closes at {}", local_hhmm(at)) }</span>
+                }
+            </p>
+            <ul class="poll-options">{ for options }</ul>
+            <footer class="poll-foot">
+                <span class="poll-total">
+                    <span class="poll-voters">{ tally.voters }</span>
+                    { if tally.voters == 1 { " voter" } else { " voters" } }
+                </span>
+                if let Some(result) = result {
+                    <span class="poll-result">{ result }</span>
+                } else if poll.my_vote.is_some() {
+                    <span class="poll-hint">{ "Pick another option to change your vote." }</span>
+                } else {
+                    <span class="poll-hint">{ "Pick an option to vote." }</span>
+                }
+                if mine_creator && !closed {
+                    <button type="button" class="poll-close small" onclick={close}>{ "Close poll" }</button>
+                }
+            </footer>
+        </article>
+    }
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct NewPollFormProps {
+    #[prop_or_default]
     pub busy: bool,
     /// The server's complaint about the last attempt.
+    #[prop_or_default]
     pub error: Option<String>,
     pub on_create: Callback<(PollSpec, Option<u32>)>,
     pub on_cancel: Callback<()>,
+    #[prop_or_default]
     pub on_edit: Callback<()>,
 }
 
@@ -429,258 +337,145 @@ fn input_value(e: &InputEvent) -> String {
         .unwrap_or_default()
 }
 
-/// The new-poll form's fields, and the problem found by the last submit.
-///
-/// One reducer rather than a state per field: a change applies to the fields as
-/// they are now, and a submit reads them as they are now, even when several
-/// events arrive before the next render (renders wait for the current task).
-#[derive(Clone)]
-struct FormFields {
-    question: String,
-    options: Vec<String>,
-    minutes: String,
-    problem: Option<(PollField, &'static str)>,
-}
-
-enum FormChange {
-    Question(String),
-    Option(usize, String),
-    Minutes(String),
-    AddOption,
-    RemoveOption(usize),
-    Problem((PollField, &'static str)),
-}
-
-impl Reducible for FormFields {
-    type Action = FormChange;
-
-    fn reduce(self: Rc<Self>, change: FormChange) -> Rc<Self> {
-        let mut form = (*self).clone();
-        match change {
-            FormChange::Question(text) => form.question = text,
-            FormChange::Option(i, text) => {
-                if let Some(slot) = form.options.get_mut(i) {
-                    *slot = text;
-                }
-            }
-            FormChange::Minutes(text) => form.minutes = text,
-            FormChange::AddOption => form.options.push(String::new()),
-            FormChange::RemoveOption(i) => {
-                if i < form.options.len() {
-                    form.options.remove(i);
-                }
-            }
-            FormChange::Problem(problem) => {
-                form.problem = Some(problem);
-                return Rc::new(form);
-            }
-        }
-        // An edit hides the last problem.
-        form.problem = None;
-        Rc::new(form)
-    }
-}
-
 /// A question, 2–10 options (fields can be added and removed) and an optional
 /// closing time, checked with the server's rules before anything is sent.
-pub fn new_poll_form(props: &NewPollFormProps) -> Html {
-    let form = use_reducer(|| FormFields {
-        question: String::new(),
-        options: vec![String::new(); MIN_OPTIONS],
-        minutes: String::new(),
-        problem: None,
-    });
-    let fields_now = form.dispatcher();
+#[component]
+pub fn NewPollForm(props: &NewPollFormProps) -> Html {
+    let question = use_state(String::new);
+    let options = use_state(|| vec![String::new(); MIN_OPTIONS]);
+    let minutes = use_state(String::new);
+    let local_error = use_state(|| None::<(PollField, &'static str)>);
 
-    let edit = {
-        let fields_now = fields_now.clone();
+    let edited = {
+        let local_error = local_error.clone();
         let on_edit = props.on_edit.clone();
-        move |change: FormChange| {
-            fields_now.dispatch(change);
+        move || {
+            local_error.set(None);
             on_edit.emit(());
         }
     };
     let on_question = {
-        let edit = edit.clone();
-        Callback::from(move |e: InputEvent| edit(FormChange::Question(input_value(&e))))
+        let question = question.clone();
+        let edited = edited.clone();
+        Callback::from(move |e: InputEvent| {
+            question.set(input_value(&e));
+            edited();
+        })
     };
     let on_minutes = {
-        let edit = edit.clone();
-        Callback::from(move |e: InputEvent| edit(FormChange::Minutes(input_value(&e))))
+        let minutes = minutes.clone();
+        let edited = edited.clone();
+        Callback::from(move |e: InputEvent| {
+            minutes.set(input_value(&e));
+            edited();
+        })
     };
     let add = {
-        let fields_now = fields_now.clone();
-        let edit = edit.clone();
+        let options = options.clone();
+        let edited = edited.clone();
         Callback::from(move |_: MouseEvent| {
-            if fields_now.state().options.len() < MAX_OPTIONS {
-                edit(FormChange::AddOption);
+            if options.len() < MAX_OPTIONS {
+                let mut list = (*options).clone();
+                list.push(String::new());
+                options.set(list);
+                edited();
             }
         })
     };
     let onsubmit = {
-        let fields_now = fields_now.clone();
+        let (question, options, minutes) = (question.clone(), options.clone(), minutes.clone());
+        let local_error = local_error.clone();
         let on_create = props.on_create.clone();
-        // The browser's own submission is prevented by `onsubmit`.
-        Callback::from(move |()| {
-            let now = fields_now.state();
-            match new_poll_from(&now.question, &now.options, &now.minutes) {
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            match new_poll_from(&question, &options, &minutes) {
                 Ok(poll) => on_create.emit(poll),
-                Err(problem) => fields_now.dispatch(FormChange::Problem(problem)),
+                Err(problem) => local_error.set(Some(problem)),
             }
         })
     };
     let cancel = props.on_cancel.reform(|_: MouseEvent| ());
-    let error: Option<String> = form
-        .problem
+    let error: Option<String> = (*local_error)
         .map(|(_, text)| text.to_owned())
         .or_else(|| props.error.clone());
     // The field a local problem is about; the server's complaints name none.
-    let field = form.problem.map(|(field, _)| field);
+    let field = (*local_error).map(|(field, _)| field);
     let invalid = |f: PollField| (field == Some(f)).to_string();
     let described = |f: PollField| (field == Some(f)).then_some("poll-error");
-    let count = form.options.len();
-    let fields = form.options.iter().enumerate().map(|(i, value)| {
+    let count = options.len();
+    let fields = options.iter().enumerate().map(|(i, value)| {
         let oninput = {
-            let edit = edit.clone();
-            Callback::from(move |e: InputEvent| edit(FormChange::Option(i, input_value(&e))))
+            let options = options.clone();
+            let edited = edited.clone();
+            Callback::from(move |e: InputEvent| {
+                let mut list = (*options).clone();
+                if let Some(slot) = list.get_mut(i) {
+                    *slot = input_value(&e);
+                }
+                options.set(list);
+                edited();
+            })
         };
         let remove = {
-            let fields_now = fields_now.clone();
-            let edit = edit.clone();
+            let options = options.clone();
+            let edited = edited.clone();
             Callback::from(move |_: MouseEvent| {
-                let len = fields_now.state().options.len();
-                if len > MIN_OPTIONS && i < len {
-                    edit(FormChange::RemoveOption(i));
+                let mut list = (*options).clone();
+                if list.len() > MIN_OPTIONS && i < list.len() {
+                    list.remove(i);
+                    options.set(list);
+                    edited();
                 }
             })
         };
         let n = i + 1;
-        Node::from(
-            h("li")
-                .class("poll-option-field")
-                .child(
-                    h("input")
-                        .class("poll-option-input")
-                        .attr("type", "text")
-                        .value(value.clone())
-                        .attr("maxlength", "80")
-                        .attr("autocomplete", "off")
-                        .attr("placeholder", format!("Option {n}"))
-                        .attr("aria-label", format!("Option {n}"))
-                        .attr("aria-invalid", invalid(PollField::Options))
-                        .attr_opt("aria-describedby", described(PollField::Options))
-                        .oninput(oninput),
-                )
-                .child((count > MIN_OPTIONS).then(|| {
-                    h("button")
-                        .attr("type", "button")
-                        .class("icon-button poll-remove-option")
-                        .onclick(remove)
-                        .attr("aria-label", format!("Remove option {n}"))
-                        .attr("title", format!("Remove option {n}"))
-                        .child(
-                            icon("0 0 20 20", "14").child(stroke_path("M5 5l10 10M15 5L5 15", "2")),
-                        )
-                })),
-        )
+        html! {
+            <li class="poll-option-field">
+                <input class="poll-option-input" type="text" value={value.clone()}
+                    maxlength="80" autocomplete="off" placeholder={format!("Option {n}")}
+                    aria-label={format!("Option {n}")} aria-invalid={invalid(PollField::Options)}
+                    aria-describedby={described(PollField::Options)} {oninput} />
+                if count > MIN_OPTIONS {
+                    <button type="button" class="icon-button poll-remove-option" onclick={remove}
+                        aria-label={format!("Remove option {n}")} title={format!("Remove option {n}")}>
+                        <svg viewBox="0 0 20 20" width="14" height="14" aria-hidden="true">
+                            <path d="M5 5l10 10M15 5L5 15" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
+                        </svg>
+                    </button>
+                }
+            </li>
+        }
     });
-    h("form")
-        .id("new-poll-form")
-        .class("new-poll card")
-        .onsubmit(onsubmit)
-        .flag("novalidate", true)
-        .attr("aria-busy", props.busy.to_string())
-        .child(
-            h("label")
-                .attr("for", "poll-question")
-                .class("new-poll-label")
-                .text("Question"),
-        )
-        .child(
-            h("input")
-                .id("poll-question")
-                .attr("type", "text")
-                .value(form.question.clone())
-                .attr("maxlength", "200")
-                .attr("autocomplete", "off")
-                .attr("placeholder", "What should we ask?")
-                .attr("aria-invalid", invalid(PollField::Question))
-                .attr_opt("aria-describedby", described(PollField::Question))
-                .oninput(on_question),
-        )
-        .child(
-            h("span")
-                .class("new-poll-label")
-                .text(format!("Options ({count} of up to {MAX_OPTIONS})")),
-        )
-        .child(
-            h("ol")
-                .class("poll-option-fields")
-                .child(fields.collect::<Node>()),
-        )
-        .child(
-            h("div")
-                .class("new-poll-row")
-                .child(
-                    h("button")
-                        .attr("type", "button")
-                        .id("poll-add-option")
-                        .class("small")
-                        .onclick(add)
-                        .flag("disabled", count >= MAX_OPTIONS)
-                        .text("+ Add option"),
-                )
-                .child(
-                    h("label")
-                        .class("poll-minutes")
-                        .text("Closes in")
-                        .child(
-                            h("input")
-                                .id("poll-minutes")
-                                .attr("type", "number")
-                                .attr("inputmode", "numeric")
-                                .attr("min", "1")
-                                .attr("max", "10080")
-                                .value(form.minutes.clone())
-                                .attr("placeholder", "—")
-                                .attr("aria-invalid", invalid(PollField::Minutes))
-                                .attr_opt("aria-describedby", described(PollField::Minutes))
-                                .oninput(on_minutes),
-                        )
-                        .text("minutes"),
-                ),
-        )
-        .child(error.map(|text| {
-            h("p")
-                .class("field-error")
-                .id("poll-error")
-                .attr("role", "alert")
-                .text(text)
-        }))
-        .child(
-            h("div")
-                .class("new-poll-actions")
-                .child(
-                    h("button")
-                        .attr("type", "button")
-                        .class("link")
-                        .onclick(cancel)
-                        .text("Cancel"),
-                )
-                .child(
-                    h("button")
-                        .attr("type", "submit")
-                        .id("poll-submit")
-                        .class("primary")
-                        .flag("disabled", props.busy)
-                        .text(if props.busy {
-                            "Creating…"
-                        } else {
-                            "Create poll"
-                        }),
-                ),
-        )
-        .into()
+    html! {
+        <form id="new-poll-form" class="new-poll card" {onsubmit} novalidate=true aria-busy={props.busy.to_string()}>
+            <label for="poll-question" class="new-poll-label">{ "Question" }</label>
+            <input id="poll-question" type="text" value={(*question).clone()} maxlength="200"
+                autocomplete="off" placeholder="What should we ask?" aria-invalid={invalid(PollField::Question)}
+                aria-describedby={described(PollField::Question)} oninput={on_question} />
+            <span class="new-poll-label">{ format!("Options ({count} of up to {MAX_OPTIONS})") }</span>
+            <ol class="poll-option-fields">{ for fields }</ol>
+            <div class="new-poll-row">
+                <button type="button" id="poll-add-option" class="small" onclick={add}
+                    disabled={count >= MAX_OPTIONS}>{ "+ Add option" }</button>
+                <label class="poll-minutes">
+                    { "Closes in" }
+                    <input id="poll-minutes" type="number" inputmode="numeric" min="1" max="10080"
+                        value={(*minutes).clone()} placeholder="—" aria-invalid={invalid(PollField::Minutes)}
+                        aria-describedby={described(PollField::Minutes)} oninput={on_minutes} />
+                    { "minutes" }
+                </label>
+            </div>
+            if let Some(text) = &error {
+                <p class="field-error" id="poll-error" role="alert">{ text }</p>
+            }
+            <div class="new-poll-actions">
+                <button type="button" class="link" onclick={cancel}>{ "Cancel" }</button>
+                <button type="submit" id="poll-submit" class="primary" disabled={props.busy}>
+                    { if props.busy { "Creating…" } else { "Create poll" } }
+                </button>
+            </div>
+        </form>
+    }
 }
 
 #[cfg(test)]

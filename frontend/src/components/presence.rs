@@ -4,9 +4,9 @@
 use std::rc::Rc;
 
 use parley_common::Username;
+use yew::prelude::*;
 
 use crate::state::same_user;
-use crate::ui::{Html, Node, classes, h, when};
 
 /// A colour (hue, 0–359) of one's own for each user, the same everywhere.
 pub fn hue(user: &Username) -> u32 {
@@ -36,46 +36,41 @@ pub fn typing_text(names: &[Username]) -> String {
     }
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct TypingIndicatorProps {
     /// Who is typing, oldest signal first.
     pub names: Vec<Username>,
 }
 
 /// Always there (so the layout does not jump), empty when nobody types.
-pub fn typing_indicator(props: &TypingIndicatorProps) -> Html {
+#[component]
+pub fn TypingIndicator(props: &TypingIndicatorProps) -> Html {
     let text = typing_text(&props.names);
-    h("div")
-        .id("typing-indicator")
-        .class("typing-indicator")
-        .attr("aria-live", "polite")
-        .child((!text.is_empty()).then(|| {
-            Node::List(vec![
-                h("span")
-                    .class("typing-dots")
-                    .attr("aria-hidden", "true")
-                    .child(h("span"))
-                    .child(h("span"))
-                    .child(h("span"))
-                    .into(),
-                h("span").class("typing-text").text(text).into(),
-            ])
-        }))
-        .into()
+    html! {
+        <div id="typing-indicator" class="typing-indicator" aria-live="polite">
+            if !text.is_empty() {
+                <span class="typing-dots" aria-hidden="true"><span></span><span></span><span></span></span>
+                <span class="typing-text">{ text }</span>
+            }
+        </div>
+    }
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct OnlineUsersProps {
     /// Who is online, sorted by name (the user included).
     pub users: Rc<Vec<Username>>,
     /// How many are online in all (`users` lists only the first 100 of a busy
     /// room); at least `users.len()`.
+    #[prop_or_default]
     pub total: u64,
+    #[prop_or_default]
     pub me: Option<Username>,
 }
 
 /// "3 online" and a face per person (the first few; the count says the rest).
-pub fn online_users(props: &OnlineUsersProps) -> Html {
+#[component]
+pub fn OnlineUsers(props: &OnlineUsersProps) -> Html {
     let count = props.total.max(props.users.len() as u64);
     let is_me = |u: &Username| props.me.as_ref().is_some_and(|me| same_user(me, u));
     let names: Vec<String> = props
@@ -96,34 +91,19 @@ pub fn online_users(props: &OnlineUsersProps) -> Html {
         (false, n) => format!("{count} online: {} and {n} more", names.join(", ")),
     };
     let users = props.users.iter().map(|u| {
-        Node::from(
-            h("span")
-                .key(u.key())
-                .class(classes(&["online-user", when(is_me(u), "me")]))
-                .attr("data-initial", initial(u))
-                .attr("style", format!("--hue:{}", hue(u)))
-                .attr("title", u.to_string())
-                .text(u.as_str().to_owned()),
-        )
+        html! {
+            <span key={u.key()} class={classes!("online-user", is_me(u).then_some("me"))}
+                data-initial={initial(u)} style={format!("--hue:{}", hue(u))} title={u.to_string()}>
+                { u.as_str() }
+            </span>
+        }
     });
-    h("div")
-        .id("online-users")
-        .class("online-users")
-        .attr("role", "group")
-        .attr("aria-label", title.clone())
-        .attr("title", title)
-        .child(
-            h("span")
-                .class("online-faces")
-                .child(users.collect::<Node>()),
-        )
-        .child(
-            h("span")
-                .class("online-count")
-                .attr("aria-hidden", "true")
-                .text(format!("{count} online")),
-        )
-        .into()
+    html! {
+        <div id="online-users" class="online-users" role="group" aria-label={title.clone()} {title}>
+            <span class="online-faces">{ for users }</span>
+            <span class="online-count" aria-hidden="true">{ format!("{count} online") }</span>
+        </div>
+    }
 }
 
 #[cfg(test)]

@@ -5,15 +5,11 @@
 
 use parley_common::{Channel, RoomName, Username, ValidationError};
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlElement, HtmlInputElement, InputEvent, KeyboardEvent, MouseEvent};
+use web_sys::{Element, HtmlElement, HtmlInputElement};
+use yew::prelude::*;
 
-use super::{icon, stroke_path};
 use crate::auth::name_error_text;
 use crate::components::{hue, initial};
-use crate::ui::{
-    AttrValue, Callback, El, Html, Node, classes, comp, h, use_effect_with, use_mut_ref,
-    use_node_ref, use_state, when,
-};
 
 /// A room as the sidebar lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,39 +27,51 @@ pub struct DmEntry {
     pub online: bool,
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct SidebarProps {
     pub me: Username,
     /// The user's rooms, in display order.
     pub rooms: Vec<RoomEntry>,
     /// The user's conversations, in display order (most recent first).
+    #[prop_or_default]
     pub dms: Vec<DmEntry>,
     /// The room or conversation shown (highlighted unless the directory is open).
+    #[prop_or_default]
     pub active: Option<Channel>,
     /// The directory is shown in the main panel.
+    #[prop_or_default]
     pub directory_open: bool,
     /// The drawer is open (phone layout; ignored on wide screens).
+    #[prop_or_default]
     pub open: bool,
     /// The connection's `data-state` word, for the presence dot.
+    #[prop_or(AttrValue::Static("open"))]
     pub conn_state: AttrValue,
     /// A log-out request is on its way.
+    #[prop_or_default]
     pub logging_out: bool,
     /// Why the last new-conversation request failed (from the server).
+    #[prop_or_default]
     pub new_dm_error: Option<String>,
     /// A new-conversation request is on its way.
+    #[prop_or_default]
     pub new_dm_busy: bool,
     pub on_select: Callback<Channel>,
     /// Start (or open) the conversation with a user; never the user themself.
+    #[prop_or_default]
     pub on_new_dm: Callback<Username>,
     /// The new-conversation input changed (hides the server's error).
+    #[prop_or_default]
     pub on_new_dm_edit: Callback<()>,
     pub on_open_directory: Callback<()>,
     pub on_logout: Callback<()>,
     /// Close the drawer (Escape, or its close button).
+    #[prop_or_default]
     pub on_close: Callback<()>,
 }
 
-pub fn sidebar(props: &SidebarProps) -> Html {
+#[component]
+pub fn Sidebar(props: &SidebarProps) -> Html {
     let nav = use_node_ref();
 
     // Opening the drawer moves the focus into it, on the room shown; closing it
@@ -120,31 +128,16 @@ pub fn sidebar(props: &SidebarProps) -> Html {
         let active = is_active(&channel);
         let select = props.on_select.reform(move |_: MouseEvent| channel.clone());
         let room = &entry.name;
-        Node::from(
-            h("li")
-                .key(room.to_string())
-                .class(classes(&[
-                    "room",
-                    when(active, "active"),
-                    when(entry.unread > 0, "unread"),
-                ]))
-                .attr("data-room", room.to_string())
-                .child(
-                    chat_button(select, active)
-                        .attr(
-                            "aria-label",
-                            unread_label(&format!("#{room}"), entry.unread),
-                        )
-                        .child(
-                            h("span")
-                                .class("hash")
-                                .attr("aria-hidden", "true")
-                                .text("#"),
-                        )
-                        .child(h("span").class("room-name").text(room.to_string()))
-                        .child(badge(entry.unread)),
-                ),
-        )
+        html! {
+            <li key={room.as_str()} class={classes!("room", active.then_some("active"), (entry.unread > 0).then_some("unread"))} data-room={room.to_string()}>
+                <button type="button" class="room-link" onclick={select} aria-current={active.then_some("page")}
+                    aria-label={unread_label(&format!("#{room}"), entry.unread)}>
+                    <span class="hash" aria-hidden="true">{ "#" }</span>
+                    <span class="room-name">{ room.as_str() }</span>
+                    { badge(entry.unread) }
+                </button>
+            </li>
+        }
     });
     let dms = props.dms.iter().map(|entry| {
         let channel = Channel::Dm(entry.with.clone());
@@ -152,34 +145,20 @@ pub fn sidebar(props: &SidebarProps) -> Html {
         let select = props.on_select.reform(move |_: MouseEvent| channel.clone());
         let with = &entry.with;
         let presence = if entry.online { "online" } else { "offline" };
-        Node::from(
-            h("li")
-                .key(with.key())
-                .class(classes(&[
-                    "dm",
-                    when(active, "active"),
-                    when(entry.online, "online"),
-                    when(entry.unread > 0, "unread"),
-                ]))
-                .attr("data-user", with.to_string())
-                .child(
-                    chat_button(select, active)
-                        .attr(
-                            "aria-label",
-                            unread_label(&format!("{with}, {presence}"), entry.unread),
-                        )
-                        .child(
-                            h("span")
-                                .class("avatar small")
-                                .attr("style", format!("--hue:{}", hue(with)))
-                                .attr("title", presence)
-                                .attr("aria-hidden", "true")
-                                .text(initial(with)),
-                        )
-                        .child(h("span").class("room-name").text(with.to_string()))
-                        .child(badge(entry.unread)),
-                ),
-        )
+        html! {
+            <li key={with.key()}
+                class={classes!("dm", active.then_some("active"), entry.online.then_some("online"), (entry.unread > 0).then_some("unread"))}
+                data-user={with.to_string()}>
+                <button type="button" class="room-link" onclick={select} aria-current={active.then_some("page")}
+                    aria-label={unread_label(&format!("{with}, {presence}"), entry.unread)}>
+                    <span class="avatar small" style={format!("--hue:{}", hue(with))} title={presence} aria-hidden="true">
+                        { initial(with) }
+                    </span>
+                    <span class="room-name">{ with.as_str() }</span>
+                    { badge(entry.unread) }
+                </button>
+            </li>
+        }
     });
     let open_directory = props.on_open_directory.reform(|_: MouseEvent| ());
     let logout = props.on_logout.reform(|_: MouseEvent| ());
@@ -192,167 +171,79 @@ pub fn sidebar(props: &SidebarProps) -> Html {
         .map(|c| c.to_ascii_uppercase().to_string())
         .unwrap_or_default();
 
-    h("nav")
-        .id("sidebar")
-        .node_ref(&nav)
-        .class(classes(&["sidebar", when(props.open, "open")]))
-        .attr("aria-label", "Rooms")
-        .on("keydown", onkeydown)
-        .child(
-            h("div")
-                .class("sidebar-head")
-                .child(
-                    h("span")
-                        .class("logo small")
-                        .attr("aria-hidden", "true")
-                        .text("P"),
-                )
-                .child(h("span").class("brand-name").text("Parley"))
-                .child(
-                    h("button")
-                        .attr("type", "button")
-                        .class("icon-button sidebar-close")
-                        .attr("aria-label", "Close the menu")
-                        .attr("title", "Close")
-                        .onclick(close)
-                        .child(
-                            icon("0 0 16 16", "16").child(stroke_path("M3 3l10 10M13 3L3 13", "2")),
-                        ),
-                ),
-        )
-        .child(
-            h("h2")
-                .class("sidebar-title")
-                .id("my-rooms-title")
-                .text("Your rooms"),
-        )
-        .child(props.rooms.is_empty().then(|| {
-            h("p")
-                .class("sidebar-empty")
-                .text("You are in no room yet.")
-        }))
-        .child(
-            h("ul")
-                .id("my-rooms")
-                .attr("aria-labelledby", "my-rooms-title")
-                .kids(rooms),
-        )
-        .child(
-            h("button")
-                .attr("type", "button")
-                .id("open-directory")
-                .class(classes(&[
-                    "sidebar-action",
-                    when(props.directory_open, "active"),
-                ]))
-                .attr_opt("aria-current", props.directory_open.then_some("page"))
-                .onclick(open_directory)
-                .child(icon("0 0 20 20", "18").child(stroke_path("M10 4v12M4 10h12", "2")))
-                .text("Browse or create rooms"),
-        )
-        .child(
-            h("h2")
-                .class("sidebar-title dm-title")
-                .id("my-dms-title")
-                .text("Direct messages"),
-        )
-        .child(
-            props
-                .dms
-                .is_empty()
-                .then(|| h("p").class("sidebar-empty").text("No conversations yet.")),
-        )
-        .child(
-            h("ul")
-                .id("my-dms")
-                .attr("aria-labelledby", "my-dms-title")
-                .kids(dms),
-        )
-        .child(comp(
-            new_dm_form,
-            NewDmFormProps {
-                me: props.me.clone(),
-                error: props.new_dm_error.clone(),
-                busy: props.new_dm_busy,
-                on_submit: props.on_new_dm.clone(),
-                on_edit: props.on_new_dm_edit.clone(),
-            },
-        ))
-        // The lab is a page of its own, so that the chat's download does not carry it.
-        .child(
-            h("a")
-                .attr("href", crate::lab::PATH)
-                .id("open-lab")
-                .class("sidebar-link")
-                .child(
-                    icon("0 0 20 20", "16").child(
-                        stroke_path("M2 10h3l2-5 3 10 3-7 2 2h3", "1.8")
-                            .attr("fill", "none")
-                            .attr("stroke-linejoin", "round"),
-                    ),
-                )
-                .text("Transport lab"),
-        )
-        .child(
-            h("div")
-                .class("sidebar-foot")
-                .child(
-                    h("span")
-                        .class(classes(&[
-                            "avatar",
-                            &format!("presence-{}", props.conn_state),
-                        ]))
-                        .attr("aria-hidden", "true")
-                        .text(initial),
-                )
-                .child(
-                    h("span")
-                        .class("me-name")
-                        .attr("title", format!("Logged in as {}", props.me))
-                        .text(props.me.to_string()),
-                )
-                .child(
-                    h("button")
-                        .attr("type", "button")
-                        .id("logout")
-                        .class("small")
-                        .onclick(logout)
-                        .flag("disabled", props.logging_out)
-                        .text(if props.logging_out {
-                            "Logging out…"
-                        } else {
-                            "Log out"
-                        }),
-                ),
-        )
-        .into()
+    html! {
+        <nav id="sidebar" ref={nav} class={classes!("sidebar", props.open.then_some("open"))} aria-label="Rooms" {onkeydown}>
+            <div class="sidebar-head">
+                <span class="logo small" aria-hidden="true">{ "P" }</span>
+                <span class="brand-name">{ "Parley" }</span>
+                <button type="button" class="icon-button sidebar-close" aria-label="Close the menu" title="Close" onclick={close}>
+                    <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
+                        <path d="M3 3l10 10M13 3L3 13" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
+                    </svg>
+                </button>
+            </div>
+            <h2 class="sidebar-title" id="my-rooms-title">{ "Your rooms" }</h2>
+            if props.rooms.is_empty() {
+                <p class="sidebar-empty">{ "You are in no room yet." }</p>
+            }
+            <ul id="my-rooms" aria-labelledby="my-rooms-title">
+                { for rooms }
+            </ul>
+            <button
+                type="button"
+                id="open-directory"
+                class={classes!("sidebar-action", props.directory_open.then_some("active"))}
+                aria-current={props.directory_open.then_some("page")}
+                onclick={open_directory}
+            >
+                <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
+                    <path d="M10 4v12M4 10h12" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
+                </svg>
+                { "Browse or create rooms" }
+            </button>
+            <h2 class="sidebar-title dm-title" id="my-dms-title">{ "Direct messages" }</h2>
+            if props.dms.is_empty() {
+                <p class="sidebar-empty">{ "No conversations yet." }</p>
+            }
+            <ul id="my-dms" aria-labelledby="my-dms-title">
+                { for dms }
+            </ul>
+            <NewDmForm
+                me={props.me.clone()}
+                error={props.new_dm_error.clone()}
+                busy={props.new_dm_busy}
+                on_submit={props.on_new_dm.clone()}
+                on_edit={props.on_new_dm_edit.clone()}
+            />
+            // The lab is a page of its own, so that the chat's download does not carry it.
+            <a href={crate::lab::PATH} id="open-lab" class="sidebar-link">
+                <svg viewBox="0 0 20 20" width="16" height="16" aria-hidden="true">
+                    <path d="M2 10h3l2-5 3 10 3-7 2 2h3" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" />
+                </svg>
+                { "Transport lab" }
+            </a>
+            <div class="sidebar-foot">
+                <span class={classes!("avatar", format!("presence-{}", props.conn_state))} aria-hidden="true">{ initial }</span>
+                <span class="me-name" title={format!("Logged in as {}", props.me)}>{ props.me.as_str() }</span>
+                <button type="button" id="logout" class="small" onclick={logout} disabled={props.logging_out}>
+                    { if props.logging_out { "Logging out…" } else { "Log out" } }
+                </button>
+            </div>
+        </nav>
+    }
 }
 
 /// The unread count, as a badge (nothing when 0).
 fn badge(unread: u64) -> Html {
     if unread == 0 {
-        return Node::Empty;
+        return html! {};
     }
     let text = if unread > 99 {
         "99+".to_owned()
     } else {
         unread.to_string()
     };
-    h("span")
-        .class("unread-badge")
-        .attr("aria-hidden", "true")
-        .text(text)
-        .into()
-}
-
-/// The button that opens a room or conversation in the list (`aria-current`
-/// on the one shown).
-fn chat_button(select: Callback<MouseEvent>, active: bool) -> Box<El> {
-    h("button")
-        .attr("type", "button")
-        .class("room-link")
-        .onclick(select)
-        .attr_opt("aria-current", active.then_some("page"))
+    html! { <span class="unread-badge" aria-hidden="true">{ text }</span> }
 }
 
 /// What a screen reader says for an entry: its name, and how many are unread.
@@ -379,7 +270,7 @@ pub fn new_dm_target(input: &str, me: &Username) -> Result<Username, String> {
     Ok(user)
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 struct NewDmFormProps {
     me: Username,
     error: Option<String>,
@@ -389,7 +280,8 @@ struct NewDmFormProps {
 }
 
 /// "Message someone": a user name, checked here before the server is asked.
-fn new_dm_form(props: &NewDmFormProps) -> Html {
+#[component]
+fn NewDmForm(props: &NewDmFormProps) -> Html {
     let input = use_node_ref();
     let local_error = use_state(|| None::<String>);
     let onsubmit = {
@@ -398,7 +290,8 @@ fn new_dm_form(props: &NewDmFormProps) -> Html {
         let me = props.me.clone();
         let on_submit = props.on_submit.clone();
         let busy = props.busy;
-        Callback::from(move |()| {
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
             let Some(el) = input.cast::<HtmlInputElement>() else {
                 return;
             };
@@ -429,64 +322,38 @@ fn new_dm_form(props: &NewDmFormProps) -> Html {
         })
     };
     let error = (*local_error).clone().or_else(|| props.error.clone());
-    h("form")
-        .id("new-dm-form")
-        .class("new-dm")
-        .onsubmit(onsubmit)
-        .flag("novalidate", true)
-        .attr("aria-busy", props.busy.to_string())
-        .child(
-            h("label")
-                .attr("for", "new-dm-name")
-                .class("visually-hidden")
-                .text("Start a conversation with (user name)"),
-        )
-        .child(
-            h("div")
-                .class("new-dm-row")
-                .child(
-                    h("input")
-                        .id("new-dm-name")
-                        .node_ref(&input)
-                        .attr("type", "text")
-                        .attr("placeholder", "Message someone…")
-                        .attr("autocomplete", "off")
-                        .attr("autocapitalize", "none")
-                        .attr("spellcheck", "false")
-                        .attr("aria-invalid", error.is_some().to_string())
-                        .attr_opt(
-                            "aria-describedby",
-                            error.is_some().then_some("new-dm-error"),
-                        )
-                        .oninput(oninput),
-                )
-                .child(
-                    h("button")
-                        .attr("type", "submit")
-                        .id("new-dm-submit")
-                        .class("icon-button")
-                        .flag("disabled", props.busy)
-                        .attr("aria-label", "Start the conversation")
-                        .attr("title", "Start the conversation")
-                        .child(if props.busy {
-                            h("span").class("spinner small").attr("aria-hidden", "true")
-                        } else {
-                            icon("0 0 20 20", "18").child(
-                                stroke_path("M4 10h11M11 5l5 5-5 5", "2")
-                                    .attr("fill", "none")
-                                    .attr("stroke-linejoin", "round"),
-                            )
-                        }),
-                ),
-        )
-        .child(error.map(|text| {
-            h("p")
-                .class("field-error")
-                .id("new-dm-error")
-                .attr("role", "alert")
-                .text(text)
-        }))
-        .into()
+    html! {
+        <form id="new-dm-form" class="new-dm" {onsubmit} novalidate=true aria-busy={props.busy.to_string()}>
+            <label for="new-dm-name" class="visually-hidden">{ "Start a conversation with (user name)" }</label>
+            <div class="new-dm-row">
+                <input
+                    id="new-dm-name"
+                    ref={input}
+                    type="text"
+                    placeholder="Message someone…"
+                    autocomplete="off"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    aria-invalid={error.is_some().to_string()}
+                    aria-describedby={error.is_some().then_some("new-dm-error")}
+                    {oninput}
+                />
+                <button type="submit" id="new-dm-submit" class="icon-button" disabled={props.busy}
+                    aria-label="Start the conversation" title="Start the conversation">
+                    if props.busy {
+                        <span class="spinner small" aria-hidden="true"></span>
+                    } else {
+                        <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true">
+                            <path d="M4 10h11M11 5l5 5-5 5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" />
+                        </svg>
+                    }
+                </button>
+            </div>
+            if let Some(text) = &error {
+                <p class="field-error" id="new-dm-error" role="alert">{ text }</p>
+            }
+        </form>
+    }
 }
 
 #[cfg(test)]

@@ -12,12 +12,14 @@
 use std::pin::pin;
 use std::time::Duration;
 
-use crate::ui::sleep;
 use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use futures::future::{Either, select};
-use parley_common::{ClientMsg, CloseInfo, ServerMsg};
+use parley_common::{ApiError, ClientMsg, CloseInfo, LongPollOpened, ServerMsg};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use web_sys::AbortController;
+use yew::platform::time::sleep;
 
 use super::{Ended, Event, now_ms, ws};
 use crate::api::{self, Answer};
@@ -25,7 +27,6 @@ use crate::transport::{
     HTTP_SLACK, LONG_POLL_WAIT_S, POLL_AFTER_POST, POLL_EVERY, POST_MAX_BYTES, PROBE_FIRST,
     PROBE_MAX, Transport,
 };
-use crate::wire;
 
 /// Runs a connection over `transport` (long-polling or short polling) until it
 /// ends; with `probe`, also checks now and then whether a WebSocket would open
@@ -37,13 +38,16 @@ pub(super) async fn run(
     transport: Transport,
     probe: bool,
 ) -> Ended {
-    let body = format!("[{}]", wire::client_msg(hello));
+    let Ok(hello) = super::encode(hello, events) else {
+        return Ended::NeverOpened("could not encode hello".into());
+    };
+    let body = format!("[{hello}]");
     let answer = match timed("POST", "/api/lp", Some(body), HTTP_SLACK, events).await {
         Ok(answer) if answer.ok() => answer,
         Ok(answer) => return Ended::NeverOpened(problem(&answer)),
         Err(why) => return Ended::NeverOpened(why),
     };
-    let Ok(sid) = wire::long_poll_sid(&answer.body) else {
+    let Ok(LongPollOpened { sid }) = serde_json::from_str(&answer.body) else {
         return Ended::NeverOpened(problem(&answer));
     };
     events(Event::Opened(transport));
@@ -109,7 +113,7 @@ async fn receive(
                 };
             }
         }
-        let batch = match wire::batch(&answer.body) {
+        let batch = match serde_json::from_str::<Batch<'_>>(&answer.body) {
             Ok(batch) => batch,
             Err(err) => {
                 events(Event::BadFrame(err.to_string()));
@@ -121,7 +125,7 @@ async fn receive(
         };
         let now = now_ms();
         for event in batch.events {
-            match event {
+            match serde_json::from_str::<ServerMsg>(event.get()) {
                 Ok(ServerMsg::Pong) => {}
                 Ok(msg) => events(Event::Received { msg, at_ms: now }),
                 Err(err) => events(Event::BadFrame(err.to_string())),
@@ -160,13 +164,18 @@ async fn send_all(
         let first = match held.take() {
             Some(json) => json,
             None => match inbox.next().await {
-                Some(msg) => wire::client_msg(&msg),
+                Some(msg) => match super::encode(&msg, events) {
+                    Ok(json) => json,
+                    Err(()) => continue,
+                },
                 None => return Ended::ByApp,
             },
         };
         let mut body = format!("[{first}");
         while let Ok(msg) = inbox.try_recv() {
-            let json = wire::client_msg(&msg);
+            let Ok(json) = super::encode(&msg, events) else {
+                continue;
+            };
             if body.len() + json.len() + 2 > POST_MAX_BYTES {
                 held = Some(json);
                 break;
@@ -247,9 +256,21 @@ async fn timed(
     answer
 }
 
+/// A long-polling `GET`'s answer ([`parley_common::LongPollBatch`]), with each
+/// event left undecoded until it is read on its own: one unreadable event is
+/// then reported alone, as a WebSocket frame would be.
+#[derive(Deserialize)]
+struct Batch<'a> {
+    next: u64,
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+    #[serde(default)]
+    close: Option<CloseInfo>,
+}
+
 /// A non-2xx answer, for a human: the server's message if it sent one.
 fn problem(answer: &Answer) -> String {
-    match wire::api_error(&answer.body) {
+    match serde_json::from_str::<ApiError>(&answer.body) {
         Ok(error) => format!("{} ({})", error.message, answer.status),
         Err(_) => format!("the server answered {}", answer.status),
     }

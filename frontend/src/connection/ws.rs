@@ -4,17 +4,16 @@
 use std::pin::pin;
 use std::time::Duration;
 
-use crate::ui::sleep;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::future::{Either, select};
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State, WebSocketError};
 use parley_common::{ClientMsg, ServerMsg};
+use yew::platform::time::sleep;
 
 use super::{Ended, Event, now_ms};
 use crate::transport::{PING_AFTER, PONG_WITHIN, Transport, WS_OPEN_TIMEOUT};
-use crate::wire;
 
 /// The WebSocket URL for a page served from `protocol` (`"https:"`) and `host`
 /// (`"example.org:8443"`): same host, `/ws`, `wss` when the page is `https`.
@@ -85,7 +84,7 @@ pub(super) async fn run(
                             sent: false,
                             payload: text.len(),
                         });
-                        match wire::server_msg(&text) {
+                        match serde_json::from_str::<ServerMsg>(&text) {
                             // Liveness is all a pong says; the reducer need not wake.
                             Ok(ServerMsg::Pong) => {}
                             Ok(msg) => events(Event::Received {
@@ -180,7 +179,7 @@ pub(super) async fn probe() -> bool {
 }
 
 async fn send(ws: &mut WebSocket, msg: &ClientMsg, events: &dyn Fn(Event<'_>)) -> Result<(), ()> {
-    let json = wire::client_msg(msg);
+    let json = super::encode(msg, events)?;
     let payload = json.len();
     ws.send(Message::Text(json)).await.map_err(drop)?;
     events(Event::Frame {

@@ -3,12 +3,12 @@
 //! (the "← Chat" link) is an ordinary page load of `/`.
 
 use wasm_bindgen_futures::spawn_local;
+use yew::prelude::*;
 
-use super::page::{TransportLabProps, transport_lab};
+use super::page::TransportLab;
 use crate::api;
 use crate::auth::{self, AuthProblem};
-use crate::components::{AuthPageProps, auth_page, splash};
-use crate::ui::{Callback, Html, comp, h, use_effect_with, use_state};
+use crate::components::{AuthPage, splash};
 
 /// Where the page is with the session.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,11 +31,11 @@ fn signed_out(notice: Option<&'static str>) -> Session {
     }
 }
 
-/// The lab's page (it has no props: `()`).
-pub fn lab_app(_: &()) -> Html {
+#[component]
+pub fn LabApp() -> Html {
     let session = use_state(|| Session::Checking);
     {
-        let session = session.clone();
+        let session = session.setter();
         use_effect_with((), move |()| {
             spawn_local(async move {
                 session.set(match api::me().await {
@@ -47,15 +47,14 @@ pub fn lab_app(_: &()) -> Html {
         });
     }
     match &*session {
-        Session::Checking => h("div")
-            .class("app")
-            .child(splash("Loading the transport lab…"))
-            .into(),
+        Session::Checking => {
+            html! { <div class="app">{ splash("Loading the transport lab…") }</div> }
+        }
         Session::SignedIn => {
-            let setter = session.clone();
+            let setter = session.setter();
             let on_logged_out =
                 Callback::from(move |()| setter.set(signed_out(Some(auth::LOGGED_OUT))));
-            comp(transport_lab, TransportLabProps { on_logged_out })
+            html! { <TransportLab {on_logged_out} /> }
         }
         Session::SignedOut {
             busy,
@@ -63,7 +62,7 @@ pub fn lab_app(_: &()) -> Html {
             notice,
         } => {
             let on_submit = {
-                let setter = session.clone();
+                let setter = session.setter();
                 Callback::from(move |(mode, credentials)| {
                     setter.set(Session::SignedOut {
                         busy: true,
@@ -101,19 +100,17 @@ pub fn lab_app(_: &()) -> Html {
                     }
                 })
             };
-            h("div")
-                .class("app")
-                .child(comp(
-                    auth_page,
-                    AuthPageProps {
-                        busy: *busy,
-                        problem: problem.clone(),
-                        notice: notice.map(str::to_owned),
-                        on_submit,
-                        on_edit,
-                    },
-                ))
-                .into()
+            html! {
+                <div class="app">
+                    <AuthPage
+                        busy={*busy}
+                        problem={problem.clone()}
+                        notice={notice.map(str::to_owned)}
+                        {on_submit}
+                        {on_edit}
+                    />
+                </div>
+            }
         }
     }
 }

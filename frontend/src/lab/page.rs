@@ -24,7 +24,8 @@ use parley_common::{
     Channel, ClientMsg, ErrorCode, MessageBody, PROTOCOL_VERSION, ServerMsg, close,
 };
 use wasm_bindgen_futures::spawn_local;
-use web_sys::MouseEvent;
+use yew::platform::time::sleep;
+use yew::prelude::*;
 
 use super::{
     LinkState, RATES, ROOM, Row, TRANSPORTS, TransportStats, WS_HANDSHAKE_BYTES, bar_permille,
@@ -33,9 +34,6 @@ use super::{
 use crate::connection::{self, Event, Events};
 use crate::ids::ClientIdGen;
 use crate::transport::{Transport, TransportMode};
-use crate::ui::{
-    Callback, Html, Node, classes, h, sleep, use_effect_with, use_force_update, use_mut_ref, when,
-};
 
 /// Sending starts this long after Start at the latest, even if a receiver
 /// never got its `welcome` (it failed: its column says why).
@@ -44,12 +42,11 @@ pub const READY_WAIT_MS: u64 = 10_000;
 /// forgotten tab should not fill the database).
 pub const MAX_RUN_MS: u64 = 10 * 60 * 1_000;
 /// The page's fixed text, as HTML (nothing from outside goes in): cheaper in
-/// wasm than the same elements built by `h`. The insides of `p.lab-lead` and
-/// `section.lab-notes`.
-const LEAD_HTML: &str = "One live stream — messages into \
+/// wasm than the same elements built by `html!`.
+const LEAD_HTML: &str = "<p class=\"lab-lead\">One live stream — messages into \
     <strong>#transport-lab</strong> — received over a WebSocket, long-polling and short \
-    polling side by side, by three connections of yours at once.";
-const NOTES_HTML: &str = "<h2>How it is measured</h2><ul>\
+    polling side by side, by three connections of yours at once.</p>";
+const NOTES_HTML: &str = "<section class=\"lab-notes\"><h2>How it is measured</h2><ul>\
     <li><strong>Latency</strong>: receive time − the send time in the message, same browser \
     clock, over the last 200 deliveries. The bar is log-scaled (1 ms to 10 s): p50 solid, \
     p99 light.</li>\
@@ -59,7 +56,7 @@ const NOTES_HTML: &str = "<h2>How it is measured</h2><ul>\
     the updates delivered. Bodies, frames and response headers are counted exactly; the \
     request headers the browser adds (user agent, cookie…) and the WebSocket handshake are \
     fixed estimates measured from Chromium, hence ≈. TCP/IP and TLS are not counted.</li>\
-    </ul>";
+    </ul></section>";
 /// The rate a run starts with, messages per second.
 const DEFAULT_RATE: u32 = 10;
 
@@ -100,17 +97,17 @@ impl Drop for Links {
     }
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Properties, PartialEq)]
 pub struct TransportLabProps {
     /// A connection was closed because the session was logged out.
     pub on_logged_out: Callback<()>,
 }
 
-pub fn transport_lab(props: &TransportLabProps) -> Html {
+#[component]
+pub fn TransportLab(props: &TransportLabProps) -> Html {
     let run = use_mut_ref(Run::default);
     let links = use_mut_ref(|| None::<Links>);
     let rate = use_mut_ref(|| DEFAULT_RATE);
-    // The page's numbers live in `run` (outside hooks): this redraws it.
     let refresh = use_force_update();
     let running = links.borrow().is_some();
 
@@ -123,9 +120,9 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
     // While running, the numbers are redrawn every second; a run that ended by
     // itself is stopped here.
     {
+        let refresh = refresh.clone();
         let run = run.clone();
         let links = links.clone();
-        let refresh = refresh.clone();
         use_effect_with(running, move |&running| {
             let cancelled = Rc::new(Cell::new(false));
             if running {
@@ -139,7 +136,7 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
                         if run.borrow().ended.is_some() {
                             stop(&run, &links);
                         }
-                        refresh.emit(());
+                        refresh.force_update();
                     }
                 });
             }
@@ -148,9 +145,8 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
     }
 
     let on_toggle = {
-        let (run, rate) = (run.clone(), rate.clone());
+        let (run, rate, refresh) = (run.clone(), rate.clone(), refresh.clone());
         let on_logged_out = props.on_logged_out.clone();
-        let refresh = refresh.clone();
         Callback::from(move |_: MouseEvent| {
             if links.borrow().is_some() {
                 stop(&run, &links);
@@ -158,28 +154,25 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
                 let started = start(&run, &rate, &on_logged_out);
                 *links.borrow_mut() = Some(started);
             }
-            refresh.emit(());
+            refresh.force_update();
         })
     };
     let rate_now = *rate.borrow();
     let rate_buttons = RATES.iter().map(|&r| {
         let onclick = {
-            let rate = rate.clone();
-            let refresh = refresh.clone();
+            let (rate, refresh) = (rate.clone(), refresh.clone());
             Callback::from(move |_: MouseEvent| {
                 *rate.borrow_mut() = r;
-                refresh.emit(());
+                refresh.force_update();
             })
         };
         let on = r == rate_now;
-        h("button")
-            .attr("type", "button")
-            .class(classes(&["lab-rate", when(on, "on")]))
-            .attr("data-rate", r.to_string())
-            .attr("aria-pressed", on.to_string())
-            .onclick(onclick)
-            .text(r.to_string())
-            .into()
+        html! {
+            <button type="button" class={classes!("lab-rate", on.then_some("on"))} data-rate={r.to_string()}
+                aria-pressed={on.to_string()} {onclick}>
+                { r }
+            </button>
+        }
     });
 
     let now = now_ms();
@@ -217,69 +210,39 @@ pub fn transport_lab(props: &TransportLabProps) -> Html {
         .zip(rows)
         .map(|(&transport, (state, row))| column(transport, &state, &row));
 
-    h("div")
-        .class("app lab-page")
-        .child(
-            h("header")
-                .class("topbar lab-topbar")
-                .child(
-                    h("a")
-                        .attr("href", "/")
-                        .id("lab-back")
-                        .class("lab-back")
-                        .text("← Chat"),
-                )
-                .child(h("h1").class("title").text("Transport lab")),
-        )
-        .child(
-            h("main")
-                .class("lab-main")
-                .child(
-                    h("section")
-                        .class("lab-intro")
-                        .attr("aria-label", "Controls")
-                        .child(h("p").class("lab-lead").inner_html(LEAD_HTML))
-                        .child(
-                            h("div")
-                                .class("lab-controls")
-                                .child(
-                                    h("div")
-                                        .class("lab-rates")
-                                        .attr("role", "group")
-                                        .attr("aria-label", "Messages per second")
-                                        .child(
-                                            h("span")
-                                                .class("lab-rates-label")
-                                                .attr("aria-hidden", "true")
-                                                .text("Msg/s"),
-                                        )
-                                        .child(rate_buttons.collect::<Node>()),
-                                )
-                                .child(
-                                    h("button")
-                                        .attr("type", "button")
-                                        .id("lab-start")
-                                        .class(classes(&["primary", when(running, "running")]))
-                                        .attr("data-running", running.to_string())
-                                        .onclick(on_toggle)
-                                        .text(if running { "Stop" } else { "Start" }),
-                                )
-                                .child(
-                                    h("span")
-                                        .id("lab-sent")
-                                        .class("lab-summary")
-                                        .attr("data-sent", sent.to_string())
-                                        .text(summary),
-                                ),
-                        )
-                        .child(problem.map(|problem| {
-                            h("p").id("lab-error").class("field-error").text(problem)
-                        })),
-                )
-                .child(h("div").class("lab-grid").child(columns.collect::<Node>()))
-                .child(h("section").class("lab-notes").inner_html(NOTES_HTML)),
-        )
-        .into()
+    html! {
+        <div class="app lab-page">
+            <header class="topbar lab-topbar">
+                <a href="/" id="lab-back" class="lab-back">{ "← Chat" }</a>
+                <h1 class="title">{ "Transport lab" }</h1>
+            </header>
+            <main class="lab-main">
+                <section class="lab-intro" aria-label="Controls">
+                    { Html::from_html_unchecked(LEAD_HTML.into()) }
+                    <div class="lab-controls">
+                        <div class="lab-rates" role="group" aria-label="Messages per second">
+                            <span class="lab-rates-label" aria-hidden="true">{ "Msg/s" }</span>
+                            { for rate_buttons }
+                        </div>
+                        <button type="button" id="lab-start" class={classes!("primary", running.then_some("running"))}
+                            data-running={running.to_string()} onclick={on_toggle}>
+                            { if running { "Stop" } else { "Start" } }
+                        </button>
+                        <span id="lab-sent" class="lab-summary" data-sent={sent.to_string()}>
+                            { summary }
+                        </span>
+                    </div>
+                    if let Some(problem) = problem {
+                        <p id="lab-error" class="field-error">{ problem }</p>
+                    }
+                </section>
+                <div class="lab-grid">
+                    { for columns }
+                </div>
+                { Html::from_html_unchecked(NOTES_HTML.into()) }
+            </main>
+        </div>
+    }
 }
 
 fn column(transport: Transport, state: &LinkState, row: &Row) -> Html {
@@ -321,12 +284,7 @@ fn column(transport: Transport, state: &LinkState, row: &Row) -> Html {
     let scale = ["1 ms", "10 ms", "100 ms", "1 s", "10 s"]
         .iter()
         .enumerate()
-        .map(|(i, label)| {
-            h("span")
-                .attr("style", format!("left: {}%", i * 25))
-                .text(*label)
-                .into()
-        });
+        .map(|(i, label)| html! { <span style={format!("left: {}%", i * 25)}>{ label }</span> });
     let bytes_per_update = row
         .bytes_per_update
         .map_or_else(|| "—".to_owned(), |b| format!("≈ {b} B"));
@@ -360,59 +318,43 @@ fn column(transport: Transport, state: &LinkState, row: &Row) -> Html {
     ]
     .into_iter()
     .map(|(label, class, value, sub)| {
-        h("div")
-            .class("lab-stat")
-            .child(h("dt").text(label))
-            .child(
-                h("dd")
-                    .class(class)
-                    .text(value)
-                    .child(h("span").class("lab-sub").text(sub)),
-            )
-            .into()
+        html! {
+            <div class="lab-stat">
+                <dt>{ label }</dt>
+                <dd {class}>{ value }<span class="lab-sub">{ sub }</span></dd>
+            </div>
+        }
     });
-    h("section")
-        .id(id)
-        .class("lab-card")
-        .attr("data-state", state_key)
-        .attr("data-delivered", row.delivered.to_string())
-        .attr_opt("data-p50", opt(row.p50))
-        .attr_opt("data-p99", opt(row.p99))
-        .attr("data-rps", tenths_text(row.rps_tenths))
-        .attr_opt("data-bytes", opt(row.bytes_per_update))
-        .child(
-            h("header")
-                .class("lab-card-head")
-                .child(h("h2").text(title))
-                .child(
-                    h("span")
-                        .class("lab-state")
-                        .attr("title", state_text.clone())
-                        .child(h("span").class("dot").attr("aria-hidden", "true"))
-                        .child(h("span").class("lab-state-text").text(state_text)),
-                ),
-        )
-        .child(h("p").class("lab-how").text(how))
-        .child(
-            h("div")
-                .class("lab-latency")
-                .child(
-                    h("div")
-                        .class("lab-bar")
-                        .attr("role", "img")
-                        .attr("aria-label", bar_label)
-                        .child(h("span").class("lab-bar-p99").attr("style", width(row.p99)))
-                        .child(h("span").class("lab-bar-p50").attr("style", width(row.p50))),
-                )
-                .child(
-                    h("div")
-                        .class("lab-scale")
-                        .attr("aria-hidden", "true")
-                        .child(scale.collect::<Node>()),
-                ),
-        )
-        .child(h("dl").class("lab-stats").child(stats.collect::<Node>()))
-        .into()
+    html! {
+        <section {id} class="lab-card"
+            data-state={state_key}
+            data-delivered={row.delivered.to_string()}
+            data-p50={opt(row.p50)}
+            data-p99={opt(row.p99)}
+            data-rps={tenths_text(row.rps_tenths)}
+            data-bytes={opt(row.bytes_per_update)}>
+            <header class="lab-card-head">
+                <h2>{ title }</h2>
+                <span class="lab-state" title={state_text.clone()}>
+                    <span class="dot" aria-hidden="true"></span>
+                    <span class="lab-state-text">{ state_text }</span>
+                </span>
+            </header>
+            <p class="lab-how">{ how }</p>
+            <div class="lab-latency">
+                <div class="lab-bar" role="img" aria-label={bar_label}>
+                    <span class="lab-bar-p99" style={width(row.p99)}></span>
+                    <span class="lab-bar-p50" style={width(row.p50)}></span>
+                </div>
+                <div class="lab-scale" aria-hidden="true">
+                    { for scale }
+                </div>
+            </div>
+            <dl class="lab-stats">
+                { for stats }
+            </dl>
+        </section>
+    }
 }
 
 /// Opens the four connections of a new run and starts the sending loop.
