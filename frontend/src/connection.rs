@@ -202,8 +202,3 @@ async fn run(
     };
     events(Event::Closed { code, reason });
 }
-
-/// Milliseconds since the Unix epoch, by the browser's clock.
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
-}

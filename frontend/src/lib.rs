@@ -8,7 +8,9 @@
 //! - [`connection`]: the task that owns the connection (WebSocket or polling),
 //! - [`transport`]: which transport, and the connection's timing rules (tested
 //!   natively),
-//! - [`components`]: the UI pieces, data and callbacks in, HTML out,
+//! - [`context`]: what the signed-in app shares (who is logged in, and the
+//!   way to ask the app for anything), through one yew `ContextProvider`,
+//! - [`components`]: the UI pieces: data in as props, HTML out,
 //! - [`lab`]: the transport lab page (`/lab`), its arithmetic tested natively,
 //! - [`App`]: the root that wires them together.
 
@@ -17,6 +19,7 @@ mod app;
 pub mod auth;
 pub mod components;
 pub mod connection;
+pub mod context;
 pub mod ids;
 pub mod lab;
 pub mod lower;

@@ -4,6 +4,11 @@
 //! In the browser, "local" is the browser's time zone (through `Date`); elsewhere
 //! (the native unit tests) it is UTC.
 
+/// Milliseconds since the Unix epoch, by the browser's clock.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
 /// `HH:MM` in local time.
 pub fn local_hhmm(ts_ms: u64) -> String {
     #[cfg(target_arch = "wasm32")]
@@ -156,7 +161,7 @@ pub fn day_of(ts_ms: u64) -> Day {
 /// The local day now.
 pub fn today() -> Day {
     #[cfg(target_arch = "wasm32")]
-    let now = js_sys::Date::now() as u64;
+    let now = now_ms();
     #[cfg(not(target_arch = "wasm32"))]
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -24,14 +24,16 @@ use parley_frontend::components::{
     PollsPanel, PollsPanelProps, RoomEntry, Sidebar, SidebarProps, StatusBar, StatusBarProps,
     TypingIndicator, TypingIndicatorProps,
 };
+use parley_frontend::context::AppContext;
 use parley_frontend::lab::app::LabApp;
-use parley_frontend::state::{ConnState, Notice, Pending};
+use parley_frontend::state::{Action, ConnState, Notice, Pending};
 use parley_frontend::time;
 use parley_frontend::transport::Transport;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent};
-use yew::{BaseComponent, Callback, Renderer};
+use yew::prelude::*;
+use yew::{BaseComponent, Renderer};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -42,6 +44,46 @@ fn mount<COMP: BaseComponent>(props: COMP::Properties) -> Element {
     document.body().unwrap().append_child(&root).unwrap();
     Renderer::<COMP>::with_root_and_props(root.clone(), props).render();
     root
+}
+
+/// Everything a component asked the app for, through [`AppContext`].
+type Acts = Rc<RefCell<Vec<Action>>>;
+
+#[derive(Properties, PartialEq)]
+struct InAppProps {
+    context: AppContext,
+    children: Html,
+}
+
+/// The signed-in app's context provider, around one component.
+#[component]
+fn InApp(props: &InAppProps) -> Html {
+    html! {
+        <ContextProvider<AppContext> context={props.context.clone()}>
+            { props.children.clone() }
+        </ContextProvider<AppContext>>
+    }
+}
+
+/// Renders `COMP` with `props` inside the signed-in app's context, logged in
+/// as Alice; returns the root and every action the component asks for.
+fn mount_in_app<COMP: BaseComponent>(props: COMP::Properties) -> (Element, Acts) {
+    mount_as::<COMP>("Alice", props)
+}
+
+/// [`mount_in_app`], logged in as `me`.
+fn mount_as<COMP: BaseComponent>(me: &str, props: COMP::Properties) -> (Element, Acts) {
+    let acts = Acts::default();
+    let act = {
+        let acts = acts.clone();
+        Callback::from(move |action| acts.borrow_mut().push(action))
+    };
+    let context = AppContext {
+        me: Some(Username::parse(me).unwrap()),
+        act,
+    };
+    let children = html! { <COMP ..props /> };
+    (mount::<InApp>(InAppProps { context, children }), acts)
 }
 
 fn gloo_document() -> web_sys::Document {
@@ -124,23 +166,19 @@ fn chat(seq: u64, sender: &str, body: &str) -> ChatMessage {
     }
 }
 
-/// A message list for `#lobby`, everything loaded, seen by Alice.
+/// A message list for `#lobby`, everything loaded (seen by Alice when
+/// mounted with [`mount_in_app`]).
 fn list(messages: Vec<ChatMessage>, pending: Vec<Pending>) -> MessageListProps {
     MessageListProps {
         channel: Channel::Room(RoomName::lobby()),
         messages: Rc::new(messages),
         pending: Rc::new(pending),
-        me: Some(Username::parse("Alice").unwrap()),
         loaded: true,
         loading: false,
         has_more: false,
-        on_load_older: Callback::noop(),
-        on_discard: Callback::noop(),
-        on_retry: Callback::noop(),
         divider: None,
         last_read: 0,
         reading: false,
-        on_read: Callback::noop(),
     }
 }
 
@@ -255,7 +293,7 @@ async fn closed_status_bar_counts_down_and_offers_to_retry_now() {
 
 #[wasm_bindgen_test]
 async fn message_bodies_are_text_not_html() {
-    let root = mount::<MessageList>(list(
+    let (root, _) = mount_in_app::<MessageList>(list(
         vec![
             chat(1, "Mallory", "<b>bold</b><img src=x onerror=alert(1)>"),
             chat(2, "Alice", "line one\nline two"),
@@ -293,7 +331,7 @@ async fn pending_and_failed_messages_follow_the_history() {
         acked,
         failed: failed.map(str::to_owned),
     };
-    let root = mount::<MessageList>(list(
+    let (root, _) = mount_in_app::<MessageList>(list(
         vec![chat(1, "Bob", "hi")],
         vec![
             pending("p1", None, None),
@@ -343,31 +381,33 @@ async fn a_failed_message_offers_retry_and_discard_for_its_client_id() {
         acked: None,
         failed: failed.map(str::to_owned),
     };
-    let retried = Rc::new(RefCell::new(Vec::<String>::new()));
-    let discarded = Rc::new(RefCell::new(Vec::<String>::new()));
-    let record = |into: &Rc<RefCell<Vec<String>>>| {
-        let into = into.clone();
-        Callback::from(move |id: ClientMsgId| into.borrow_mut().push(id.to_string()))
-    };
-    let root = mount::<MessageList>(MessageListProps {
-        on_retry: record(&retried),
-        on_discard: record(&discarded),
-        ..list(
-            vec![],
-            vec![
-                pending("ok-1", None),
-                pending("bad-2", Some("storage failed, try again")),
-            ],
-        )
-    });
+    let (root, acts) = mount_in_app::<MessageList>(list(
+        vec![],
+        vec![
+            pending("ok-1", None),
+            pending("bad-2", Some("storage failed, try again")),
+        ],
+    ));
     let failed = find(&root, "li.message.failed[data-client-id='bad-2']").await;
     assert!(text(&failed).contains("storage failed, try again"));
+    let lobby = Channel::Room(RoomName::lobby());
+    let bad = ClientMsgId::parse("bad-2").unwrap();
     click(&failed.query_selector("button.retry").unwrap().unwrap());
-    assert_eq!(*retried.borrow(), ["bad-2"]);
-    assert!(discarded.borrow().is_empty());
+    assert_eq!(
+        *acts.borrow(),
+        [Action::RetryFailed {
+            channel: lobby.clone(),
+            client_id: bad.clone()
+        }]
+    );
     click(&failed.query_selector("button.discard").unwrap().unwrap());
-    assert_eq!(*discarded.borrow(), ["bad-2"]);
-    assert_eq!(*retried.borrow(), ["bad-2"]);
+    assert_eq!(
+        acts.borrow()[1..],
+        [Action::DiscardFailed {
+            channel: lobby,
+            client_id: bad
+        }]
+    );
 }
 
 #[wasm_bindgen_test]
@@ -379,7 +419,7 @@ async fn day_separators_divide_the_messages() {
         ..chat(seq, "Bob", &format!("message {seq}"))
     };
     let old = 1_700_000_000_000; // November 2023
-    let root = mount::<MessageList>(list(
+    let (root, _) = mount_in_app::<MessageList>(list(
         vec![
             at(1, old),
             at(2, old + 60_000),
@@ -420,7 +460,7 @@ async fn day_separators_divide_the_messages() {
 
 #[wasm_bindgen_test]
 async fn history_markers_show_loading_and_the_beginning() {
-    let loading = mount::<MessageList>(MessageListProps {
+    let (loading, _) = mount_in_app::<MessageList>(MessageListProps {
         loading: true,
         has_more: true,
         ..list(vec![chat(5, "Bob", "hi")], vec![])
@@ -428,12 +468,12 @@ async fn history_markers_show_loading_and_the_beginning() {
     find(&loading, "#history-loading").await;
     assert!(loading.query_selector("#history-start").unwrap().is_none());
 
-    let start = mount::<MessageList>(list(vec![chat(1, "Bob", "hi")], vec![]));
+    let (start, _) = mount_in_app::<MessageList>(list(vec![chat(1, "Bob", "hi")], vec![]));
     let marker = find(&start, "#history-start").await;
     assert!(text(&marker).contains("This is the beginning of #lobby"));
     assert!(start.query_selector("#history-loading").unwrap().is_none());
 
-    let more = mount::<MessageList>(MessageListProps {
+    let (more, _) = mount_in_app::<MessageList>(MessageListProps {
         has_more: true,
         ..list(vec![chat(51, "Bob", "hi")], vec![])
     });
@@ -455,44 +495,49 @@ fn scrolling_timeline() {
     }
 }
 
+/// How many times the list asked for the page before (`LoadOlder`).
+fn asked_for_older(acts: &Acts) -> usize {
+    acts.borrow()
+        .iter()
+        .filter(|a| matches!(a, Action::LoadOlder(_)))
+        .count()
+}
+
 #[wasm_bindgen_test]
 async fn scrolling_to_the_top_asks_for_older_messages() {
     scrolling_timeline();
-    let (asked, on_load_older) = counter();
     let messages = (51..=100).map(|seq| chat(seq, "Bob", "hello")).collect();
-    let root = mount::<MessageList>(MessageListProps {
+    let (root, acts) = mount_in_app::<MessageList>(MessageListProps {
         has_more: true,
-        on_load_older,
         ..list(messages, vec![])
     });
+    let asked = || asked_for_older(&acts);
     // It opens at the newest message, far from the top: nothing asked yet.
     let scroller = wait_for(&root, "section.timeline", |el| el.scroll_top() > 300).await;
-    assert_eq!(*asked.borrow(), 0);
+    assert_eq!(asked(), 0);
 
     scroller.set_scroll_top(0);
     scroller
         .dispatch_event(&web_sys::Event::new("scroll").unwrap())
         .unwrap();
-    assert!(*asked.borrow() >= 1);
+    assert!(asked() >= 1);
 }
 
 #[wasm_bindgen_test]
 async fn a_short_room_asks_for_older_messages_at_once() {
     scrolling_timeline();
-    let (asked, on_load_older) = counter();
-    let root = mount::<MessageList>(MessageListProps {
+    let (root, acts) = mount_in_app::<MessageList>(MessageListProps {
         has_more: true,
-        on_load_older,
         ..list(vec![chat(60, "Bob", "only one shown")], vec![])
     });
     find(&root, "li.message").await;
     for _ in 0..100 {
-        if *asked.borrow() > 0 {
+        if asked_for_older(&acts) > 0 {
             break;
         }
         yew::platform::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(*asked.borrow() > 0);
+    assert!(asked_for_older(&acts) > 0);
 }
 
 #[wasm_bindgen_test]
@@ -502,7 +547,7 @@ async fn a_conversation_is_marked_as_such_with_its_new_messages_divider() {
         channel: bob.clone(),
         ..chat(seq, sender, &format!("message {seq}"))
     };
-    let root = mount::<MessageList>(MessageListProps {
+    let (root, _) = mount_in_app::<MessageList>(MessageListProps {
         channel: bob.clone(),
         divider: Some(3),
         last_read: 2,
@@ -537,40 +582,43 @@ async fn a_conversation_is_marked_as_such_with_its_new_messages_divider() {
 #[wasm_bindgen_test]
 async fn what_is_seen_while_reading_is_reported() {
     scrolling_timeline();
-    let seen = Rc::new(RefCell::new(Vec::<u64>::new()));
-    let on_read = {
-        let seen = seen.clone();
-        Callback::from(move |seq| seen.borrow_mut().push(seq))
+    let read = |acts: &Acts| -> Vec<u64> {
+        acts.borrow()
+            .iter()
+            .filter_map(|a| match a {
+                Action::Read { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect()
     };
     // Not reading (the page has no focus): nothing reported.
-    let idle = mount::<MessageList>(MessageListProps {
+    let (idle, idle_acts) = mount_in_app::<MessageList>(MessageListProps {
         last_read: 1,
-        on_read: on_read.clone(),
         ..list(vec![chat(1, "Bob", "one"), chat(2, "Bob", "two")], vec![])
     });
     find(&idle, "li.message[data-seq='2']").await;
     yew::platform::time::sleep(Duration::from_millis(50)).await;
-    assert!(seen.borrow().is_empty());
+    assert!(read(&idle_acts).is_empty());
 
     // Reading, everything visible: up to the newest.
-    let root = mount::<MessageList>(MessageListProps {
+    let (root, acts) = mount_in_app::<MessageList>(MessageListProps {
         last_read: 1,
         reading: true,
-        on_read,
         ..list(vec![chat(1, "Bob", "one"), chat(2, "Bob", "two")], vec![])
     });
+    let seen = || read(&acts);
     find(&root, "li.message[data-seq='2']").await;
     for _ in 0..100 {
-        if !seen.borrow().is_empty() {
+        if !seen().is_empty() {
             break;
         }
         yew::platform::time::sleep(Duration::from_millis(10)).await;
     }
     // (Possibly more than once: the app ignores a marker it has already.)
+    let seen = seen();
     assert!(
-        seen.borrow().iter().all(|&seq| seq == 2),
-        "{:?}",
-        seen.borrow()
+        !seen.is_empty() && seen.iter().all(|&seq| seq == 2),
+        "{seen:?}"
     );
 }
 
@@ -594,10 +642,9 @@ async fn typing_indicator_names_who_types() {
 
 #[wasm_bindgen_test]
 async fn online_users_are_listed_by_name() {
-    let root = mount::<OnlineUsers>(OnlineUsersProps {
+    let (root, _) = mount_in_app::<OnlineUsers>(OnlineUsersProps {
         users: Rc::new(vec![user("Alice"), user("Bob"), user("Carol")]),
         total: 3,
-        me: Some(user("Alice")),
     });
     find(&root, "#online-users").await;
     let found = root
@@ -614,10 +661,9 @@ async fn online_users_are_listed_by_name() {
     assert!(text(&root).contains("3 online"));
 
     // A busy room lists only the first ones; the count is everyone.
-    let root = mount::<OnlineUsers>(OnlineUsersProps {
+    let (root, _) = mount_in_app::<OnlineUsers>(OnlineUsersProps {
         users: Rc::new(vec![user("Alice"), user("Bob")]),
         total: 250,
-        me: Some(user("Alice")),
     });
     let count = find(&root, "#online-users .online-count").await;
     assert_eq!(text(&count), "250 online");
@@ -721,10 +767,9 @@ fn user(name: &str) -> Username {
     Username::parse(name).unwrap()
 }
 
-/// A sidebar for Alice, nothing shown, every callback a no-op.
+/// A sidebar, nothing shown (Alice's when mounted with [`mount_in_app`]).
 fn sidebar(rooms: Vec<RoomEntry>, dms: Vec<DmEntry>) -> SidebarProps {
     SidebarProps {
-        me: user("Alice"),
         rooms,
         dms,
         active: None,
@@ -734,18 +779,13 @@ fn sidebar(rooms: Vec<RoomEntry>, dms: Vec<DmEntry>) -> SidebarProps {
         logging_out: false,
         new_dm_error: None,
         new_dm_busy: false,
-        on_select: Callback::noop(),
-        on_new_dm: Callback::noop(),
-        on_new_dm_edit: Callback::noop(),
-        on_open_directory: Callback::noop(),
         on_logout: Callback::noop(),
-        on_close: Callback::noop(),
     }
 }
 
 #[wasm_bindgen_test]
 async fn sidebar_links_to_the_transport_lab_page() {
-    let root = mount::<Sidebar>(sidebar(vec![], vec![]));
+    let (root, _) = mount_in_app::<Sidebar>(sidebar(vec![], vec![]));
     // A plain link: the lab is a page of its own (its own wasm, not in the chat's).
     let link = find(&root, "a#open-lab[href='/lab/']").await;
     assert_eq!(text(&link), "Transport lab");
@@ -767,19 +807,13 @@ async fn the_lab_page_says_when_the_server_cannot_be_reached() {
 
 #[wasm_bindgen_test]
 async fn sidebar_lists_conversations_with_presence_and_unread_badges() {
-    let selected = Rc::new(RefCell::new(Vec::<Channel>::new()));
-    let on_select = {
-        let selected = selected.clone();
-        Callback::from(move |channel| selected.borrow_mut().push(channel))
-    };
     let dm = |with: &str, unread: u64, online: bool| DmEntry {
         with: user(with),
         unread,
         online,
     };
-    let root = mount::<Sidebar>(SidebarProps {
+    let (root, acts) = mount_in_app::<Sidebar>(SidebarProps {
         active: Some(Channel::Dm(user("bob"))),
-        on_select,
         ..sidebar(
             vec![
                 RoomEntry {
@@ -821,20 +855,21 @@ async fn sidebar_lists_conversations_with_presence_and_unread_badges() {
     );
 
     click(&carol.query_selector("button").unwrap().unwrap());
-    assert_eq!(*selected.borrow(), [Channel::Dm(user("Carol"))]);
+    assert_eq!(*acts.borrow(), [Action::Select(Channel::Dm(user("Carol")))]);
 }
 
 #[wasm_bindgen_test]
 async fn new_conversation_form_checks_the_name_before_asking() {
-    let asked = Rc::new(RefCell::new(Vec::<String>::new()));
-    let on_new_dm = {
-        let asked = asked.clone();
-        Callback::from(move |u: Username| asked.borrow_mut().push(u.to_string()))
+    let (root, acts) = mount_in_app::<Sidebar>(sidebar(vec![], vec![]));
+    let asked = || -> Vec<String> {
+        acts.borrow()
+            .iter()
+            .filter_map(|a| match a {
+                Action::OpenDm(user) => Some(user.to_string()),
+                _ => None,
+            })
+            .collect()
     };
-    let root = mount::<Sidebar>(SidebarProps {
-        on_new_dm,
-        ..sidebar(vec![], vec![])
-    });
     let name: HtmlInputElement = find(&root, "form#new-dm-form input#new-dm-name")
         .await
         .dyn_into()
@@ -856,18 +891,18 @@ async fn new_conversation_form_checks_the_name_before_asking() {
         text(e).contains("(not a space)")
     })
     .await;
-    assert!(asked.borrow().is_empty());
+    assert!(asked().is_empty());
 
     name.set_value("@Bob");
     click(&submit);
-    assert_eq!(*asked.borrow(), ["Bob"]);
+    assert_eq!(asked(), ["Bob"]);
     wait_for(&root, "#new-dm-form", |_| {
         root.query_selector("#new-dm-error").unwrap().is_none()
     })
     .await;
 
     // The server's answer is shown in the same place.
-    let root = mount::<Sidebar>(SidebarProps {
+    let (root, _) = mount_in_app::<Sidebar>(SidebarProps {
         new_dm_error: Some("There is no user named Zed.".into()),
         ..sidebar(vec![], vec![])
     });
@@ -877,21 +912,13 @@ async fn new_conversation_form_checks_the_name_before_asking() {
 
 #[wasm_bindgen_test]
 async fn sidebar_lists_rooms_and_marks_the_active_one() {
-    let selected = Rc::new(RefCell::new(Vec::<String>::new()));
-    let on_select = {
-        let selected = selected.clone();
-        Callback::from(move |channel: Channel| selected.borrow_mut().push(channel.to_string()))
-    };
-    let (directory, on_open_directory) = counter();
     let (logout, on_logout) = counter();
     let rooms = ["e2e-room", "lobby", "rust"].map(|r| RoomEntry {
         name: RoomName::parse(r).unwrap(),
         unread: 0,
     });
-    let root = mount::<Sidebar>(SidebarProps {
+    let (root, acts) = mount_in_app::<Sidebar>(SidebarProps {
         active: Some(Channel::Room(RoomName::lobby())),
-        on_select,
-        on_open_directory,
         on_logout,
         ..sidebar(rooms.to_vec(), vec![])
     });
@@ -916,43 +943,57 @@ async fn sidebar_lists_rooms_and_marks_the_active_one() {
             .unwrap()
             .unwrap(),
     );
-    assert_eq!(*selected.borrow(), ["#rust"]);
     click(&find(&root, "button#open-directory").await);
     click(&find(&root, "button#logout").await);
-    assert_eq!((*directory.borrow(), *logout.borrow()), (1, 1));
+    assert_eq!(
+        *acts.borrow(),
+        [
+            Action::Select(Channel::Room(RoomName::parse("rust").unwrap())),
+            Action::OpenDirectory
+        ]
+    );
+    assert_eq!(*logout.borrow(), 1);
 }
 
 #[wasm_bindgen_test]
 async fn directory_offers_join_and_validates_new_room_names() {
-    let joined = Rc::new(RefCell::new(Vec::<String>::new()));
-    let created = Rc::new(RefCell::new(Vec::<String>::new()));
-    let record = |into: &Rc<RefCell<Vec<String>>>| {
-        let into = into.clone();
-        Callback::from(move |room: RoomName| into.borrow_mut().push(room.to_string()))
-    };
     let info = |room: &str, members: u32, joined: bool| RoomInfo {
         room: RoomName::parse(room).unwrap(),
         members,
         joined,
     };
-    let root = mount::<Directory>(DirectoryProps {
+    let (root, acts) = mount_in_app::<Directory>(DirectoryProps {
         rooms: Some(vec![info("games", 3, false), info("lobby", 1, true)]),
         loading: false,
         create_error: Some("#games already exists: join it from the list below.".into()),
         creating: false,
         joining: None,
-        on_join: record(&joined),
-        on_open: Callback::noop(),
-        on_create: record(&created),
-        on_create_edit: Callback::noop(),
     });
+    let rooms = |pick: fn(&Action) -> Option<&RoomName>| -> Vec<String> {
+        acts.borrow()
+            .iter()
+            .filter_map(|a| pick(a).map(RoomName::to_string))
+            .collect()
+    };
+    let joined = || {
+        rooms(|a| match a {
+            Action::JoinRoom(room) => Some(room),
+            _ => None,
+        })
+    };
+    let created = || {
+        rooms(|a| match a {
+            Action::CreateRoom(room) => Some(room),
+            _ => None,
+        })
+    };
     let games = find(&root, "#directory li.directory-room[data-room='games']").await;
     assert!(text(&games).contains("3 members"));
     let lobby = find(&root, "li.directory-room[data-room='lobby']").await;
     assert!(text(&lobby).contains("1 member"));
     assert!(lobby.query_selector("button.join").unwrap().is_none());
     click(&games.query_selector("button.join").unwrap().unwrap());
-    assert_eq!(*joined.borrow(), ["games"]);
+    assert_eq!(joined(), ["games"]);
 
     // The server's answer to the last attempt is shown under the form.
     let error = find(&root, "#create-room-form p.field-error").await;
@@ -966,12 +1007,12 @@ async fn directory_offers_join_and_validates_new_room_names() {
         text(e).contains("(not a space)")
     })
     .await;
-    assert!(created.borrow().is_empty());
+    assert!(created().is_empty());
 
     // Names are lower-cased, as the server does.
     name.set_value("Board-Games");
     click(&find(&root, "#create-room-submit").await);
-    assert_eq!(*created.borrow(), ["board-games"]);
+    assert_eq!(created(), ["board-games"]);
 }
 
 // ---------- composer and banner ----------
@@ -1081,21 +1122,15 @@ fn lunch(id: u64, counts: &[u64], closed: bool, my_vote: Option<u32>) -> PollInf
     }
 }
 
-fn polls_panel(polls: Vec<PollInfo>, me: &str) -> PollsPanelProps {
+fn polls_panel(polls: Vec<PollInfo>) -> PollsPanelProps {
     PollsPanelProps {
         room: RoomName::lobby(),
         polls: Rc::new(polls),
-        me: Some(user(me)),
         loading: false,
         form_open: false,
         form_busy: false,
         form_error: None,
         expanded: true,
-        on_vote: Callback::noop(),
-        on_close: Callback::noop(),
-        on_form: Callback::noop(),
-        on_create: Callback::noop(),
-        on_form_edit: Callback::noop(),
     }
 }
 
@@ -1134,15 +1169,10 @@ fn row(count: &str, pct: &str, mine: bool, winner: bool) -> (String, String, Str
 
 #[wasm_bindgen_test]
 async fn poll_bars_match_the_percentages_and_votes_are_buttons() {
-    let votes = Rc::new(RefCell::new(Vec::new()));
-    let on_vote = {
-        let votes = votes.clone();
-        Callback::from(move |v: (u64, u32)| votes.borrow_mut().push(v))
-    };
-    let root = mount::<PollsPanel>(PollsPanelProps {
-        on_vote,
-        ..polls_panel(vec![lunch(7, &[2, 1, 1], false, Some(1))], "Bob")
-    });
+    let (root, acts) = mount_as::<PollsPanel>(
+        "Bob",
+        polls_panel(vec![lunch(7, &[2, 1, 1], false, Some(1))]),
+    );
     find(&root, "section#polls article.poll[data-poll='7']").await;
     assert_eq!(
         text(&find(&root, ".polls-head .polls-count").await),
@@ -1166,26 +1196,15 @@ async fn poll_bars_match_the_percentages_and_votes_are_buttons() {
     // Bob did not create it: no close button. A click votes.
     assert!(poll.query_selector("button.poll-close").unwrap().is_none());
     click(&find(&poll, "button.poll-option[data-option='2']").await);
-    assert_eq!(*votes.borrow(), [(7, 2)]);
+    assert_eq!(*acts.borrow(), [Action::Vote { poll: 7, option: 2 }]);
 }
 
 #[wasm_bindgen_test]
 async fn a_closed_poll_shows_the_result_and_takes_no_votes() {
-    let closes = Rc::new(RefCell::new(Vec::new()));
-    let on_close = {
-        let closes = closes.clone();
-        Callback::from(move |id: u64| closes.borrow_mut().push(id))
-    };
-    let root = mount::<PollsPanel>(PollsPanelProps {
-        on_close,
-        ..polls_panel(
-            vec![
-                lunch(8, &[0, 0, 0], false, None),
-                lunch(7, &[1, 3, 0], true, Some(0)),
-            ],
-            "Alice",
-        )
-    });
+    let (root, acts) = mount_in_app::<PollsPanel>(polls_panel(vec![
+        lunch(8, &[0, 0, 0], false, None),
+        lunch(7, &[1, 3, 0], true, Some(0)),
+    ]));
     assert_eq!(
         text(&find(&root, ".polls-head .polls-count").await),
         "1 open · 1 closed"
@@ -1201,7 +1220,7 @@ async fn a_closed_poll_shows_the_result_and_takes_no_votes() {
         ]
     );
     click(&find(&open, "button.poll-close").await);
-    assert_eq!(*closes.borrow(), [8]);
+    assert_eq!(*acts.borrow(), [Action::ClosePoll(8)]);
 
     let closed = find(&root, "article.poll.closed[data-poll='7']").await;
     assert!(
@@ -1227,16 +1246,23 @@ async fn a_closed_poll_shows_the_result_and_takes_no_votes() {
 
 #[wasm_bindgen_test]
 async fn the_new_poll_form_checks_the_options_before_sending() {
-    let created = Rc::new(RefCell::new(Vec::<(PollSpec, Option<u32>)>::new()));
-    let on_create = {
-        let created = created.clone();
-        Callback::from(move |p| created.borrow_mut().push(p))
-    };
-    let root = mount::<PollsPanel>(PollsPanelProps {
-        on_create,
+    let (root, acts) = mount_in_app::<PollsPanel>(PollsPanelProps {
         form_open: true,
-        ..polls_panel(vec![], "Alice")
+        ..polls_panel(vec![])
     });
+    let created = || -> Vec<(PollSpec, Option<u64>)> {
+        acts.borrow()
+            .iter()
+            .filter_map(|a| match a {
+                Action::CreatePoll {
+                    room,
+                    spec,
+                    closes_at,
+                } if *room == RoomName::lobby() => Some((spec.clone(), *closes_at)),
+                _ => None,
+            })
+            .collect()
+    };
     let form = find(&root, "#polls form#new-poll-form").await;
     let edit = |selector: &str, value: &str| {
         let field: HtmlInputElement = form
@@ -1280,7 +1306,7 @@ async fn the_new_poll_form_checks_the_options_before_sending() {
     .await;
     click(&submit);
     wait_for(&form, "#poll-error", |e| text(e).contains("same")).await;
-    assert!(created.borrow().is_empty());
+    assert!(created().is_empty());
 
     // A third option field, then a valid poll.
     click(&find(&form, "button#poll-add-option[type='button']").await);
@@ -1288,19 +1314,21 @@ async fn the_new_poll_form_checks_the_options_before_sending() {
     edit(second, "Sushi");
     edit("li:nth-child(3) input.poll-option-input", "Salad");
     edit("#poll-minutes", "15");
+    let before = js_sys::Date::now() as u64;
     click(&submit);
-    {
-        let sent = created.borrow();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].0.options(), ["Pizza", "Sushi", "Salad"]);
-        assert_eq!(sent[0].1, Some(15));
-    }
+    let after = js_sys::Date::now() as u64;
+    let sent = created();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0.options(), ["Pizza", "Sushi", "Salad"]);
+    // Closes by itself 15 minutes after it was created.
+    let closes_at = sent[0].1.unwrap();
+    assert!((before + 15 * 60_000..=after + 15 * 60_000).contains(&closes_at));
 
     // The server's complaint is shown in the same place.
-    let root = mount::<PollsPanel>(PollsPanelProps {
+    let (root, _) = mount_in_app::<PollsPanel>(PollsPanelProps {
         form_open: true,
         form_error: Some("The closing time has passed already.".into()),
-        ..polls_panel(vec![], "Alice")
+        ..polls_panel(vec![])
     });
     let error = find(&root, "#new-poll-form #poll-error").await;
     assert_eq!(text(&error), "The closing time has passed already.");

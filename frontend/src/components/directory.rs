@@ -1,9 +1,12 @@
 //! The room directory: every room with its member count, a join button for the
 //! ones the user is not in, and the form to create a room.
 
-use parley_common::{CharName, RoomInfo, RoomName, ValidationError};
+use parley_common::{Channel, CharName, RoomInfo, RoomName, ValidationError};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
+
+use crate::context::use_app;
+use crate::state::Action;
 
 #[derive(Properties, PartialEq)]
 pub struct DirectoryProps {
@@ -21,13 +24,6 @@ pub struct DirectoryProps {
     /// The room a join request is on its way for.
     #[prop_or_default]
     pub joining: Option<RoomName>,
-    pub on_join: Callback<RoomName>,
-    /// Show a room the user is in already.
-    pub on_open: Callback<RoomName>,
-    pub on_create: Callback<RoomName>,
-    /// The create input changed (hides the server's error).
-    #[prop_or_default]
-    pub on_create_edit: Callback<()>,
 }
 
 /// What to say about a room name the rules refuse.
@@ -48,15 +44,20 @@ pub fn room_name_error_text(err: &ValidationError) -> String {
     }
 }
 
+/// Every room, to join or open, and the form that creates one. What the user
+/// does becomes an [`Action`] for the app (through
+/// [`AppContext`](crate::context::AppContext)): `JoinRoom`, `Select`,
+/// `CreateRoom`, and `CreateEdited` when the name changes.
 #[component]
 pub fn Directory(props: &DirectoryProps) -> Html {
+    let app = use_app();
     let input = use_node_ref();
     let local_error = use_state(|| None::<String>);
 
     let onsubmit = {
         let input = input.clone();
         let local_error = local_error.clone();
-        let on_create = props.on_create.clone();
+        let on_create = app.act.reform(Action::CreateRoom);
         let creating = props.creating;
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
@@ -80,7 +81,7 @@ pub fn Directory(props: &DirectoryProps) -> Html {
     };
     let oninput = {
         let local_error = local_error.clone();
-        let on_edit = props.on_create_edit.clone();
+        let on_edit = app.act.reform(|()| Action::CreateEdited);
         Callback::from(move |_: InputEvent| {
             if local_error.is_some() {
                 local_error.set(None);
@@ -147,21 +148,21 @@ pub fn Directory(props: &DirectoryProps) -> Html {
                     <p class="muted">{ "No rooms yet. Create the first one above." }</p>
                 }
                 <ul class="directory-list">
-                    { for rooms.iter().map(|info| entry(info, props)) }
+                    { for rooms.iter().map(|info| entry(info, props, &app.act)) }
                 </ul>
             </div>
         </section>
     }
 }
 
-fn entry(info: &RoomInfo, props: &DirectoryProps) -> Html {
+fn entry(info: &RoomInfo, props: &DirectoryProps, act: &Callback<Action>) -> Html {
     let members = match info.members {
         1 => "1 member".to_owned(),
         n => format!("{n} members"),
     };
     let room = info.room.clone();
     let action = if info.joined {
-        let open = props.on_open.reform(move |_: MouseEvent| room.clone());
+        let open = act.reform(move |_: MouseEvent| Action::Select(Channel::Room(room.clone())));
         html! {
             <>
                 <span class="badge">{ "Joined" }</span>
@@ -172,7 +173,7 @@ fn entry(info: &RoomInfo, props: &DirectoryProps) -> Html {
         }
     } else {
         let busy = props.joining.as_ref() == Some(&info.room);
-        let join = props.on_join.reform(move |_: MouseEvent| room.clone());
+        let join = act.reform(move |_: MouseEvent| Action::JoinRoom(room.clone()));
         html! {
             <button type="button" class="small join" onclick={join} disabled={busy} aria-label={format!("Join #{}", info.room)}>
                 { if busy { "Joining…" } else { "Join" } }

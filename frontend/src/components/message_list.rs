@@ -7,12 +7,13 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use parley_common::{Channel, ChatMessage, ClientMsgId, Username};
+use parley_common::{Channel, ChatMessage, Username};
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 use yew::prelude::*;
 
-use crate::state::Pending;
+use crate::context::{AppContext, use_app};
+use crate::state::{Action, Pending};
 use crate::time::{self, Day};
 
 #[derive(Properties, PartialEq)]
@@ -22,9 +23,6 @@ pub struct MessageListProps {
     pub messages: Rc<Vec<ChatMessage>>,
     #[prop_or_default]
     pub pending: Rc<Vec<Pending>>,
-    /// Messages from this sender are marked `own`.
-    #[prop_or_default]
-    pub me: Option<Username>,
     /// A history page reached us: the list runs up to the newest message.
     #[prop_or(true)]
     pub loaded: bool,
@@ -34,15 +32,6 @@ pub struct MessageListProps {
     /// Older messages exist (when false and loaded, shows `#history-start`).
     #[prop_or_default]
     pub has_more: bool,
-    /// Asks for the page before the oldest message shown.
-    #[prop_or_default]
-    pub on_load_older: Callback<()>,
-    /// Forget a failed message.
-    #[prop_or_default]
-    pub on_discard: Callback<ClientMsgId>,
-    /// Send a failed message again (same client id).
-    #[prop_or_default]
-    pub on_retry: Callback<ClientMsgId>,
     /// The "New messages" divider goes above the message with this seq (or the
     /// first one after it).
     #[prop_or_default]
@@ -54,10 +43,6 @@ pub struct MessageListProps {
     /// the read marker can be sent).
     #[prop_or_default]
     pub reading: bool,
-    /// Called with the seq of the newest message the reader has seen, when it is
-    /// beyond `last_read`.
-    #[prop_or_default]
-    pub on_read: Callback<u64>,
 }
 
 /// How close to the bottom (in CSS pixels) still counts as "reading the newest".
@@ -88,8 +73,26 @@ impl Scroll {
     }
 }
 
+/// Own messages (the logged-in user's, from [`AppContext`]) are marked `own`.
+/// What the reader does becomes an [`Action`] for the app: reading moves the
+/// read marker (`Read`), scrolling to the top asks for the page before
+/// (`LoadOlder`), a failed message is sent again or forgotten (`RetryFailed`,
+/// `DiscardFailed`).
 #[component]
 pub fn MessageList(props: &MessageListProps) -> Html {
+    let app = use_app();
+    let channel = &props.channel;
+    let on_read = {
+        let channel = channel.clone();
+        app.act.reform(move |seq| Action::Read {
+            channel: channel.clone(),
+            seq,
+        })
+    };
+    let load_older = {
+        let channel = channel.clone();
+        app.act.reform(move |()| Action::LoadOlder(channel.clone()))
+    };
     let scroller = use_node_ref();
     let scroll = use_mut_ref(|| Scroll {
         stick: true,
@@ -101,7 +104,6 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     // Tells the app how far the reader has seen, when that is news.
     let report_read = {
         let scroller = scroller.clone();
-        let on_read = props.on_read.clone();
         let (reading, last_read) = (props.reading, props.last_read);
         Callback::from(move |()| {
             if !reading || newest <= last_read {
@@ -119,7 +121,7 @@ pub fn MessageList(props: &MessageListProps) -> Html {
     let onscroll = {
         let scroller = scroller.clone();
         let scroll = scroll.clone();
-        let load_older = props.on_load_older.clone();
+        let load_older = load_older.clone();
         let report_read = report_read.clone();
         Callback::from(move |_: Event| {
             let Some(el) = scroller.cast::<Element>() else {
@@ -143,7 +145,6 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         let first_seq = props.messages.first().map(|m| m.seq);
         let last_seq = props.messages.last().map(|m| m.seq);
         let deps = (first_seq, last_seq, props.pending.len(), props.loading);
-        let load_older = props.on_load_older.clone();
         use_effect_with(deps, move |&(first_seq, _, pending, _)| {
             if let Some(el) = scroller.cast::<Element>() {
                 follow(&el, &scroll, first_seq, pending);
@@ -165,7 +166,6 @@ pub fn MessageList(props: &MessageListProps) -> Html {
         });
     }
 
-    let me = props.me.as_ref().map(Username::key);
     let today = time::today();
     let mut items = Vec::with_capacity(props.messages.len() + props.pending.len() + 4);
     let mut last_day = None::<Day>;
@@ -186,18 +186,13 @@ pub fn MessageList(props: &MessageListProps) -> Html {
                 </li>
             });
         }
-        items.push(message(m, me.as_ref() == Some(&m.sender.key())));
+        items.push(message(m, app.is_me(&m.sender)));
     }
     if !props.pending.is_empty() {
         separate(&mut items, today);
     }
     for p in props.pending.iter() {
-        items.push(pending(
-            p,
-            props.me.as_ref(),
-            &props.on_retry,
-            &props.on_discard,
-        ));
+        items.push(pending(p, channel, &app));
     }
 
     let nothing = props.messages.is_empty() && props.pending.is_empty();
@@ -331,13 +326,8 @@ fn message(m: &ChatMessage, own: bool) -> Html {
 /// An own message on its way: `.pending` (waiting for the server, a clock),
 /// `.sent` (acknowledged, a check mark, until its stored copy takes its place) or
 /// `.failed` (refused: the server's reason, Retry and Discard).
-fn pending(
-    p: &Pending,
-    me: Option<&Username>,
-    on_retry: &Callback<ClientMsgId>,
-    on_discard: &Callback<ClientMsgId>,
-) -> Html {
-    let sender = me.map(Username::as_str).unwrap_or("You");
+fn pending(p: &Pending, channel: &Channel, app: &AppContext) -> Html {
+    let sender = app.me.as_ref().map_or("You", Username::as_str);
     let key = format!("pending-{}", p.client_id);
     let client_id = p.client_id.to_string();
     match (&p.failed, p.acked) {
@@ -358,12 +348,18 @@ fn pending(
         }
         (Some(reason), _) => {
             let retry = {
-                let id = p.client_id.clone();
-                on_retry.reform(move |_: MouseEvent| id.clone())
+                let (channel, client_id) = (channel.clone(), p.client_id.clone());
+                app.act.reform(move |_: MouseEvent| Action::RetryFailed {
+                    channel: channel.clone(),
+                    client_id: client_id.clone(),
+                })
             };
             let discard = {
-                let id = p.client_id.clone();
-                on_discard.reform(move |_: MouseEvent| id.clone())
+                let (channel, client_id) = (channel.clone(), p.client_id.clone());
+                app.act.reform(move |_: MouseEvent| Action::DiscardFailed {
+                    channel: channel.clone(),
+                    client_id: client_id.clone(),
+                })
             };
             html! {
                 <li {key} class="message own failed" data-client-id={client_id}>

@@ -4,13 +4,14 @@
 
 use std::rc::Rc;
 
-use parley_common::{MAX_OPTIONS, MIN_OPTIONS, PollProblem, PollSpec, RoomName, Username};
+use parley_common::{MAX_OPTIONS, MIN_OPTIONS, PollProblem, PollSpec, RoomName};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::state::{Poll, leaders, percent, same_user, votes};
-use crate::time::local_hhmm;
+use crate::context::use_app;
+use crate::state::{Action, Poll, leaders, percent, votes};
+use crate::time::{local_hhmm, now_ms};
 
 /// Longest time a new poll can stay open by itself: a week, in minutes.
 pub const MAX_POLL_MINUTES: u32 = 7 * 24 * 60;
@@ -85,8 +86,6 @@ pub struct PollsPanelProps {
     pub room: RoomName,
     /// Newest first.
     pub polls: Rc<Vec<Poll>>,
-    #[prop_or_default]
-    pub me: Option<Username>,
     /// The room's list is on its way.
     #[prop_or_default]
     pub loading: bool,
@@ -102,20 +101,26 @@ pub struct PollsPanelProps {
     /// Starts expanded (else only the header shows).
     #[prop_or(true)]
     pub expanded: bool,
-    /// Vote: (poll, option).
-    pub on_vote: Callback<(u64, u32)>,
-    pub on_close: Callback<u64>,
-    /// Open (`true`) or close the new-poll form.
-    pub on_form: Callback<bool>,
-    /// A valid new poll, and in how many minutes it closes by itself.
-    pub on_create: Callback<(PollSpec, Option<u32>)>,
-    /// The form was edited (hides the server's complaint).
-    #[prop_or_default]
-    pub on_form_edit: Callback<()>,
 }
 
+/// What the user does here becomes an [`Action`] for the app (through
+/// [`AppContext`]): opening or closing the form, creating a poll, voting,
+/// closing one's own poll.
 #[component]
 pub fn PollsPanel(props: &PollsPanelProps) -> Html {
+    let app = use_app();
+    let on_form = app.act.reform(Action::NewPollForm);
+    let on_create = {
+        let room = props.room.clone();
+        app.act.reform(
+            move |(spec, minutes): (PollSpec, Option<u32>)| Action::CreatePoll {
+                room: room.clone(),
+                spec,
+                closes_at: minutes
+                    .map(|m| now_ms().saturating_add(u64::from(m).saturating_mul(60_000))),
+            },
+        )
+    };
     let expanded = use_state(|| props.expanded);
     let open_polls = props.polls.iter().filter(|p| !p.tally.closed).count();
     let toggle = {
@@ -123,7 +128,7 @@ pub fn PollsPanel(props: &PollsPanelProps) -> Html {
         Callback::from(move |_: MouseEvent| expanded.set(!*expanded))
     };
     let new_poll = {
-        let on_form = props.on_form.clone();
+        let on_form = on_form.clone();
         let expanded = expanded.clone();
         let open = props.form_open;
         Callback::from(move |_: MouseEvent| {
@@ -141,13 +146,7 @@ pub fn PollsPanel(props: &PollsPanelProps) -> Html {
     let show_body = *expanded || props.form_open;
     let polls = props.polls.iter().map(|poll| {
         html! {
-            <PollCard
-                key={poll.id}
-                poll={poll.clone()}
-                me={props.me.clone()}
-                on_vote={props.on_vote.clone()}
-                on_close={props.on_close.clone()}
-            />
+            <PollCard key={poll.id} poll={poll.clone()} />
         }
     });
     html! {
@@ -175,9 +174,9 @@ pub fn PollsPanel(props: &PollsPanelProps) -> Html {
                             key={props.room.to_string()}
                             busy={props.form_busy}
                             error={props.form_error.clone()}
-                            on_create={props.on_create.clone()}
-                            on_cancel={props.on_form.reform(|()| false)}
-                            on_edit={props.on_form_edit.clone()}
+                            {on_create}
+                            on_cancel={on_form.reform(|()| false)}
+                            on_edit={app.act.reform(|()| Action::NewPollEdited)}
                         />
                     }
                     if props.polls.is_empty() && !props.form_open {
@@ -195,35 +194,28 @@ pub fn PollsPanel(props: &PollsPanelProps) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct PollCardProps {
     pub poll: Poll,
-    #[prop_or_default]
-    pub me: Option<Username>,
-    pub on_vote: Callback<(u64, u32)>,
-    pub on_close: Callback<u64>,
 }
 
-/// One poll: its question, a bar per option, who voted, and what the user can do.
+/// One poll: its question, a bar per option, who voted, and what the user can
+/// do (vote, and close it if they created it: [`Action`]s through
+/// [`AppContext`]).
 #[component]
 pub fn PollCard(props: &PollCardProps) -> Html {
+    let app = use_app();
     let poll = &props.poll;
     let tally = &poll.tally;
     let closed = tally.closed;
     let total = votes(tally);
     let winners = if closed { leaders(tally) } else { Vec::new() };
-    let mine_creator = props
-        .me
-        .as_ref()
-        .is_some_and(|me| same_user(me, &poll.creator));
+    let mine_creator = app.is_me(&poll.creator);
     let options = poll.options.iter().enumerate().map(|(i, label)| {
         let count = tally.counts.get(i).copied().unwrap_or(0);
         let pct = percent(count, total);
         let option = u32::try_from(i).unwrap_or(u32::MAX);
         let mine = poll.my_vote == Some(option);
         let winner = winners.contains(&i);
-        let onclick = {
-            let on_vote = props.on_vote.clone();
-            let id = poll.id;
-            Callback::from(move |_: MouseEvent| on_vote.emit((id, option)))
-        };
+        let id = poll.id;
+        let onclick = app.act.reform(move |_: MouseEvent| Action::Vote { poll: id, option });
         let title = match (closed, mine) {
             (true, true) => "Your vote".to_owned(),
             (true, false) => String::new(),
@@ -275,9 +267,8 @@ pub fn PollCard(props: &PollCardProps) -> Html {
         ),
     });
     let close = {
-        let on_close = props.on_close.clone();
         let id = poll.id;
-        Callback::from(move |_: MouseEvent| on_close.emit(id))
+        app.act.reform(move |_: MouseEvent| Action::ClosePoll(id))
     };
     let heading = format!("poll-q-{}", poll.id);
     html! {

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use parley_common::Username;
 use yew::prelude::*;
 
-use crate::state::same_user;
+use crate::context::use_app;
 
 /// A colour (hue, 0–359) of one's own for each user, the same everywhere.
 pub fn hue(user: &Username) -> u32 {
@@ -64,15 +64,15 @@ pub struct OnlineUsersProps {
     /// room); at least `users.len()`.
     #[prop_or_default]
     pub total: u64,
-    #[prop_or_default]
-    pub me: Option<Username>,
 }
 
-/// "3 online" and a face per person (the first few; the count says the rest).
+/// "3 online" and a face per person (the first few; the count says the rest);
+/// the logged-in user ([`AppContext`](crate::context::AppContext)) is "you".
 #[component]
 pub fn OnlineUsers(props: &OnlineUsersProps) -> Html {
+    let app = use_app();
     let count = props.total.max(props.users.len() as u64);
-    let is_me = |u: &Username| props.me.as_ref().is_some_and(|me| same_user(me, u));
+    let is_me = |u: &Username| app.is_me(u);
     let names: Vec<String> = props
         .users
         .iter()

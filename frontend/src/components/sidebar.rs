@@ -10,6 +10,8 @@ use yew::prelude::*;
 
 use crate::auth::name_error_text;
 use crate::components::{hue, initial};
+use crate::context::use_app;
+use crate::state::Action;
 
 /// A room as the sidebar lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +31,6 @@ pub struct DmEntry {
 
 #[derive(Properties, PartialEq)]
 pub struct SidebarProps {
-    pub me: Username,
     /// The user's rooms, in display order.
     pub rooms: Vec<RoomEntry>,
     /// The user's conversations, in display order (most recent first).
@@ -56,23 +57,19 @@ pub struct SidebarProps {
     /// A new-conversation request is on its way.
     #[prop_or_default]
     pub new_dm_busy: bool,
-    pub on_select: Callback<Channel>,
-    /// Start (or open) the conversation with a user; never the user themself.
-    #[prop_or_default]
-    pub on_new_dm: Callback<Username>,
-    /// The new-conversation input changed (hides the server's error).
-    #[prop_or_default]
-    pub on_new_dm_edit: Callback<()>,
-    pub on_open_directory: Callback<()>,
+    /// Log out (an HTTP request the app makes).
     pub on_logout: Callback<()>,
-    /// Close the drawer (Escape, or its close button).
-    #[prop_or_default]
-    pub on_close: Callback<()>,
 }
 
+/// Who is logged in comes from [`AppContext`](crate::context::AppContext);
+/// what the user does here becomes an [`Action`] for the app: open a chat
+/// (`Select`), the directory (`OpenDirectory`), a conversation (`OpenDm`),
+/// close the drawer (`SetSidebar`).
 #[component]
 pub fn Sidebar(props: &SidebarProps) -> Html {
+    let app = use_app();
     let nav = use_node_ref();
+    let on_close = app.act.reform(|()| Action::SetSidebar(false));
 
     // Opening the drawer moves the focus into it, on the room shown; closing it
     // gives the focus back to the menu button (rather than to a hidden element).
@@ -108,7 +105,7 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
     }
 
     let onkeydown = {
-        let on_close = props.on_close.clone();
+        let on_close = on_close.clone();
         let open = props.open;
         Callback::from(move |e: KeyboardEvent| {
             if open && e.key() == "Escape" {
@@ -126,7 +123,9 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
     let rooms = props.rooms.iter().map(|entry| {
         let channel = Channel::Room(entry.name.clone());
         let active = is_active(&channel);
-        let select = props.on_select.reform(move |_: MouseEvent| channel.clone());
+        let select = app
+            .act
+            .reform(move |_: MouseEvent| Action::Select(channel.clone()));
         let room = &entry.name;
         html! {
             <li key={room.as_str()} class={classes!("room", active.then_some("active"), (entry.unread > 0).then_some("unread"))} data-room={room.to_string()}>
@@ -142,7 +141,9 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
     let dms = props.dms.iter().map(|entry| {
         let channel = Channel::Dm(entry.with.clone());
         let active = is_active(&channel);
-        let select = props.on_select.reform(move |_: MouseEvent| channel.clone());
+        let select = app
+            .act
+            .reform(move |_: MouseEvent| Action::Select(channel.clone()));
         let with = &entry.with;
         let presence = if entry.online { "online" } else { "offline" };
         html! {
@@ -160,12 +161,11 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
             </li>
         }
     });
-    let open_directory = props.on_open_directory.reform(|_: MouseEvent| ());
+    let open_directory = app.act.reform(|_: MouseEvent| Action::OpenDirectory);
     let logout = props.on_logout.reform(|_: MouseEvent| ());
-    let close = props.on_close.reform(|_: MouseEvent| ());
-    let initial = props
-        .me
-        .as_str()
+    let close = on_close.reform(|_: MouseEvent| ());
+    let me = app.me.as_ref().map_or("", Username::as_str);
+    let initial = me
         .chars()
         .next()
         .map(|c| c.to_ascii_uppercase().to_string())
@@ -209,11 +209,11 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
                 { for dms }
             </ul>
             <NewDmForm
-                me={props.me.clone()}
+                me={app.me.clone()}
                 error={props.new_dm_error.clone()}
                 busy={props.new_dm_busy}
-                on_submit={props.on_new_dm.clone()}
-                on_edit={props.on_new_dm_edit.clone()}
+                on_submit={app.act.reform(Action::OpenDm)}
+                on_edit={app.act.reform(|()| Action::NewDmEdited)}
             />
             // The lab is a page of its own, so that the chat's download does not carry it.
             <a href={crate::lab::PATH} id="open-lab" class="sidebar-link">
@@ -224,7 +224,7 @@ pub fn Sidebar(props: &SidebarProps) -> Html {
             </a>
             <div class="sidebar-foot">
                 <span class={classes!("avatar", format!("presence-{}", props.conn_state))} aria-hidden="true">{ initial }</span>
-                <span class="me-name" title={format!("Logged in as {}", props.me)}>{ props.me.as_str() }</span>
+                <span class="me-name" title={format!("Logged in as {me}")}>{ me }</span>
                 <button type="button" id="logout" class="small" onclick={logout} disabled={props.logging_out}>
                     { if props.logging_out { "Logging out…" } else { "Log out" } }
                 </button>
@@ -257,14 +257,14 @@ fn unread_label(name: &str, unread: u64) -> String {
 
 /// Whom the new-conversation form means, with the server's rules for user names
 /// (a leading `@` is allowed); never the user themself.
-pub fn new_dm_target(input: &str, me: &Username) -> Result<Username, String> {
+pub fn new_dm_target(input: &str, me: Option<&Username>) -> Result<Username, String> {
     let name = input.trim();
     let name = name.strip_prefix('@').unwrap_or(name);
     let user = Username::parse(name).map_err(|err| match err {
         ValidationError::Empty => "Enter the user name of the person to write to.".to_owned(),
         other => name_error_text(&other),
     })?;
-    if crate::state::same_user(&user, me) {
+    if me.is_some_and(|me| crate::state::same_user(&user, me)) {
         return Err("That is you: pick someone else.".into());
     }
     Ok(user)
@@ -272,7 +272,7 @@ pub fn new_dm_target(input: &str, me: &Username) -> Result<Username, String> {
 
 #[derive(Properties, PartialEq)]
 struct NewDmFormProps {
-    me: Username,
+    me: Option<Username>,
     error: Option<String>,
     busy: bool,
     on_submit: Callback<Username>,
@@ -298,7 +298,7 @@ fn NewDmForm(props: &NewDmFormProps) -> Html {
             if busy {
                 return;
             }
-            match new_dm_target(&el.value(), &me) {
+            match new_dm_target(&el.value(), me.as_ref()) {
                 Ok(user) => {
                     local_error.set(None);
                     el.set_value("");
@@ -363,17 +363,25 @@ mod tests {
     #[test]
     fn new_conversation_names_are_checked_like_the_server_does() {
         let me = Username::parse("Alice").unwrap();
-        assert_eq!(new_dm_target("  Bob ", &me).unwrap().as_str(), "Bob");
-        assert_eq!(new_dm_target("@bob", &me).unwrap().as_str(), "bob");
-        assert!(new_dm_target("", &me).unwrap_err().contains("user name"));
-        assert!(new_dm_target("b", &me).unwrap_err().contains("at least"));
+        assert_eq!(new_dm_target("  Bob ", Some(&me)).unwrap().as_str(), "Bob");
+        assert_eq!(new_dm_target("@bob", Some(&me)).unwrap().as_str(), "bob");
         assert!(
-            new_dm_target("bo b", &me)
+            new_dm_target("", Some(&me))
+                .unwrap_err()
+                .contains("user name")
+        );
+        assert!(
+            new_dm_target("b", Some(&me))
+                .unwrap_err()
+                .contains("at least")
+        );
+        assert!(
+            new_dm_target("bo b", Some(&me))
                 .unwrap_err()
                 .contains("(not a space)")
         );
         assert_eq!(
-            new_dm_target("alice", &me).unwrap_err(),
+            new_dm_target("alice", Some(&me)).unwrap_err(),
             "That is you: pick someone else."
         );
     }

@@ -31,7 +31,7 @@ pub struct StatusBarProps {
 /// Whole seconds left until `at` (rounded up, so "in 1 s" lasts until the
 /// moment itself), by the browser's clock.
 fn seconds_until(at: u64) -> u64 {
-    at.saturating_sub(js_sys::Date::now() as u64).div_ceil(1000)
+    at.saturating_sub(crate::time::now_ms()).div_ceil(1000)
 }
 
 #[component]
@@ -42,7 +42,7 @@ pub fn StatusBar(props: &StatusBarProps) -> Html {
     {
         use_effect_with((props.reconnect_at, *ticks), move |&(at, tick)| {
             let cancelled = Rc::new(Cell::new(false));
-            let left = at.map_or(0, |at| at.saturating_sub(js_sys::Date::now() as u64));
+            let left = at.map_or(0, |at| at.saturating_sub(crate::time::now_ms()));
             if left > 0 {
                 // Just after the next whole second is reached.
                 let wait = match left % 1000 {

@@ -21,8 +21,9 @@ use serde_json::value::RawValue;
 use web_sys::AbortController;
 use yew::platform::time::sleep;
 
-use super::{Ended, Event, now_ms, ws};
+use super::{Ended, Event, ws};
 use crate::api::{self, Answer};
+use crate::time::now_ms;
 use crate::transport::{
     HTTP_SLACK, LONG_POLL_WAIT_S, POLL_AFTER_POST, POLL_EVERY, POST_MAX_BYTES, PROBE_FIRST,
     PROBE_MAX, Transport,

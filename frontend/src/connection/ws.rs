@@ -12,7 +12,8 @@ use gloo_net::websocket::{Message, State, WebSocketError};
 use parley_common::{ClientMsg, ServerMsg};
 use yew::platform::time::sleep;
 
-use super::{Ended, Event, now_ms};
+use super::{Ended, Event};
+use crate::time::now_ms;
 use crate::transport::{PING_AFTER, PONG_WITHIN, Transport, WS_OPEN_TIMEOUT};
 
 /// The WebSocket URL for a page served from `protocol` (`"https:"`) and `host`

@@ -33,6 +33,7 @@ use super::{
 };
 use crate::connection::{self, Event, Events};
 use crate::ids::ClientIdGen;
+use crate::time::now_ms;
 use crate::transport::{Transport, TransportMode};
 
 /// Sending starts this long after Start at the latest, even if a receiver
@@ -601,9 +602,4 @@ async fn send_loop(
         n += 1;
         run.borrow_mut().sent = n;
     }
-}
-
-/// Milliseconds since the Unix epoch, by the browser's clock.
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
 }
