@@ -487,24 +487,40 @@ impl Browser {
     /// emulation): while offline, every new request and WebSocket of the page
     /// fails at once, as with the cable pulled; the page itself keeps running.
     pub async fn set_offline(&self, offline: bool) -> TestResult {
-        for (cmd, params) in [
-            ("Network.enable", json!({})),
-            (
-                "Network.emulateNetworkConditions",
-                json!({
-                    "offline": offline,
-                    "latency": 0,
-                    "downloadThroughput": -1,
-                    "uploadThroughput": -1,
-                }),
-            ),
-        ] {
-            self.client
-                .issue_cmd(Cdp { cmd, params })
-                .await
-                .map_err(|e| format!("{}: DevTools {cmd}: {e}", self.label))?;
-        }
+        self.emulate_network(offline, &Link::UNTHROTTLED).await
+    }
+
+    /// Gives this browser a slow link (DevTools network emulation: each request
+    /// waits `link`'s round trip, bytes flow at its rates) and turns its HTTP
+    /// cache off, so that every load is a first visit.
+    pub async fn set_network(&self, link: &Link) -> TestResult {
+        self.emulate_network(false, link).await?;
+        self.cdp("Network.setCacheDisabled", json!({ "cacheDisabled": true }))
+            .await?;
         Ok(())
+    }
+
+    async fn emulate_network(&self, offline: bool, link: &Link) -> TestResult {
+        self.cdp("Network.enable", json!({})).await?;
+        self.cdp(
+            "Network.emulateNetworkConditions",
+            json!({
+                "offline": offline,
+                "latency": link.latency_ms,
+                "downloadThroughput": link.download_bytes_per_sec,
+                "uploadThroughput": link.upload_bytes_per_sec,
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// One Chrome DevTools Protocol command, through chromedriver; its result.
+    pub async fn cdp(&self, cmd: &'static str, params: Value) -> TestResult<Value> {
+        self.client
+            .issue_cmd(Cdp { cmd, params })
+            .await
+            .map_err(|e| format!("{}: DevTools {cmd}: {e}", self.label).into())
     }
 
     /// What a failure report needs: where the page is, what it shows, what it logged.
@@ -572,6 +588,32 @@ impl Browser {
         }
         out
     }
+}
+
+/// A network link for [`Browser::set_network`], in DevTools' units.
+#[derive(Clone, Copy, Debug)]
+pub struct Link {
+    /// Added to every request's round trip.
+    pub latency_ms: f64,
+    /// Bytes per second; -1 is unthrottled.
+    pub download_bytes_per_sec: f64,
+    pub upload_bytes_per_sec: f64,
+}
+
+impl Link {
+    /// No throttling at all.
+    pub const UNTHROTTLED: Link = Link {
+        latency_ms: 0.0,
+        download_bytes_per_sec: -1.0,
+        upload_bytes_per_sec: -1.0,
+    };
+    /// "Fast 3G" as issue #20 measures it (and Lighthouse's mobile throttling,
+    /// give or take): 150 ms round trip, 1.6 Mbit/s down, 750 kbit/s up.
+    pub const FAST_3G: Link = Link {
+        latency_ms: 150.0,
+        download_bytes_per_sec: 1_600_000.0 / 8.0,
+        upload_bytes_per_sec: 750_000.0 / 8.0,
+    };
 }
 
 /// chromedriver's `goog/cdp/execute`: one Chrome DevTools Protocol command.
