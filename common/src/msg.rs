@@ -147,7 +147,7 @@ pub struct ResumeFrom {
 /// One chat message as stored and delivered. Read through a flat helper
 /// (`decode.rs` says why).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "crate::decode::FlatChatMessage")]
+#[serde(try_from = "crate::decode::Fields")]
 pub struct ChatMessage {
     /// The room, or the conversation (named from the receiver's side).
     #[serde(flatten)]
@@ -201,7 +201,7 @@ pub struct RoomInfo {
 #[serde(
     tag = "type",
     rename_all = "snake_case",
-    try_from = "crate::decode::FlatServerMsg"
+    try_from = "crate::decode::Fields"
 )]
 pub enum ServerMsg {
     /// Answer to a valid `hello`: the protocol version, who you are (from your

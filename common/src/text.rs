@@ -66,6 +66,10 @@ fn check_len(s: &str, max: usize) -> Result<(), ValidationError> {
 /// built (or deserialized) through its `parse` function.
 macro_rules! validated_string {
     ($(#[$meta:meta])* $name:ident, $parse:expr) => {
+        validated_string!($(#[$meta])* $name, $parse, wire: $parse);
+    };
+    // `wire`: how a value read from JSON is checked, when not as `parse` does.
+    ($(#[$meta:meta])* $name:ident, $parse:expr, wire: $wire:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -103,7 +107,8 @@ macro_rules! validated_string {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Self::parse(&raw).map_err(|e| {
+                let wire: fn(&str) -> Result<String, ValidationError> = $wire;
+                wire(&raw).map(Self).map_err(|e| {
                     serde::de::Error::custom(format_args!("{}: {e}", stringify!($name)))
                 })
             }
@@ -158,7 +163,13 @@ validated_string!(
     /// A room name: 1–32 characters of `a-z`, `0-9`, `-` and `_`, starting with a
     /// letter or digit. Input is trimmed and lower-cased, so "Lobby" names "lobby".
     RoomName,
-    |input| room_name(input, str::to_lowercase)
+    |input| room_name(input, str::to_lowercase),
+    // On the wire names are canonical (lower-case, as the server stores and
+    // sends them); a client that sends "Lobby" still means "lobby". Only ASCII
+    // is lower-cased there: no valid name has anything else, and the browser
+    // app, which decodes every message the server sends, then carries no
+    // Unicode case tables (~17 KB of wasm).
+    wire: |input| room_name(input, |s| s.to_ascii_lowercase())
 );
 
 fn room_name(input: &str, lowercase: Lowercase) -> Result<String, ValidationError> {
@@ -503,5 +514,10 @@ mod tests {
         );
         let ok: RoomName = serde_json::from_str("\"Lobby\"").unwrap();
         assert_eq!(ok.as_str(), "lobby");
+        // On the wire only ASCII is lower-cased: the Kelvin sign, which
+        // Unicode lower-cases to "k", is a name only when typed.
+        assert_eq!(RoomName::parse("\u{212A}").unwrap().as_str(), "k");
+        let err = serde_json::from_str::<RoomName>("\"\u{212A}\"").unwrap_err();
+        assert!(err.to_string().contains("RoomName"), "{err}");
     }
 }
