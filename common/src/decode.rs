@@ -24,8 +24,7 @@ use crate::poll::{PollInfo, Tally};
 use crate::text::{ClientMsgId, MessageBody, RoomName, Username};
 
 /// The `type` of a server message.
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy)]
 enum Kind {
     Welcome,
     RoomList,
@@ -48,9 +47,8 @@ enum Kind {
     Error,
 }
 
-/// The name of a field of a server message (or of a chat message in one).
-#[derive(Deserialize, Clone, Copy)]
-#[serde(field_identifier, rename_all = "snake_case")]
+/// The name of a field of a server message (or of an object in one).
+#[derive(Clone, Copy)]
 enum Key {
     Type,
     Protocol,
@@ -93,8 +91,115 @@ enum Key {
     Members,
     Joined,
     /// Unknown fields are ignored, as serde's derive does.
-    #[serde(other)]
     Other,
+}
+
+const KINDS: &[(&str, Kind)] = &[
+    ("welcome", Kind::Welcome),
+    ("room_list", Kind::RoomList),
+    ("missed", Kind::Missed),
+    ("too_far_behind", Kind::TooFarBehind),
+    ("pong", Kind::Pong),
+    ("joined", Kind::Joined),
+    ("left", Kind::Left),
+    ("history", Kind::History),
+    ("message", Kind::Message),
+    ("ack", Kind::Ack),
+    ("online", Kind::Online),
+    ("presence", Kind::Presence),
+    ("typing", Kind::Typing),
+    ("read_marker", Kind::ReadMarker),
+    ("poll", Kind::Poll),
+    ("polls", Kind::Polls),
+    ("tally", Kind::Tally),
+    ("my_vote", Kind::MyVote),
+    ("error", Kind::Error),
+];
+
+const KEYS: &[(&str, Key)] = &[
+    ("type", Key::Type),
+    ("protocol", Key::Protocol),
+    ("user", Key::User),
+    ("rooms", Key::Rooms),
+    ("conversations", Key::Conversations),
+    ("room", Key::Room),
+    ("dm", Key::Dm),
+    ("messages", Key::Messages),
+    ("last_seq", Key::LastSeq),
+    ("has_more", Key::HasMore),
+    ("seq", Key::Seq),
+    ("sender", Key::Sender),
+    ("body", Key::Body),
+    ("ts", Key::Ts),
+    ("client_id", Key::ClientId),
+    ("users", Key::Users),
+    ("total", Key::Total),
+    ("online", Key::Online),
+    ("poll", Key::Poll),
+    ("since", Key::Since),
+    ("version", Key::Version),
+    ("counts", Key::Counts),
+    ("voters", Key::Voters),
+    ("closed", Key::Closed),
+    ("option", Key::Option),
+    ("code", Key::Code),
+    ("message", Key::Message),
+    ("id", Key::Id),
+    ("creator", Key::Creator),
+    ("question", Key::Question),
+    ("options", Key::Options),
+    ("closes_at", Key::ClosesAt),
+    ("tally", Key::Tally),
+    ("my_vote", Key::MyVote),
+    ("polls", Key::Polls),
+    ("with", Key::With),
+    ("last_read", Key::LastRead),
+    ("last_ts", Key::LastTs),
+    ("members", Key::Members),
+    ("joined", Key::Joined),
+];
+
+/// The value `name` stands for in `table`.
+fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
+    table.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+}
+
+/// Reads a string that names one of a fixed set of values. Serde's derive
+/// writes a string match twice per enum (text and bytes) plus a number form;
+/// a table and one lookup serve every such enum here.
+pub(crate) struct ByName<T> {
+    pub what: &'static str,
+    pub find: fn(&str) -> Option<T>,
+}
+
+impl<T> Visitor<'_> for ByName<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.what)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<T, E> {
+        (self.find)(name).ok_or_else(|| E::custom(format_args!("unknown {} `{name}`", self.what)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(ByName {
+            what: "message type",
+            find: |name| lookup(KINDS, name),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(ByName {
+            what: "field name",
+            find: |name| Some(lookup(KEYS, name).unwrap_or(Key::Other)),
+        })
+    }
 }
 
 /// Every field any server message (or any object in one) has, each

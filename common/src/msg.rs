@@ -325,8 +325,8 @@ impl ServerMsg {
 
 /// Machine-readable reason of an error, over the WebSocket (`error` event) and over
 /// HTTP (the `code` of an [`ApiError`](crate::ApiError) body).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// On the wire, its [`name`](Self::name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// The frame or body is not valid JSON (or not text).
     BadJson,
@@ -455,8 +455,8 @@ impl ErrorCode {
         Self::Internal,
     ];
 
-    /// The code's name on the wire: what serde writes (`tests/wire.rs` checks
-    /// that the two agree for every code, and that [`Self::ALL`] lists them all).
+    /// The code's name on the wire (`tests/wire.rs` pins them, and checks
+    /// that [`Self::ALL`] lists every code).
     pub const fn name(self) -> &'static str {
         match self {
             Self::BadJson => "bad_json",
@@ -501,5 +501,20 @@ impl ErrorCode {
             Self::ForbiddenOrigin => "forbidden_origin",
             Self::Internal => "internal",
         }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(crate::decode::ByName {
+            what: "error code",
+            find: |name| Self::ALL.into_iter().find(|code| code.name() == name),
+        })
     }
 }

@@ -388,7 +388,11 @@ fn malformed_server_messages_are_refused() {
             .unwrap_err()
             .to_string()
     };
-    assert!(refused(r#"{"type":"nope"}"#).contains("unknown variant"));
+    assert!(refused(r#"{"type":"nope"}"#).contains("unknown message type `nope`"));
+    assert!(
+        refused(r#"{"type":"error","code":"nope","message":"m"}"#)
+            .contains("unknown error code `nope`")
+    );
     assert!(refused(r#"{"room":"lobby"}"#).contains("missing field `type`"));
     assert!(refused(r#"{"type":"joined","room":"lobby"}"#).contains("missing field `last_seq`"));
     assert!(refused(r#"{"type":"left"}"#).contains("missing field `room`"));
@@ -443,7 +447,12 @@ fn error_codes_are_all_listed_with_their_wire_names() {
     assert_eq!(names.len(), ErrorCode::ALL.len(), "every code listed once");
     for code in ErrorCode::ALL {
         assert!(listed(code));
-        // snake_case strings, as serde writes and reads them.
+        let name = code.name();
+        assert!(
+            name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{name}"
+        );
+        // The same strings in JSON, both ways.
         assert_eq!(serde_json::to_value(code).unwrap(), json!(code.name()));
         assert_eq!(
             serde_json::from_value::<ErrorCode>(json!(code.name())).unwrap(),
