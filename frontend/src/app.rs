@@ -19,7 +19,7 @@ use crate::api;
 use crate::auth;
 use crate::components::{
     AuthPage, Composer, Directory, DmEntry, ErrorBanner, MessageList, OnlineUsers, PollsPanel,
-    RoomEntry, Sidebar, StatusBar, TypingIndicator, splash,
+    RoomEntry, Sidebar, StatusBar, TypingIndicator, loading_card,
 };
 use crate::context::AppContext;
 use crate::ids::ClientIdGen;
@@ -46,11 +46,7 @@ pub fn App() -> Html {
     hooks::use_location_and_title(&state);
 
     match &state.session {
-        Session::Checking => html! {
-            <div class="app">
-                { splash("Loading Parley…") }
-            </div>
-        },
+        Session::Checking => loading_card(),
         Session::SignedOut => {
             let on_submit = {
                 let dispatch = dispatch.clone();

@@ -203,6 +203,35 @@ pub fn AuthPage(props: &AuthPageProps) -> Html {
 }
 
 /// The page shown while the session is checked at startup.
+/// The chat while it asks the server whether there is a session: the same
+/// card as index.html's static shell (its CSS is inline there), so the page
+/// goes shell → this → the log-in card without a jump. (`#loading`, not the
+/// shell's `#boot`: the shell's own id is gone once the app has mounted.)
+pub fn loading_card() -> Html {
+    let field = |label: &'static str| {
+        html! {
+            <div><span class="boot-label">{ label }</span><div class="boot-input"></div></div>
+        }
+    };
+    html! {
+        <div class="app" id="loading">
+            <main class="auth" aria-busy="true">
+                <div class="auth-card">
+                    <div class="logo" aria-hidden="true">{ "P" }</div>
+                    <h1>{ "Parley" }</h1>
+                    <p class="boot-lead" role="status"><span class="boot-spinner"></span>{ "Loading Parley…" }</p>
+                    <div class="boot-form" aria-hidden="true">
+                        { field("User name") }
+                        { field("Password") }
+                        <div class="boot-button"></div>
+                    </div>
+                    <p class="boot-switch"></p>
+                </div>
+            </main>
+        </div>
+    }
+}
+
 pub fn splash(text: &'static str) -> Html {
     html! {
         <main class="splash" aria-busy="true">

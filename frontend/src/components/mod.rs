@@ -11,7 +11,7 @@ mod presence;
 mod sidebar;
 mod status_bar;
 
-pub use auth_page::{AuthPage, AuthPageProps, splash};
+pub use auth_page::{AuthPage, AuthPageProps, loading_card, splash};
 pub use composer::{Composer, ComposerProps};
 pub use directory::{Directory, DirectoryProps, room_name_error_text};
 pub use error_banner::{ErrorBanner, ErrorBannerProps};
