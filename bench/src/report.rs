@@ -21,7 +21,9 @@ const T_P99_LOAD: f64 = 25_000.0;
 const T_P99_ROOM: usize = 1000;
 const T_P99_MS: f64 = 6.0;
 const T_HANDSHAKES: f64 = 10_000.0;
-const T_SPA_BYTES: u64 = 120_000;
+/// The first download's budget, as `cargo xtask test` enforces it (issue #20:
+/// the 120 KB target was withdrawn; the goal is 150 KB).
+const T_SPA_BYTES: u64 = 180_000;
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
@@ -561,7 +563,7 @@ fn targets(results: &Results) -> Vec<Target> {
 
     // SPA.
     out.push(Target {
-        goal: "SPA initial download ≤ 120 KB gzipped".to_owned(),
+        goal: "SPA initial download ≤ 180 KB gzipped (budget; goal 150)".to_owned(),
         measured: results
             .spa
             .as_ref()
