@@ -194,42 +194,61 @@ impl Session {
     /// Handles one text frame. Bad input is answered with an `error` event; the
     /// session stays usable.
     pub async fn handle_text(&mut self, text: &str) {
-        Metrics::add(&self.metrics.messages_in, 1);
-        let result = match decode_client(text) {
-            Ok(msg) => match self.sender.admit(self.user.id) {
-                Admit::Yes => self.handle(msg).await,
-                Admit::Refuse => Err(ProtocolError::new(
-                    ErrorCode::RateLimited,
-                    "too many messages: slow down and send this again",
-                )
-                .with_client_id(client_id(&msg))),
-                Admit::Close => {
-                    if !self.outbox.is_kicked() {
-                        Metrics::add(&self.metrics.rate_limited_closes, 1);
-                    }
-                    tracing::warn!(conn = %self.id, user = %self.user.name, "closing a connection that keeps sending too fast");
-                    self.outbox.kick(CloseReason::RATE);
-                    return;
-                }
-            },
-            Err(err) => Err(err),
-        };
-        if let Err(err) = result {
-            if err.code == ErrorCode::RateLimited {
-                Metrics::add(&self.metrics.rate_limited, 1);
-            }
-            tracing::debug!(conn = %self.id, code = ?err.code, "rejected client message");
-            self.reply(&err.to_server_msg());
-        }
+        self.handle_frame(decode_client(text)).await;
     }
 
-    /// Answers a frame the transport could not even read as text.
-    pub fn reject_binary(&mut self) {
+    /// Answers a frame the transport could not even read as text. It costs a
+    /// token like any other frame.
+    pub async fn reject_binary(&mut self) {
         let err = ProtocolError::new(
             ErrorCode::BadJson,
             "binary frames are not supported: send JSON text frames",
         );
-        self.reply(&err.to_server_msg());
+        self.handle_frame(Err(err)).await;
+    }
+
+    /// Every frame the client sends — valid, undecodable, of an unknown type,
+    /// with wrong fields, binary — takes a token from the connection's and the
+    /// user's budgets before anything else, so a flood of bad frames is refused
+    /// and closed (1008) exactly like a flood of good ones. Nothing more is
+    /// handled once the connection is being closed.
+    async fn handle_frame(&mut self, decoded: Result<ClientMsg, ProtocolError>) {
+        Metrics::add(&self.metrics.messages_in, 1);
+        if self.outbox.is_kicked() {
+            return;
+        }
+        let result = match self.sender.admit(self.user.id) {
+            Admit::Yes => match decoded {
+                Ok(msg) => self.handle(msg).await,
+                Err(err) => Err(err),
+            },
+            Admit::Refuse => {
+                Metrics::add(&self.metrics.rate_limited, 1);
+                Err(ProtocolError::new(
+                    ErrorCode::RateLimited,
+                    "too many messages: slow down and send this again",
+                )
+                .with_client_id(decoded.ok().as_ref().and_then(client_id)))
+            }
+            Admit::Close => {
+                if !self.outbox.is_kicked() {
+                    Metrics::add(&self.metrics.rate_limited_closes, 1);
+                }
+                tracing::warn!(conn = %self.id, user = %self.user.name, "closing a connection that keeps sending too fast");
+                self.outbox.kick(CloseReason::RATE);
+                return;
+            }
+        };
+        if let Err(err) = result {
+            tracing::debug!(conn = %self.id, code = ?err.code, "rejected client message");
+            // Errors answer the client's own frames, so a client that floods and
+            // does not read could fill its outbox with them (and be closed as a
+            // slow consumer, 4000, instead of for flooding). They give way like
+            // typing signals: dropped once the outbox is half full.
+            if let Some(frame) = self.encode(&err.to_server_msg()) {
+                self.outbox.push_ephemeral(frame);
+            }
+        }
     }
 
     async fn handle(&mut self, msg: ClientMsg) -> Result<(), ProtocolError> {

@@ -398,6 +398,9 @@ async fn serve(
             }
         }
     }
+    // Submissions from now on are refused (404) instead of waiting for room in
+    // a channel nobody reads.
+    drop(inbound);
     drop(session);
     drop(slot);
     // Keep the connection a while, so the client can fetch what is queued and

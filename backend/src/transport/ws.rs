@@ -195,7 +195,7 @@ async fn read_loop(mut session: Session, mut reader: Reader, shutdown: Cancellat
                     // Boxed: handling a message is a large future (store requests,
                     // history) that an idle connection should not carry inline.
                     Some(Ok(Message::Text(text))) => Box::pin(session.handle_text(&text)).await,
-                    Some(Ok(Message::Binary(_))) => session.reject_binary(),
+                    Some(Ok(Message::Binary(_))) => Box::pin(session.reject_binary()).await,
                     // tungstenite answers pings itself; a close frame is answered
                     // too, and the stream then ends.
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => {}
