@@ -93,6 +93,12 @@ pub struct Config {
     #[arg(long, env = "PARLEY_SEND_BUFFER")]
     pub send_buffer_bytes: Option<usize>,
 
+    /// Seconds a write to a client (a batch of frames, a ping, the close frame)
+    /// may take; one that cannot finish in time (the client stopped reading)
+    /// ends the connection, its socket reset.
+    #[arg(long, env = "PARLEY_WRITE_TIMEOUT", default_value_t = 20)]
+    pub write_timeout_secs: u64,
+
     /// For the Autobahn conformance suite (`cargo xtask autobahn`): serve an echo
     /// WebSocket at /autobahn, with the production settings and no session.
     #[arg(long, hide = true)]
@@ -139,6 +145,7 @@ impl Config {
             max_connections: 10_000,
             max_connections_per_user: 20,
             hello_timeout_secs: 10,
+            write_timeout_secs: 20,
             refuse_websocket: false,
             autobahn_echo: false,
         }

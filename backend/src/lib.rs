@@ -77,6 +77,8 @@ pub struct Heartbeat {
     pub poll_wait: Duration,
     /// How soon after connecting a client must say `hello`.
     pub hello_timeout: Duration,
+    /// Longest a write to a WebSocket may take before the connection is dropped.
+    pub write_timeout: Duration,
 }
 
 /// Rate limiters and caps: the account endpoints, messages, connections.
@@ -263,6 +265,7 @@ impl Application {
                 ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
                 idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
                 hello_timeout: Duration::from_secs(config.hello_timeout_secs.max(1)),
+                write_timeout: Duration::from_secs(config.write_timeout_secs.max(1)),
                 poll_wait: Duration::from_secs(
                     config
                         .long_poll_wait_secs

@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use crate::AppState;
+use crate::outbox::CloseReason;
 
 /// Upper bounds (seconds) of the commit-latency histogram's buckets.
 pub const COMMIT_BUCKETS: [f64; 10] = [
@@ -25,9 +26,10 @@ pub struct Metrics {
     /// Ephemeral frames (typing) dropped for a lagging connection, and state
     /// frames (tallies, online lists) replaced by a newer one before being sent.
     pub outbox_drops: AtomicU64,
-    /// Connections closed because their outbox filled up (4000).
+    /// Connections closed because their outbox filled up (4000), counted once
+    /// the connection has ended ([`Metrics::closed`]).
     pub slow_consumers: AtomicU64,
-    /// Connections closed for sending too fast (1008).
+    /// Connections closed for sending too fast (1008), counted likewise.
     pub rate_limited_closes: AtomicU64,
     /// Messages refused with `rate_limited`.
     pub rate_limited: AtomicU64,
@@ -36,6 +38,17 @@ pub struct Metrics {
 impl Metrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A connection has ended (its socket dropped, its slot freed), kicked for
+    /// `reason` if it was: the disconnect counters count connections that are
+    /// really gone, not ones merely told to go.
+    pub fn closed(&self, reason: Option<CloseReason>) {
+        match reason {
+            Some(CloseReason::SLOW_CONSUMER) => Self::add(&self.slow_consumers, 1),
+            Some(CloseReason::RATE) => Self::add(&self.rate_limited_closes, 1),
+            _ => {}
+        }
     }
 }
 

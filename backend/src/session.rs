@@ -231,9 +231,8 @@ impl Session {
                 .with_client_id(decoded.ok().as_ref().and_then(client_id)))
             }
             Admit::Close => {
-                if !self.outbox.is_kicked() {
-                    Metrics::add(&self.metrics.rate_limited_closes, 1);
-                }
+                // Counted in `parley_rate_limit_disconnects_total` once the
+                // connection has actually closed.
                 tracing::warn!(conn = %self.id, user = %self.user.name, "closing a connection that keeps sending too fast");
                 self.outbox.kick(CloseReason::RATE);
                 return;

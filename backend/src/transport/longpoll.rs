@@ -403,6 +403,7 @@ async fn serve(
     drop(inbound);
     drop(session);
     drop(slot);
+    state.metrics.closed(conn.kick.reason());
     // Keep the connection a while, so the client can fetch what is queued and
     // the reason; then forget it.
     let linger = idle_timeout;

@@ -175,6 +175,116 @@ async fn malformed_frames_spend_the_users_budget_on_all_connections() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_kicked_slow_consumer_loses_its_socket_while_its_write_is_blocked() {
+    use tokio::io::{AsyncWriteExt, Interest};
+    // Kernel default buffers; production-like limits are not needed here.
+    let app = spawn_app_with(|_| {}).await;
+    let mut senders = Vec::new();
+    for name in ["alice", "dave", "erin"] {
+        senders.push(app.user(name).await);
+    }
+    let mut bob = app.user("bob").await;
+    let carol = app.register("carol").await;
+    // Carol says hello, then never reads her socket again.
+    let mut slow = app.raw_ws(&carol).await;
+    let hello = json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION}).to_string();
+    slow.write_text(&hello).await;
+    slow.stream.flush().await.unwrap();
+    wait_metrics(&app, |m| metric(m, "parley_connections") == Some(5)).await;
+
+    // Three senders of 4,000-character messages, in rounds, each round read
+    // by Bob, until Carol's connection is gone (at most 3,000 messages: ~12
+    // MB, far beyond her outbox and any kernel buffer).
+    let body = "x".repeat(4000);
+    let mut seq = 0u64;
+    let mut gone = false;
+    'rounds: for round in 0..100 {
+        for (s, sender) in senders.iter_mut().enumerate() {
+            for i in 0..10 {
+                sender
+                    .say("lobby", &format!("r{round}s{s}m{i}"), &body)
+                    .await;
+            }
+        }
+        for sender in &mut senders {
+            for _ in 0..10 {
+                sender
+                    .wait_for("an ack", |m| matches!(m, ServerMsg::Ack { .. }))
+                    .await;
+            }
+        }
+        for _ in 0..30 {
+            seq += 1;
+            assert_eq!(
+                bob.recv_message().await.seq,
+                seq,
+                "Bob reads everything, in order"
+            );
+        }
+        let metrics = app.http("GET", "/metrics", None, &[]).await.body;
+        if metric(&metrics, "parley_slow_consumer_disconnects_total") == Some(1) {
+            gone = true;
+            break 'rounds;
+        }
+    }
+    // The bound: gone at once when its write is blocked (the loop above sees
+    // it after the round that overflowed the outbox), at most CLOSE_TIMEOUT
+    // (5 s) otherwise.
+    let stopped = Instant::now();
+    let metrics = wait_metrics_within(&app, Duration::from_secs(5), |m| {
+        metric(m, "parley_connections") == Some(4)
+            && metric(m, "parley_slow_consumer_disconnects_total") == Some(1)
+    })
+    .await;
+    assert!(gone, "{metrics}");
+    // Carol's socket, never read, has been reset by the server.
+    let ready = tokio::time::timeout(
+        Duration::from_secs(5).saturating_sub(stopped.elapsed()),
+        slow.stream.ready(Interest::ERROR),
+    )
+    .await
+    .expect("no RST from the server in time")
+    .unwrap();
+    assert!(ready.is_error());
+    let err = slow.stream.take_error().unwrap();
+    assert_eq!(
+        err.map(|e| e.kind()),
+        Some(std::io::ErrorKind::ConnectionReset)
+    );
+
+    // Whatever reached her before, then she resumes and gets exactly the rest.
+    let mut last = 0;
+    while let Some((opcode, payload)) = slow.try_read_frame().await {
+        if opcode == 0x1
+            && let Ok(ServerMsg::Message(m)) = serde_json::from_slice(&payload)
+        {
+            assert_eq!(m.seq, last + 1);
+            last = m.seq;
+        }
+    }
+    assert!(last < seq);
+    let mut again = app.resume_ws(&carol, "lobby", last).await;
+    let mut seqs = Vec::new();
+    while seqs.last() != Some(&seq) {
+        match again.recv().await {
+            ServerMsg::Missed { messages, .. } => seqs.extend(messages.iter().map(|m| m.seq)),
+            ServerMsg::TooFarBehind { .. } => {
+                // More than the replay limit: she reloads the latest page.
+                let (page, _) = again.history("lobby", None).await;
+                assert_eq!(page.last().map(|m| m.seq), Some(seq));
+                seqs = vec![seq];
+            }
+            other => panic!("expected missed, got {other:?}"),
+        }
+    }
+    if seqs.len() > 1 {
+        assert_eq!(seqs, ((last + 1)..=seq).collect::<Vec<_>>());
+    }
+    drop(senders);
+    app.stop().await;
+}
+
 /// A counter's or gauge's value in a `/metrics` page.
 fn metric(page: &str, name: &str) -> Option<u64> {
     page.lines()
