@@ -252,9 +252,14 @@ impl Application {
             );
         }
         let hub = Hub::new();
-        let store = Store::open(&config.database, Arc::new(hub.clone())).map_err(|e| {
-            std::io::Error::other(format!("database {}: {e}", config.database.display()))
-        })?;
+        let queues = store::QueueLimits {
+            writes: config.store_write_queue,
+            reads: config.store_read_queue,
+        };
+        let store =
+            Store::open_with(&config.database, Arc::new(hub.clone()), queues).map_err(|e| {
+                std::io::Error::other(format!("database {}: {e}", config.database.display()))
+            })?;
         tracing::info!(database = %config.database.display(), "store open");
         let state = AppState {
             hub,

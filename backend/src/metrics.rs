@@ -113,6 +113,31 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Connections closed for sending too fast for too long.",
         get(&m.rate_limited_closes),
     );
+    let (write_queue, read_queue) = state.store.queued();
+    metric(
+        "parley_store_write_queue",
+        "gauge",
+        "Write requests waiting for the store's writer (bounded: --store-write-queue).",
+        write_queue as u64,
+    );
+    metric(
+        "parley_store_read_queue",
+        "gauge",
+        "Queries waiting for a read thread (bounded: --store-read-queue).",
+        read_queue as u64,
+    );
+    metric(
+        "parley_store_reads_refused_total",
+        "counter",
+        "Queries refused with server_busy because the read queue was full.",
+        state.store.reads_refused(),
+    );
+    metric(
+        "parley_tally_queue",
+        "gauge",
+        "Poll tallies waiting for the coalescer (one per poll at most).",
+        state.hub.tallies_waiting() as u64,
+    );
     metric(
         "parley_store_ops_total",
         "counter",

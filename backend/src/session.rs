@@ -130,6 +130,10 @@ fn store_error(err: &StoreError, channel: Option<&Channel>) -> ProtocolError {
             ErrorCode::NotPollCreator,
             "only the poll's creator can close it",
         ),
+        StoreError::Busy => ProtocolError::new(
+            ErrorCode::ServerBusy,
+            "the server is busy: nothing was changed; try again in a moment",
+        ),
         StoreError::NameTaken | StoreError::Db(_) | StoreError::Closed | StoreError::Aborted => {
             tracing::error!(%err, "store request failed");
             ProtocolError::new(
@@ -307,7 +311,7 @@ impl Session {
                 client_id,
                 body,
             } => {
-                self.send(channel, client_id, body);
+                self.send(channel, client_id, body).await;
                 Ok(())
             }
             ClientMsg::Typing { channel } => self.typing(channel),
@@ -576,12 +580,15 @@ impl Session {
         Ok(())
     }
 
-    /// Queues the message for storage without waiting for the commit; the ack (or
-    /// error) is sent by [`Session::answer_next`] once it is stored.
-    fn send(&mut self, channel: Channel, client_id: ClientMsgId, body: MessageBody) {
+    /// Queues the message for storage without waiting for the commit (only for
+    /// room in the writer's queue, which is back-pressure: meanwhile this
+    /// connection is not read); the ack (or error) is sent by
+    /// [`Session::answer_next`] once it is stored.
+    async fn send(&mut self, channel: Channel, client_id: ClientMsgId, body: MessageBody) {
         let stored = self
             .store
-            .append(channel.clone(), self.user.clone(), client_id.clone(), body);
+            .append(channel.clone(), self.user.clone(), client_id.clone(), body)
+            .await;
         let in_flight = self.in_flight.get_or_insert_with(FuturesOrdered::new);
         in_flight.push_back(Box::pin(async move {
             match stored.await {

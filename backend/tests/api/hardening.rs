@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use parley_common::{ErrorCode, ServerMsg, close};
 use serde_json::json;
 
-use crate::helpers::{TIMEOUT, TestApp, spawn_app_with};
+use crate::helpers::{Client, TIMEOUT, TestApp, spawn_app_with};
 
 /// The production message limits (the test configuration lifts them).
 fn production_rates(config: &mut parley_backend::Config) {
@@ -282,6 +282,152 @@ async fn a_kicked_slow_consumer_loses_its_socket_while_its_write_is_blocked() {
         assert_eq!(seqs, ((last + 1)..=seq).collect::<Vec<_>>());
     }
     drop(senders);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_store_write_queue_slows_acks_instead_of_growing() {
+    const QUEUE: u64 = 8;
+    let app = spawn_app_with(|c| c.store_write_queue = QUEUE as usize).await;
+    let mut alice = app.user("alice").await;
+    let mut bob = app.user("bob").await;
+    // Another connection holds the database's write lock: the writer waits
+    // in its first batch, as on a stalled disk.
+    let db = rusqlite::Connection::open(app.dir.0.join("data").join("parley.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // 64 messages: as many as a connection may have in flight.
+    for i in 1..=64 {
+        alice.say("lobby", &format!("m{i}"), "queued").await;
+    }
+    // The queue fills to its bound and stays there.
+    let metrics = wait_metrics(&app, |m| {
+        metric(m, "parley_store_write_queue") == Some(QUEUE)
+    })
+    .await;
+    assert_eq!(metric(&metrics, "parley_store_write_queue"), Some(QUEUE));
+    for _ in 0..5 {
+        let m = app.http("GET", "/metrics", None, &[]).await.body;
+        assert!(metric(&m, "parley_store_write_queue") <= Some(QUEUE), "{m}");
+    }
+    db.execute_batch("ROLLBACK").unwrap();
+    drop(db);
+    // Then every message is stored, acked and delivered, in order.
+    let mut acked = 0;
+    while acked < 64 {
+        match alice.recv().await {
+            ServerMsg::Ack { seq, client_id, .. } => {
+                acked += 1;
+                assert_eq!(
+                    (seq, client_id.as_str()),
+                    (acked, format!("m{acked}").as_str())
+                );
+            }
+            ServerMsg::Message(_) => {}
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+    for i in 1..=64 {
+        assert_eq!(bob.recv_message().await.seq, i);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_read_queue_answers_server_busy_and_loses_nothing() {
+    let app = spawn_app_with(|c| c.store_read_queue = 1).await;
+    let mut alice = app.user("alice").await;
+    // A room with a full history page of long messages: each read takes a while.
+    let body = "x".repeat(4000);
+    for i in 1..=parley_common::HISTORY_PAGE {
+        alice.say("lobby", &format!("m{i}"), &body).await;
+    }
+    for _ in 1..=parley_common::HISTORY_PAGE {
+        alice
+            .wait_for("an ack", |m| matches!(m, ServerMsg::Ack { .. }))
+            .await;
+    }
+    // Forty readers ask for it three times each, all at once.
+    let mut readers: Vec<Client> = Vec::new();
+    for i in 0..40 {
+        readers.push(app.user(&format!("reader{i}")).await);
+    }
+    let asks = json!({"type": "history", "room": "lobby"});
+    for reader in &mut readers {
+        for _ in 0..3 {
+            reader.send_json(asks.clone()).await;
+        }
+    }
+    let (mut pages, mut busy) = (0, 0);
+    for reader in &mut readers {
+        for _ in 0..3 {
+            match reader.recv().await {
+                ServerMsg::History { messages, .. } => {
+                    assert_eq!(messages.len(), parley_common::HISTORY_PAGE);
+                    pages += 1;
+                }
+                ServerMsg::Error {
+                    code: ErrorCode::ServerBusy,
+                    ..
+                } => busy += 1,
+                other => panic!("expected history or server_busy, got {other:?}"),
+            }
+        }
+    }
+    assert_eq!(pages + busy, 120, "every request was answered");
+    assert!(busy >= 1, "the queue of one never filled ({pages} pages)");
+    let metrics = app.http("GET", "/metrics", None, &[]).await.body;
+    assert!(metric(&metrics, "parley_store_reads_refused_total") >= Some(busy));
+    // Asked again, calmly, it works.
+    let (page, _) = readers[0].history("lobby", None).await;
+    assert_eq!(page.len(), parley_common::HISTORY_PAGE);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_vote_burst_leaves_at_most_one_tally_per_poll_waiting() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut creator = app.user("creator").await;
+    let mut polls = Vec::new();
+    for q in ["first?", "second?"] {
+        creator
+            .send_json(
+                json!({"type": "create_poll", "room": "lobby", "question": q,
+                              "options": ["yes", "no"]}),
+            )
+            .await;
+        match creator
+            .wait_for("the poll", |m| matches!(m, ServerMsg::Poll(_)))
+            .await
+        {
+            ServerMsg::Poll(info) => polls.push(info.id),
+            _ => unreachable!(),
+        }
+    }
+    let mut voters = Vec::new();
+    for i in 0..30 {
+        voters.push(app.user(&format!("voter{i}")).await);
+    }
+    // Everyone votes on both polls, changing their mind five times.
+    for round in 0..5u32 {
+        for voter in &mut voters {
+            for poll in &polls {
+                voter
+                    .send_json(json!({"type": "vote", "poll": poll, "option": round % 2}))
+                    .await;
+            }
+        }
+        let m = app.http("GET", "/metrics", None, &[]).await.body;
+        assert!(metric(&m, "parley_tally_queue") <= Some(2), "{m}");
+    }
+    // The final tallies arrive: 30 voters, all on option 0 (round 4).
+    for poll in &polls {
+        creator
+            .wait_for("the final tally", |m| {
+                matches!(m, ServerMsg::Tally { poll: p, tally, .. }
+                    if p == poll && tally.voters == 30 && tally.counts == [30, 0])
+            })
+            .await;
+    }
     app.stop().await;
 }
 
