@@ -115,6 +115,11 @@ pub struct Config {
     #[arg(long, hide = true)]
     pub autobahn_echo: bool,
 
+    /// For the Autobahn suite's second run: the echo route's message and frame
+    /// limit in bytes instead of the production 64 KiB (/ws keeps 64 KiB).
+    #[arg(long, hide = true)]
+    pub autobahn_max_message_bytes: Option<usize>,
+
     /// For tests: refuse WebSocket upgrades (503), like a proxy that blocks them,
     /// so clients fall back to long-polling.
     #[arg(long, hide = true)]
@@ -161,6 +166,7 @@ impl Config {
             store_read_queue: crate::store::QueueLimits::DEFAULT_READS,
             refuse_websocket: false,
             autobahn_echo: false,
+            autobahn_max_message_bytes: None,
         }
     }
 }

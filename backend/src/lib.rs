@@ -124,7 +124,9 @@ impl Limits {
 /// Builds the HTTP routes: the WebSocket endpoint, a health check, and the SPA
 /// (unknown paths fall back to its index.html so client-side routes load; the
 /// transport lab's page is `lab/index.html`, so `/lab/`).
-pub fn router(state: AppState, static_dir: &Path, autobahn_echo: bool) -> Router {
+/// `autobahn_echo`: serve the Autobahn echo route at `/autobahn` with this
+/// message size limit.
+pub fn router(state: AppState, static_dir: &Path, autobahn_echo: Option<usize>) -> Router {
     // Precompressed `.br` / `.gz` files (written by `cargo xtask dist`) are sent to
     // browsers that accept them.
     let index = ServeFile::new(static_dir.join("index.html"))
@@ -144,9 +146,12 @@ pub fn router(state: AppState, static_dir: &Path, autobahn_echo: bool) -> Router
             security::security_headers,
         ));
     let mut routes = Router::new();
-    if autobahn_echo {
-        tracing::warn!("serving the Autobahn echo WebSocket at /autobahn (a test flag)");
-        routes = routes.route("/autobahn", get(transport::ws::echo));
+    if let Some(limit) = autobahn_echo {
+        tracing::warn!(
+            limit,
+            "serving the Autobahn echo WebSocket at /autobahn (a test flag)"
+        );
+        routes = routes.route("/autobahn", get(move |ws| transport::ws::echo(ws, limit)));
     }
     routes
         .route("/ws", get(transport::ws::upgrade))
@@ -286,7 +291,12 @@ impl Application {
         state.hub.start_tallies(state.shutdown.clone());
         polls::schedule_deadlines(&state.store, &state.shutdown).await;
         let listener = listen(config.listen)?;
-        let router = router(state.clone(), &config.static_dir, config.autobahn_echo);
+        let autobahn = config.autobahn_echo.then(|| {
+            config
+                .autobahn_max_message_bytes
+                .unwrap_or(transport::ws::MAX_MESSAGE_BYTES)
+        });
+        let router = router(state.clone(), &config.static_dir, autobahn);
         Ok(Self {
             listener,
             router,

@@ -90,10 +90,16 @@ fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// `GET /autobahn` (only with `--autobahn-echo`): echoes every text and binary
-/// message with the production settings, for the Autobahn conformance suite.
+/// message with the production settings, for the Autobahn conformance suite —
+/// except the message and frame limit, which is `limit` (the production
+/// [`MAX_MESSAGE_BYTES`] unless `--autobahn-max-message-bytes` says otherwise).
 /// No session: it touches nothing but the socket.
-pub async fn echo(ws: WebSocketUpgrade) -> Response {
-    configure(ws).on_upgrade(|mut socket| async move {
+pub async fn echo(ws: WebSocketUpgrade, limit: usize) -> Response {
+    let ws = configure(ws)
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES.max(2 * limit));
+    ws.on_upgrade(|mut socket| async move {
         while let Some(received) = socket.recv().await {
             let reply = match received {
                 Ok(message @ (Message::Text(_) | Message::Binary(_))) => message,
