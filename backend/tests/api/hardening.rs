@@ -286,6 +286,39 @@ async fn a_kicked_slow_consumer_loses_its_socket_while_its_write_is_blocked() {
 }
 
 #[tokio::test]
+async fn a_write_that_cannot_finish_ends_the_connection_at_its_deadline() {
+    use tokio::io::{AsyncWriteExt, Interest};
+    let app = spawn_app_with(|c| c.write_timeout_secs = 1).await;
+    let mut alice = app.user("alice").await;
+    // Pages of 50 messages of 4,000 four-byte characters: ~800 KB each.
+    fill_a_page(&mut alice, &"😀".repeat(4000)).await;
+    let carol = app.register("carol").await;
+    let mut slow = app.raw_ws(&carol).await;
+    let hello = json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION}).to_string();
+    slow.write_text(&hello).await;
+    // Twenty pages (~16 MB) she never reads: far fewer frames than her outbox
+    // holds, so nobody kicks her — only the write deadline can end it.
+    let history = json!({"type": "history", "room": "lobby"}).to_string();
+    for _ in 0..20 {
+        slow.write_text(&history).await;
+    }
+    slow.stream.flush().await.unwrap();
+    let ready = tokio::time::timeout(TIMEOUT, slow.stream.ready(Interest::ERROR))
+        .await
+        .expect("the blocked connection was never dropped")
+        .unwrap();
+    assert!(ready.is_error());
+    let metrics = wait_metrics(&app, |m| metric(m, "parley_connections") == Some(1)).await;
+    assert_eq!(
+        metric(&metrics, "parley_slow_consumer_disconnects_total"),
+        Some(0)
+    );
+    // Alice never noticed.
+    alice.say_acked("lobby", "after", "still here").await;
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_full_store_write_queue_slows_acks_instead_of_growing() {
     const QUEUE: u64 = 8;
     let app = spawn_app_with(|c| c.store_write_queue = QUEUE as usize).await;
@@ -429,6 +462,13 @@ async fn a_vote_burst_leaves_at_most_one_tally_per_poll_waiting() {
             .await;
     }
     app.stop().await;
+}
+
+/// Fills the lobby with a history page of `body`s, each acked.
+async fn fill_a_page(sender: &mut Client, body: &str) {
+    for i in 1..=parley_common::HISTORY_PAGE {
+        sender.say_acked("lobby", &format!("m{i}"), body).await;
+    }
 }
 
 /// A counter's or gauge's value in a `/metrics` page.
