@@ -153,7 +153,7 @@ fn start(
             done: writer_done.clone(),
             reset: reset.clone(),
         },
-        state.heartbeat,
+        (state.heartbeat.ping_interval, state.heartbeat.write_timeout),
         Arc::clone(&state.metrics),
     ));
     let reader = Reader {
@@ -316,14 +316,9 @@ async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut rx: OutboxReceiver,
     ending: Ending,
-    heartbeat: Heartbeat,
+    (ping_interval, write_timeout): (Duration, Duration),
     metrics: Arc<Metrics>,
 ) {
-    let Heartbeat {
-        ping_interval,
-        write_timeout,
-        ..
-    } = heartbeat;
     // Allocated while frames are being written, released after each flush: an
     // idle connection holds no batch (64 frames' worth would be 2 KB each).
     let mut batch = Vec::new();
@@ -401,42 +396,45 @@ async fn write_loop(
 /// and gives up on it at once when the connection is kicked as a slow consumer
 /// or for silence while it is still pending: the client is not reading, so
 /// neither the rest of the write nor a close frame would get through. Other
-/// kicks (shutdown, log-out…) let the write finish, within [`CLOSE_TIMEOUT`],
-/// and are then handled by the loop.
+/// kicks (shutdown, log-out…) let the write finish within [`CLOSE_TIMEOUT`]
+/// (or the deadline, if sooner); the loop then handles them.
 async fn bounded(
     write: impl Future<Output = Result<(), axum::Error>>,
     kick: &Kick,
     deadline: Duration,
 ) -> Result<(), Stop> {
-    let write = tokio::time::timeout(deadline, write);
     tokio::pin!(write);
-    let kicked = std::future::poll_fn(|cx| match kick.poll_kicked(cx) {
-        Poll::Ready(reason)
-            if reason == CloseReason::SLOW_CONSUMER || reason == CloseReason::IDLE =>
-        {
-            tracing::info!(
-                code = reason.code,
-                "kicked while a write was blocked: resetting the socket"
-            );
-            Poll::Ready(Stop::Abort)
-        }
-        // Finish the write, within the close timeout.
-        Poll::Ready(_) => Poll::Pending,
-        Poll::Pending => Poll::Pending,
-    });
-    let result = tokio::select! {
-        biased;
-        result = &mut write => result,
-        stop = kicked => return Err(stop),
-    };
-    match result {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(Stop::Broken),
-        Err(_elapsed) => {
-            tracing::info!(
-                "a write made no progress within the write deadline: dropping the connection"
-            );
-            Err(Stop::Abort)
+    // Nearly every write finishes at once: no clock read, no timer for those.
+    if let Poll::Ready(result) = futures_util::poll!(write.as_mut()) {
+        return result.map_err(|_| Stop::Broken);
+    }
+    let timer = tokio::time::sleep(deadline);
+    tokio::pin!(timer);
+    let mut graced = false;
+    loop {
+        tokio::select! {
+            biased;
+            result = &mut write => return result.map_err(|_| Stop::Broken),
+            reason = std::future::poll_fn(|cx| kick.poll_kicked(cx)), if !graced => {
+                if reason == CloseReason::SLOW_CONSUMER || reason == CloseReason::IDLE {
+                    tracing::info!(
+                        code = reason.code,
+                        "kicked while a write was blocked: resetting the socket"
+                    );
+                    return Err(Stop::Abort);
+                }
+                graced = true;
+                let by = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+                if by < timer.deadline() {
+                    timer.as_mut().reset(by);
+                }
+            }
+            () = &mut timer => {
+                tracing::info!(
+                    "a write made no progress within its deadline: dropping the connection"
+                );
+                return Err(Stop::Abort);
+            }
         }
     }
 }
