@@ -93,10 +93,32 @@ pub struct Config {
     #[arg(long, env = "PARLEY_SEND_BUFFER")]
     pub send_buffer_bytes: Option<usize>,
 
+    /// Seconds a write to a client (a batch of frames, a ping, the close frame)
+    /// may take; one that cannot finish in time (the client stopped reading)
+    /// ends the connection, its socket reset.
+    #[arg(long, env = "PARLEY_WRITE_TIMEOUT", default_value_t = 20)]
+    pub write_timeout_secs: u64,
+
+    /// Write requests (messages, votes, joins…) that may wait for the store's
+    /// writer; when full, sessions wait for room and stop reading their sockets
+    /// (back-pressure: acks slow down, memory does not grow).
+    #[arg(long, env = "PARLEY_STORE_WRITE_QUEUE", default_value_t = crate::store::QueueLimits::DEFAULT_WRITES)]
+    pub store_write_queue: usize,
+
+    /// Queries (history, room lists, welcomes…) that may wait for a read
+    /// thread; more are refused at once with `server_busy`.
+    #[arg(long, env = "PARLEY_STORE_READ_QUEUE", default_value_t = crate::store::QueueLimits::DEFAULT_READS)]
+    pub store_read_queue: usize,
+
     /// For the Autobahn conformance suite (`cargo xtask autobahn`): serve an echo
     /// WebSocket at /autobahn, with the production settings and no session.
     #[arg(long, hide = true)]
     pub autobahn_echo: bool,
+
+    /// For the Autobahn suite's second run: the echo route's message and frame
+    /// limit in bytes instead of the production 64 KiB (/ws keeps 64 KiB).
+    #[arg(long, hide = true)]
+    pub autobahn_max_message_bytes: Option<usize>,
 
     /// For tests: refuse WebSocket upgrades (503), like a proxy that blocks them,
     /// so clients fall back to long-polling.
@@ -139,8 +161,12 @@ impl Config {
             max_connections: 10_000,
             max_connections_per_user: 20,
             hello_timeout_secs: 10,
+            write_timeout_secs: 20,
+            store_write_queue: crate::store::QueueLimits::DEFAULT_WRITES,
+            store_read_queue: crate::store::QueueLimits::DEFAULT_READS,
             refuse_websocket: false,
             autobahn_echo: false,
+            autobahn_max_message_bytes: None,
         }
     }
 }

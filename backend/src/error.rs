@@ -88,6 +88,11 @@ impl From<StoreError> for AppError {
                 ErrorCode::NameTaken,
                 "that user name is taken",
             ),
+            StoreError::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServerBusy,
+                "the server is busy: try again in a moment",
+            ),
             other => Self::internal("store request", &other),
         }
     }

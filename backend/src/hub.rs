@@ -19,11 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parley_common::{Channel, ChatMessage, PRESENCE_DETAIL_LIMIT, ServerMsg, Tally, Username};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::outbox::{CloseReason, Frame, Outbox, Pushed};
-use crate::polls::TallyUpdate;
+use crate::polls::{TallyMailbox, TallyUpdate};
 use crate::store::{AuthUser, ChannelKey, DmParties, Fanout, TokenHash, UserId};
 
 /// Identifies one connection (one WebSocket, or later one long-poll session).
@@ -48,7 +47,7 @@ struct Inner {
     state: Mutex<State>,
     /// Where new tallies go to be coalesced; unset (in unit tests) means "send
     /// each one at once".
-    tallies: OnceLock<mpsc::UnboundedSender<TallyUpdate>>,
+    tallies: OnceLock<Arc<TallyMailbox>>,
 }
 
 #[derive(Debug, Default)]
@@ -392,9 +391,13 @@ impl Hub {
 
     /// Starts the task that coalesces poll tallies (once; needs a tokio runtime).
     pub fn start_tallies(&self, shutdown: CancellationToken) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        if self.inner.tallies.set(tx).is_ok() {
-            tokio::spawn(crate::polls::coalesce_tallies(self.clone(), rx, shutdown));
+        let mailbox = Arc::new(TallyMailbox::default());
+        if self.inner.tallies.set(Arc::clone(&mailbox)).is_ok() {
+            tokio::spawn(crate::polls::coalesce_tallies(
+                self.clone(),
+                mailbox,
+                shutdown,
+            ));
         }
     }
 
@@ -454,6 +457,11 @@ impl Hub {
         self.state().users.contains_key(&user)
     }
 
+    /// Tallies waiting for the coalescer (at most one per poll).
+    pub fn tallies_waiting(&self) -> usize {
+        self.inner.tallies.get().map_or(0, |m| m.len())
+    }
+
     /// How many users of `key` are online (for tests and metrics).
     pub fn online_members(&self, key: &ChannelKey) -> usize {
         self.state().channels.get(key).map_or(0, HashSet::len)
@@ -468,9 +476,7 @@ impl Fanout for Hub {
             tally: tally.clone(),
         };
         match self.inner.tallies.get() {
-            Some(tx) => {
-                let _ = tx.send(update);
-            }
+            Some(mailbox) => mailbox.put(update),
             None => {
                 let msg = ServerMsg::Tally {
                     poll,

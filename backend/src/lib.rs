@@ -77,6 +77,8 @@ pub struct Heartbeat {
     pub poll_wait: Duration,
     /// How soon after connecting a client must say `hello`.
     pub hello_timeout: Duration,
+    /// Longest a write to a WebSocket may take before the connection is dropped.
+    pub write_timeout: Duration,
 }
 
 /// Rate limiters and caps: the account endpoints, messages, connections.
@@ -122,7 +124,9 @@ impl Limits {
 /// Builds the HTTP routes: the WebSocket endpoint, a health check, and the SPA
 /// (unknown paths fall back to its index.html so client-side routes load; the
 /// transport lab's page is `lab/index.html`, so `/lab/`).
-pub fn router(state: AppState, static_dir: &Path, autobahn_echo: bool) -> Router {
+/// `autobahn_echo`: serve the Autobahn echo route at `/autobahn` with this
+/// message size limit.
+pub fn router(state: AppState, static_dir: &Path, autobahn_echo: Option<usize>) -> Router {
     // Precompressed `.br` / `.gz` files (written by `cargo xtask dist`) are sent to
     // browsers that accept them.
     let index = ServeFile::new(static_dir.join("index.html"))
@@ -142,9 +146,12 @@ pub fn router(state: AppState, static_dir: &Path, autobahn_echo: bool) -> Router
             security::security_headers,
         ));
     let mut routes = Router::new();
-    if autobahn_echo {
-        tracing::warn!("serving the Autobahn echo WebSocket at /autobahn (a test flag)");
-        routes = routes.route("/autobahn", get(transport::ws::echo));
+    if let Some(limit) = autobahn_echo {
+        tracing::warn!(
+            limit,
+            "serving the Autobahn echo WebSocket at /autobahn (a test flag)"
+        );
+        routes = routes.route("/autobahn", get(move |ws| transport::ws::echo(ws, limit)));
     }
     routes
         .route("/ws", get(transport::ws::upgrade))
@@ -250,9 +257,14 @@ impl Application {
             );
         }
         let hub = Hub::new();
-        let store = Store::open(&config.database, Arc::new(hub.clone())).map_err(|e| {
-            std::io::Error::other(format!("database {}: {e}", config.database.display()))
-        })?;
+        let queues = store::QueueLimits {
+            writes: config.store_write_queue,
+            reads: config.store_read_queue,
+        };
+        let store =
+            Store::open_with(&config.database, Arc::new(hub.clone()), queues).map_err(|e| {
+                std::io::Error::other(format!("database {}: {e}", config.database.display()))
+            })?;
         tracing::info!(database = %config.database.display(), "store open");
         let state = AppState {
             hub,
@@ -263,6 +275,7 @@ impl Application {
                 ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
                 idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
                 hello_timeout: Duration::from_secs(config.hello_timeout_secs.max(1)),
+                write_timeout: Duration::from_secs(config.write_timeout_secs.max(1)),
                 poll_wait: Duration::from_secs(
                     config
                         .long_poll_wait_secs
@@ -278,7 +291,12 @@ impl Application {
         state.hub.start_tallies(state.shutdown.clone());
         polls::schedule_deadlines(&state.store, &state.shutdown).await;
         let listener = listen(config.listen)?;
-        let router = router(state.clone(), &config.static_dir, config.autobahn_echo);
+        let autobahn = config.autobahn_echo.then(|| {
+            config
+                .autobahn_max_message_bytes
+                .unwrap_or(transport::ws::MAX_MESSAGE_BYTES)
+        });
+        let router = router(state.clone(), &config.static_dir, autobahn);
         Ok(Self {
             listener,
             router,

@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use crate::AppState;
+use crate::outbox::CloseReason;
 
 /// Upper bounds (seconds) of the commit-latency histogram's buckets.
 pub const COMMIT_BUCKETS: [f64; 10] = [
@@ -25,9 +26,10 @@ pub struct Metrics {
     /// Ephemeral frames (typing) dropped for a lagging connection, and state
     /// frames (tallies, online lists) replaced by a newer one before being sent.
     pub outbox_drops: AtomicU64,
-    /// Connections closed because their outbox filled up (4000).
+    /// Connections closed because their outbox filled up (4000), counted once
+    /// the connection has ended ([`Metrics::closed`]).
     pub slow_consumers: AtomicU64,
-    /// Connections closed for sending too fast (1008).
+    /// Connections closed for sending too fast (1008), counted likewise.
     pub rate_limited_closes: AtomicU64,
     /// Messages refused with `rate_limited`.
     pub rate_limited: AtomicU64,
@@ -36,6 +38,17 @@ pub struct Metrics {
 impl Metrics {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A connection has ended (its socket dropped, its slot freed), kicked for
+    /// `reason` if it was: the disconnect counters count connections that are
+    /// really gone, not ones merely told to go.
+    pub fn closed(&self, reason: Option<CloseReason>) {
+        match reason {
+            Some(CloseReason::SLOW_CONSUMER) => Self::add(&self.slow_consumers, 1),
+            Some(CloseReason::RATE) => Self::add(&self.rate_limited_closes, 1),
+            _ => {}
+        }
     }
 }
 
@@ -99,6 +112,31 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "counter",
         "Connections closed for sending too fast for too long.",
         get(&m.rate_limited_closes),
+    );
+    let (write_queue, read_queue) = state.store.queued();
+    metric(
+        "parley_store_write_queue",
+        "gauge",
+        "Write requests waiting for the store's writer (bounded: --store-write-queue).",
+        write_queue as u64,
+    );
+    metric(
+        "parley_store_read_queue",
+        "gauge",
+        "Queries waiting for a read thread (bounded: --store-read-queue).",
+        read_queue as u64,
+    );
+    metric(
+        "parley_store_reads_refused_total",
+        "counter",
+        "Queries refused with server_busy because the read queue was full.",
+        state.store.reads_refused(),
+    );
+    metric(
+        "parley_tally_queue",
+        "gauge",
+        "Poll tallies waiting for the coalescer (one per poll at most).",
+        state.hub.tallies_waiting() as u64,
     );
     metric(
         "parley_store_ops_total",

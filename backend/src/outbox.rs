@@ -317,6 +317,17 @@ impl Kick {
         self.reason().unwrap_or(CloseReason::SLOW_CONSUMER)
     }
 
+    /// Ready with the reason once the connection is kicked; registers the
+    /// calling task's waker (the WebSocket writer's, racing a write against a
+    /// kick) like [`OutboxReceiver::next_event`], without a token's waiter list.
+    pub fn poll_kicked(&self, cx: &mut std::task::Context<'_>) -> Poll<CloseReason> {
+        self.signals.waker.register(cx.waker());
+        self.signals
+            .reason
+            .get()
+            .map_or(Poll::Pending, |reason| Poll::Ready(*reason))
+    }
+
     /// Tells the WebSocket's writer that its reader has finished.
     pub fn reader_done(&self) {
         self.signals.reader_done.store(true, Ordering::Release);
@@ -412,9 +423,7 @@ impl Outbox {
         match self.tx.try_send(frame) {
             Ok(()) => Pushed::Queued,
             Err(TrySend::Full) => {
-                if !self.kick.is_kicked() {
-                    Metrics::add(&self.metrics.slow_consumers, 1);
-                }
+                // Counted when the connection has ended (`Metrics::closed`).
                 self.kick.kick(CloseReason::SLOW_CONSUMER);
                 Pushed::Kicked
             }

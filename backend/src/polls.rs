@@ -3,10 +3,11 @@
 //! is up. The same clock sends busy rooms' online lists once a second.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use parley_common::{ServerMsg, Tally};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -35,9 +36,66 @@ pub struct TallyUpdate {
     pub tally: Tally,
 }
 
+/// Where the store's writer leaves new tallies for the coalescer: one slot per
+/// poll holding its newest tally, replaced in place. Coalescing starts here, at
+/// the source, so however fast votes commit and however late the coalescer
+/// runs, what waits is one tally per poll with new votes — never a queue that
+/// grows with the votes (DESIGN.md rule 4: tallies are state).
+#[derive(Debug, Default)]
+pub struct TallyMailbox {
+    /// Per poll: its newest tally, and the version before the oldest one it
+    /// replaced (what viewers may hold, if nothing was sent since the start).
+    latest: Mutex<HashMap<u64, (TallyUpdate, u64)>>,
+    ready: Notify,
+}
+
+impl TallyMailbox {
+    fn latest(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (TallyUpdate, u64)>> {
+        self.latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Leaves `update`, replacing an older tally of the same poll; never waits.
+    pub fn put(&self, update: TallyUpdate) {
+        {
+            let mut latest = self.latest();
+            match latest.get_mut(&update.poll) {
+                Some((old, _)) => {
+                    if old.tally.version < update.tally.version {
+                        *old = update;
+                    }
+                }
+                None => {
+                    let after = update.tally.version.saturating_sub(1);
+                    latest.insert(update.poll, (update, after));
+                }
+            }
+        }
+        // A permit is kept if the coalescer is busy: no wake-up is lost.
+        self.ready.notify_one();
+    }
+
+    /// Tallies waiting (one per poll at most).
+    pub fn len(&self) -> usize {
+        self.latest().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn take(&self) -> HashMap<u64, (TallyUpdate, u64)> {
+        std::mem::take(&mut *self.latest())
+    }
+}
+
 /// A poll's newest tally waiting to go out.
 struct Pending {
     update: TallyUpdate,
+    /// The version viewers hold before `update`, if nothing was sent for the
+    /// poll since the server started (older versions were coalesced away).
+    after: u64,
     /// When the newest vote (or close) arrived.
     last_update: Instant,
     /// Spacing between tallies while votes keep coming (longer for big rooms).
@@ -95,7 +153,7 @@ fn due(p: &Pending, sent_at: Option<Instant>, early_ok: bool) -> Instant {
 /// the last one is the final count.
 pub async fn coalesce_tallies(
     hub: Hub,
-    mut updates: mpsc::UnboundedReceiver<TallyUpdate>,
+    mailbox: std::sync::Arc<TallyMailbox>,
     shutdown: CancellationToken,
 ) {
     let mut pending: HashMap<u64, Pending> = HashMap::new();
@@ -105,25 +163,25 @@ pub async fn coalesce_tallies(
     loop {
         let next = pending.iter().map(|(poll, p)| sent.due(*poll, p)).min();
         tokio::select! {
-            update = updates.recv() => {
-                let Some(update) = update else { break };
-                let poll = update.poll;
-                let newer = pending
-                    .get(&poll)
-                    .is_none_or(|p| p.update.tally.version < update.tally.version);
-                if newer {
-                    let spacing = burst_spacing(hub.online_members(&update.key));
-                    pending.insert(poll, Pending {
-                        update,
-                        last_update: Instant::now(),
-                        spacing,
-                    });
-                }
-                if pending
-                    .get(&poll)
-                    .is_some_and(|p| sent.due(poll, p) <= Instant::now())
-                {
-                    flush(&hub, &mut pending, &mut sent, poll);
+            () = mailbox.ready.notified() => {
+                for (poll, (update, after)) in mailbox.take() {
+                    let older = pending.get(&poll);
+                    if older.is_none_or(|p| p.update.tally.version < update.tally.version) {
+                        let after = older.map_or(after, |p| p.after);
+                        let spacing = burst_spacing(hub.online_members(&update.key));
+                        pending.insert(poll, Pending {
+                            update,
+                            after,
+                            last_update: Instant::now(),
+                            spacing,
+                        });
+                    }
+                    if pending
+                        .get(&poll)
+                        .is_some_and(|p| sent.due(poll, p) <= Instant::now())
+                    {
+                        flush(&hub, &mut pending, &mut sent, poll);
+                    }
                 }
             }
             () = sleep_until_some(next) => {
@@ -146,7 +204,23 @@ pub async fn coalesce_tallies(
             () = shutdown.cancelled() => break,
         }
     }
-    // Whatever is still pending goes out before the connections say goodbye.
+    // Whatever is still pending (or just left) goes out before the connections
+    // say goodbye.
+    for (poll, (update, after)) in mailbox.take() {
+        let older = pending.get(&poll);
+        if older.is_none_or(|p| p.update.tally.version < update.tally.version) {
+            let after = older.map_or(after, |p| p.after);
+            pending.insert(
+                poll,
+                Pending {
+                    update,
+                    after,
+                    last_update: Instant::now(),
+                    spacing: Duration::ZERO,
+                },
+            );
+        }
+    }
     let polls: Vec<u64> = pending.keys().copied().collect();
     for poll in polls {
         flush(&hub, &mut pending, &mut sent, poll);
@@ -174,16 +248,13 @@ impl Sent {
 }
 
 fn flush(hub: &Hub, pending: &mut HashMap<u64, Pending>, sent: &mut Sent, poll: u64) {
-    let Some(Pending { update, .. }) = pending.remove(&poll) else {
+    let Some(Pending { update, after, .. }) = pending.remove(&poll) else {
         return;
     };
     let version = update.tally.version;
     // Before anything was sent for this poll (since this server started),
-    // viewers hold at most the version before.
-    let since = sent
-        .version
-        .insert(poll, version)
-        .unwrap_or(version.saturating_sub(1));
+    // viewers hold at most the version before the first one coalesced here.
+    let since = sent.version.insert(poll, version).unwrap_or(after);
     let msg = ServerMsg::Tally {
         poll,
         since,
@@ -247,6 +318,38 @@ mod tests {
     }
 
     #[test]
+    fn the_mailbox_keeps_one_newest_tally_per_poll_however_many_arrive() {
+        let mailbox = TallyMailbox::default();
+        let key = ChannelKey::Room(RoomName::lobby());
+        // 10,000 tallies of three polls, nobody taking them: three wait.
+        for v in 1..=10_000 {
+            for poll in [1, 2, 3] {
+                mailbox.put(TallyUpdate {
+                    key: key.clone(),
+                    poll,
+                    tally: tally(v),
+                });
+            }
+            assert!(mailbox.len() <= 3);
+        }
+        // An older version arriving late never replaces a newer one.
+        mailbox.put(TallyUpdate {
+            key,
+            poll: 2,
+            tally: tally(5),
+        });
+        let waiting = mailbox.take();
+        assert_eq!(waiting.len(), 3);
+        // The newest, and what viewers held before the first.
+        assert!(
+            waiting
+                .values()
+                .all(|(u, after)| u.tally.version == 10_000 && *after == 0)
+        );
+        assert!(mailbox.is_empty());
+    }
+
+    #[test]
     fn tallies_are_spaced_by_room_size_capped_at_ten_a_second_and_sent_when_votes_stop() {
         assert_eq!(burst_spacing(3), TALLY_INTERVAL);
         assert_eq!(burst_spacing(2_500), TALLY_INTERVAL * 2);
@@ -258,6 +361,7 @@ mod tests {
                 poll: 1,
                 tally: tally(1),
             },
+            after: 0,
             last_update,
             spacing,
         };
@@ -294,19 +398,22 @@ mod tests {
             outbox,
             [key.clone()],
         );
-        let (tx, updates) = mpsc::unbounded_channel();
+        let mailbox = std::sync::Arc::new(TallyMailbox::default());
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(coalesce_tallies(hub.clone(), updates, shutdown.clone()));
+        let task = tokio::spawn(coalesce_tallies(
+            hub.clone(),
+            std::sync::Arc::clone(&mailbox),
+            shutdown.clone(),
+        ));
 
         let mut seen = Vec::new();
         // 1,000 versions over one second: one every millisecond.
         for v in 1..=1000 {
-            tx.send(TallyUpdate {
+            mailbox.put(TallyUpdate {
                 key: key.clone(),
                 poll: 7,
                 tally: tally(v),
-            })
-            .unwrap();
+            });
             tokio::time::sleep(Duration::from_millis(1)).await;
             for frame in rx.states.take() {
                 seen.push(frame.as_str().to_owned());

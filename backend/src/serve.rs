@@ -7,6 +7,10 @@
 //! WebSockets leave hyper and are tracked by the application.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -15,7 +19,8 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -59,10 +64,12 @@ pub async fn serve(
         }
         let router = router.clone();
         let shutdown = shutdown.clone();
+        let (stream, reset) = Resettable::new(stream);
         connections.spawn(async move {
             let service =
                 hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
+                    request.extensions_mut().insert(reset.clone());
                     let router = router.clone();
                     // The router never fails (its error type is `Infallible`).
                     async move { router.oneshot(request.map(Body::new)).await }
@@ -88,6 +95,97 @@ pub async fn serve(
     drop(listener);
     connections.close();
     connections.wait().await;
+}
+
+/// Asks for a connection's socket to be reset (RST) rather than closed when it
+/// is dropped. A WebSocket whose client stopped reading has data queued in the
+/// kernel; an ordinary close would queue the FIN behind it, and the socket (with
+/// its send buffer) would linger, unseen by the client, until that data drained.
+/// Cheap to clone; a default one belongs to no socket and only remembers the
+/// request (a router served without [`serve`]).
+#[derive(Clone, Debug, Default)]
+pub struct SocketReset(Arc<AtomicBool>);
+
+impl SocketReset {
+    pub fn request(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// A client's TCP stream that is reset when dropped, if its [`SocketReset`]
+/// asked for it.
+#[derive(Debug)]
+struct Resettable {
+    stream: TcpStream,
+    reset: SocketReset,
+}
+
+impl Resettable {
+    fn new(stream: TcpStream) -> (Self, SocketReset) {
+        let reset = SocketReset::default();
+        (
+            Self {
+                stream,
+                reset: reset.clone(),
+            },
+            reset,
+        )
+    }
+}
+
+impl Drop for Resettable {
+    fn drop(&mut self) {
+        // SO_LINGER 0: close() discards what is queued and sends RST at once.
+        if self.reset.is_requested()
+            && let Err(err) = socket2::SockRef::from(&self.stream).set_linger(Some(Duration::ZERO))
+        {
+            tracing::debug!(%err, "cannot set SO_LINGER to reset a socket");
+        }
+    }
+}
+
+impl AsyncRead for Resettable {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Resettable {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 fn log_end(result: Result<(), hyper::Error>, peer: SocketAddr) {

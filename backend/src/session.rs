@@ -130,6 +130,10 @@ fn store_error(err: &StoreError, channel: Option<&Channel>) -> ProtocolError {
             ErrorCode::NotPollCreator,
             "only the poll's creator can close it",
         ),
+        StoreError::Busy => ProtocolError::new(
+            ErrorCode::ServerBusy,
+            "the server is busy: nothing was changed; try again in a moment",
+        ),
         StoreError::NameTaken | StoreError::Db(_) | StoreError::Closed | StoreError::Aborted => {
             tracing::error!(%err, "store request failed");
             ProtocolError::new(
@@ -194,42 +198,60 @@ impl Session {
     /// Handles one text frame. Bad input is answered with an `error` event; the
     /// session stays usable.
     pub async fn handle_text(&mut self, text: &str) {
-        Metrics::add(&self.metrics.messages_in, 1);
-        let result = match decode_client(text) {
-            Ok(msg) => match self.sender.admit(self.user.id) {
-                Admit::Yes => self.handle(msg).await,
-                Admit::Refuse => Err(ProtocolError::new(
-                    ErrorCode::RateLimited,
-                    "too many messages: slow down and send this again",
-                )
-                .with_client_id(client_id(&msg))),
-                Admit::Close => {
-                    if !self.outbox.is_kicked() {
-                        Metrics::add(&self.metrics.rate_limited_closes, 1);
-                    }
-                    tracing::warn!(conn = %self.id, user = %self.user.name, "closing a connection that keeps sending too fast");
-                    self.outbox.kick(CloseReason::RATE);
-                    return;
-                }
-            },
-            Err(err) => Err(err),
-        };
-        if let Err(err) = result {
-            if err.code == ErrorCode::RateLimited {
-                Metrics::add(&self.metrics.rate_limited, 1);
-            }
-            tracing::debug!(conn = %self.id, code = ?err.code, "rejected client message");
-            self.reply(&err.to_server_msg());
-        }
+        self.handle_frame(decode_client(text)).await;
     }
 
-    /// Answers a frame the transport could not even read as text.
-    pub fn reject_binary(&mut self) {
+    /// Answers a frame the transport could not even read as text. It costs a
+    /// token like any other frame.
+    pub async fn reject_binary(&mut self) {
         let err = ProtocolError::new(
             ErrorCode::BadJson,
             "binary frames are not supported: send JSON text frames",
         );
-        self.reply(&err.to_server_msg());
+        self.handle_frame(Err(err)).await;
+    }
+
+    /// Every frame the client sends — valid, undecodable, of an unknown type,
+    /// with wrong fields, binary — takes a token from the connection's and the
+    /// user's budgets before anything else, so a flood of bad frames is refused
+    /// and closed (1008) exactly like a flood of good ones. Nothing more is
+    /// handled once the connection is being closed.
+    async fn handle_frame(&mut self, decoded: Result<ClientMsg, ProtocolError>) {
+        Metrics::add(&self.metrics.messages_in, 1);
+        if self.outbox.is_kicked() {
+            return;
+        }
+        let result = match self.sender.admit(self.user.id) {
+            Admit::Yes => match decoded {
+                Ok(msg) => self.handle(msg).await,
+                Err(err) => Err(err),
+            },
+            Admit::Refuse => {
+                Metrics::add(&self.metrics.rate_limited, 1);
+                Err(ProtocolError::new(
+                    ErrorCode::RateLimited,
+                    "too many messages: slow down and send this again",
+                )
+                .with_client_id(decoded.ok().as_ref().and_then(client_id)))
+            }
+            Admit::Close => {
+                // Counted in `parley_rate_limit_disconnects_total` once the
+                // connection has actually closed.
+                tracing::warn!(conn = %self.id, user = %self.user.name, "closing a connection that keeps sending too fast");
+                self.outbox.kick(CloseReason::RATE);
+                return;
+            }
+        };
+        if let Err(err) = result {
+            tracing::debug!(conn = %self.id, code = ?err.code, "rejected client message");
+            // Errors answer the client's own frames, so a client that floods and
+            // does not read could fill its outbox with them (and be closed as a
+            // slow consumer, 4000, instead of for flooding). They give way like
+            // typing signals: dropped once the outbox is half full.
+            if let Some(frame) = self.encode(&err.to_server_msg()) {
+                self.outbox.push_ephemeral(frame);
+            }
+        }
     }
 
     async fn handle(&mut self, msg: ClientMsg) -> Result<(), ProtocolError> {
@@ -289,7 +311,7 @@ impl Session {
                 client_id,
                 body,
             } => {
-                self.send(channel, client_id, body);
+                self.send(channel, client_id, body).await;
                 Ok(())
             }
             ClientMsg::Typing { channel } => self.typing(channel),
@@ -558,12 +580,15 @@ impl Session {
         Ok(())
     }
 
-    /// Queues the message for storage without waiting for the commit; the ack (or
-    /// error) is sent by [`Session::answer_next`] once it is stored.
-    fn send(&mut self, channel: Channel, client_id: ClientMsgId, body: MessageBody) {
+    /// Queues the message for storage without waiting for the commit (only for
+    /// room in the writer's queue, which is back-pressure: meanwhile this
+    /// connection is not read); the ack (or error) is sent by
+    /// [`Session::answer_next`] once it is stored.
+    async fn send(&mut self, channel: Channel, client_id: ClientMsgId, body: MessageBody) {
         let stored = self
             .store
-            .append(channel.clone(), self.user.clone(), client_id.clone(), body);
+            .append(channel.clone(), self.user.clone(), client_id.clone(), body)
+            .await;
         let in_flight = self.in_flight.get_or_insert_with(FuturesOrdered::new);
         in_flight.push_back(Box::pin(async move {
             match stored.await {

@@ -42,7 +42,9 @@ commands:
                       e2e     build the SPA, browser end-to-end tests
                     no STEP runs all of them
   autobahn          the Autobahn|Testsuite fuzzing client against the production
-                    WebSocket settings (Python 2.7 virtualenv under .tools/)
+                    WebSocket settings, twice: the 64 KiB message limit (9.*
+                    over it must close with 1009), then 16 MiB (0 FAILED)
+                    (Python 2.7 virtualenv under .tools/)
   fuzz [SECONDS]    fuzz the client-message decoder with cargo-fuzz (nightly),
                     60 s unless told
   bench [--quick] [-- ARGS]

@@ -178,6 +178,34 @@ pub enum StoreError {
     Closed,
     #[error("the write could not be committed")]
     Aborted,
+    /// The readers' queue is full: refused at once rather than queued.
+    #[error("the server is busy")]
+    Busy,
+}
+
+/// Bounds on the store's request queues (DESIGN.md rule 4).
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    /// Write requests waiting for the writer thread; when full, callers wait
+    /// for room (back-pressure).
+    pub writes: usize,
+    /// Queries waiting for a read thread; when full, more are refused with
+    /// [`StoreError::Busy`].
+    pub reads: usize,
+}
+
+impl QueueLimits {
+    pub const DEFAULT_WRITES: usize = 4096;
+    pub const DEFAULT_READS: usize = 1024;
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        Self {
+            writes: Self::DEFAULT_WRITES,
+            reads: Self::DEFAULT_READS,
+        }
+    }
 }
 
 /// Cheap, cloneable handle to the store.
@@ -194,6 +222,16 @@ impl Store {
     /// applies pending migrations and starts the writer thread. Committed messages
     /// are handed to `fanout`.
     pub fn open(path: &Path, fanout: Arc<dyn Fanout>) -> Result<Self, StoreError> {
+        Self::open_with(path, fanout, QueueLimits::default())
+    }
+
+    /// [`Store::open`] with the given bounds on the writer's and the readers'
+    /// queues.
+    pub fn open_with(
+        path: &Path,
+        fanout: Arc<dyn Fanout>,
+        queues: QueueLimits,
+    ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
@@ -205,8 +243,8 @@ impl Store {
         tracing::debug!(sessions = sessions.len(), "live sessions loaded");
         // One read thread per core (2 to 8): more only switch between each other.
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
-        let reads = Arc::new(read::Pool::open(path, threads)?);
-        let writer = writer::spawn(conn, path, fanout)?;
+        let reads = Arc::new(read::Pool::open(path, threads, queues.reads)?);
+        let writer = writer::spawn(conn, path, fanout, queues.writes)?;
         Ok(Self {
             writer,
             reads,
@@ -224,12 +262,22 @@ impl Store {
         &self.writer.stats
     }
 
+    /// Requests waiting in the writer's queue and in the readers' queue.
+    pub fn queued(&self) -> (usize, usize) {
+        (self.writer.queued(), self.reads.queued())
+    }
+
+    /// Queries refused with [`StoreError::Busy`] so far.
+    pub fn reads_refused(&self) -> u64 {
+        self.reads.refused()
+    }
+
     async fn write<T: Send + 'static>(
         &self,
         op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> writer::Op,
     ) -> Result<T, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.writer.submit(op(tx))?;
+        self.writer.submit(op(tx)).await?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -344,11 +392,12 @@ impl Store {
     // ---- messages ----
 
     /// Stores a message from `sender` (who must be a member of `room`), assigning
-    /// the room's next sequence number. The request is queued for the writer right
-    /// away (so requests keep the order of the calls); the returned future
-    /// completes after the commit, once the message has been handed to the fan-out.
+    /// the room's next sequence number. This waits only until the request is in
+    /// the writer's queue (at once, unless the queue is full: back-pressure), so
+    /// one caller's requests keep their order; the returned future completes
+    /// after the commit, once the message has been handed to the fan-out.
     /// Callers may keep several in flight: that is what lets one commit carry many.
-    pub fn append(
+    pub async fn append(
         &self,
         channel: Channel,
         sender: AuthUser,
@@ -356,13 +405,16 @@ impl Store {
         body: MessageBody,
     ) -> impl Future<Output = Result<Appended, StoreError>> + Send + 'static {
         let (reply, answer) = oneshot::channel();
-        let submitted = self.writer.submit(writer::Op::Append {
-            channel,
-            sender,
-            client_id,
-            body,
-            reply,
-        });
+        let submitted = self
+            .writer
+            .submit(writer::Op::Append {
+                channel,
+                sender,
+                client_id,
+                body,
+                reply,
+            })
+            .await;
         async move {
             submitted?;
             answer.await.map_err(|_| StoreError::Closed)?
@@ -382,12 +434,14 @@ impl Store {
         attach: writer::Attach,
     ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.writer.submit(writer::Op::Resume {
-            user,
-            from,
-            attach,
-            reply,
-        })?;
+        self.writer
+            .submit(writer::Op::Resume {
+                user,
+                from,
+                attach,
+                reply,
+            })
+            .await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 

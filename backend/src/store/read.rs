@@ -26,9 +26,16 @@ type Job = Box<dyn FnOnce(&Connection) + Send>;
 /// thread and nothing else. (A shared `mpsc::Receiver` behind a mutex woke two
 /// per job — the thread blocked in `recv` and then the one waiting for the
 /// mutex — which on one core was two context switches per connect.)
+///
+/// The queue holds at most `capacity` jobs; a query beyond that is refused at
+/// once with [`StoreError::Busy`] (the client gets `server_busy` and may try
+/// again) instead of waiting behind work that is already late.
 #[derive(Debug)]
 pub struct Pool {
     queue: Arc<Queue>,
+    capacity: usize,
+    /// Queries refused because the queue was full.
+    refused: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -59,7 +66,7 @@ impl Queue {
 }
 
 impl Pool {
-    pub fn open(path: &Path, size: usize) -> rusqlite::Result<Self> {
+    pub fn open(path: &Path, size: usize, capacity: usize) -> rusqlite::Result<Self> {
         let queue = Arc::new(Queue::default());
         for i in 0..size.max(1) {
             let conn = Connection::open_with_flags(
@@ -73,7 +80,21 @@ impl Pool {
                 .spawn(move || serve_reads(&conn, &queue))
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         }
-        Ok(Self { queue })
+        Ok(Self {
+            queue,
+            capacity: capacity.max(1),
+            refused: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Queries refused so far because the queue was full.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Queries waiting for a thread.
+    pub fn queued(&self) -> usize {
+        self.queue.lock().waiting.len()
     }
 
     /// Runs `query` on a pooled connection, on the pool's threads.
@@ -89,6 +110,11 @@ impl Pool {
             let mut jobs = self.queue.lock();
             if jobs.closed {
                 return Err(StoreError::Closed);
+            }
+            if jobs.waiting.len() >= self.capacity {
+                self.refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(StoreError::Busy);
             }
             jobs.waiting.push_back(job);
         }
@@ -429,6 +455,58 @@ mod tests {
     use rusqlite::StatementStatus;
 
     use super::*;
+
+    /// With every thread busy and the queue full, the next query is refused at
+    /// once (`Busy`) instead of queueing; once the threads are free it works.
+    #[tokio::test]
+    async fn a_full_read_queue_refuses_at_once() {
+        let dir = std::env::temp_dir().join(format!("parley-readq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("q.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(x)")
+            .unwrap();
+        let pool = Arc::new(Pool::open(&path, 2, 3).unwrap());
+        // Two jobs hold both threads until released.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+        let mut waiting = Vec::new();
+        for _ in 0..2 {
+            let (held, started_tx) = (Arc::clone(&held), started_tx.clone());
+            let pool = Arc::clone(&pool);
+            waiting.push(tokio::spawn(async move {
+                pool.run(move |_| {
+                    let _ = started_tx.send(());
+                    let _ = held.lock().unwrap().recv();
+                    Ok(())
+                })
+                .await
+            }));
+        }
+        for _ in 0..2 {
+            started.recv().await.unwrap();
+        }
+        // Three fill the queue…
+        for _ in 0..3 {
+            let pool = Arc::clone(&pool);
+            waiting.push(tokio::spawn(async move { pool.run(|_| Ok(())).await }));
+        }
+        while pool.queued() < 3 {
+            tokio::task::yield_now().await;
+        }
+        // …and the next is refused without waiting.
+        assert!(matches!(pool.run(|_| Ok(())).await, Err(StoreError::Busy)));
+        assert_eq!(pool.refused(), 1);
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        for job in waiting {
+            job.await.unwrap().unwrap();
+        }
+        assert!(pool.run(|_| Ok(())).await.is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// The welcome's read must not grow with the size of the user's rooms: with
     /// a join on the other members it stepped through the lobby's whole member

@@ -1,6 +1,9 @@
 //! The single writer: one thread, one connection, group commit.
 //!
-//! Requests queue on a channel. The thread takes the first, then everything else
+//! Requests queue on a bounded channel ([`QueueLimits::writes`] requests): when
+//! it is full, callers wait for room (an async wait), so under overload acks slow
+//! down and sessions stop reading their sockets instead of memory growing. The
+//! thread takes the first, then everything else
 //! already waiting (up to [`MAX_BATCH`]), runs them all in one transaction and
 //! commits once — with `synchronous = FULL` that is one fsync for the whole batch.
 //! Only then are committed messages handed to the fan-out (in commit order) and the
@@ -10,8 +13,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use parley_common::{
@@ -19,7 +22,7 @@ use parley_common::{
     Username,
 };
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{self, COMMITS_PER_CHECKPOINT, Checkpointer, MAX_WAL_PAGES};
 use super::{Appended, AuthUser, ChannelKey, DmParties, StoreError, TokenHash, UserId};
@@ -173,13 +176,23 @@ pub struct Handle {
 }
 
 impl Handle {
-    pub fn submit(&self, op: Op) -> Result<(), StoreError> {
-        self.tx.send(Job::Op(op)).map_err(|_| StoreError::Closed)
+    /// Queues `op`, waiting for room while the queue is full (back-pressure).
+    /// Requests keep the order in which they got room.
+    pub async fn submit(&self, op: Op) -> Result<(), StoreError> {
+        self.tx
+            .send(Job::Op(op))
+            .await
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Requests waiting for the writer thread.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     pub async fn close(&self) {
         let (done, closed) = oneshot::channel();
-        if self.tx.send(Job::Close(done)).is_ok() {
+        if self.tx.send(Job::Close(done)).await.is_ok() {
             let _ = closed.await;
         }
         let thread = self
@@ -206,8 +219,13 @@ pub fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-pub fn spawn(conn: Connection, path: &Path, fanout: Arc<dyn Fanout>) -> Result<Handle, StoreError> {
-    let (tx, rx) = mpsc::channel();
+pub fn spawn(
+    conn: Connection,
+    path: &Path,
+    fanout: Arc<dyn Fanout>,
+    queue: usize,
+) -> Result<Handle, StoreError> {
+    let (tx, mut rx) = mpsc::channel(queue.max(1));
     let stats = Arc::new(Stats::default());
     let writer = Writer {
         conn,
@@ -224,7 +242,7 @@ pub fn spawn(conn: Connection, path: &Path, fanout: Arc<dyn Fanout>) -> Result<H
     };
     let thread = std::thread::Builder::new()
         .name("parley-store-writer".into())
-        .spawn(move || writer.run(&rx))
+        .spawn(move || writer.run(&mut rx))
         .map_err(|e| StoreError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
     Ok(Handle {
         stats,
@@ -318,13 +336,15 @@ impl Done {
 }
 
 impl Writer {
-    fn run(mut self, rx: &mpsc::Receiver<Job>) {
+    fn run(mut self, rx: &mut mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut closing = None;
         while closing.is_none() {
             // Block for the first job; an empty channel with no senders left means
             // the store was dropped.
-            let Ok(first) = rx.recv() else { break };
+            let Some(first) = rx.blocking_recv() else {
+                break;
+            };
             let mut next = Some(first);
             while let Some(job) = next.take() {
                 match job {

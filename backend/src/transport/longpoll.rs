@@ -398,8 +398,12 @@ async fn serve(
             }
         }
     }
+    // Submissions from now on are refused (404) instead of waiting for room in
+    // a channel nobody reads.
+    drop(inbound);
     drop(session);
     drop(slot);
+    state.metrics.closed(conn.kick.reason());
     // Keep the connection a while, so the client can fetch what is queued and
     // the reason; then forget it.
     let linger = idle_timeout;

@@ -2,8 +2,10 @@
 //! frames to the session and a writer task drains the outbox onto the socket.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
@@ -19,6 +21,7 @@ use crate::error::AppError;
 use crate::limits::ConnectionSlot;
 use crate::metrics::Metrics;
 use crate::outbox::{CloseReason, Kick, OUTBOX_CAPACITY, Outbox, OutboxReceiver, WriterEvent};
+use crate::serve::SocketReset;
 use crate::session::Session;
 use crate::store::{AuthUser, TokenHash};
 use crate::{AppState, Heartbeat};
@@ -47,6 +50,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    reset: Option<Extension<SocketReset>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     if !auth::origin_allowed(&headers, &state.allowed_origins) {
@@ -67,11 +71,12 @@ pub async fn upgrade(
     // runs, so what the connection needs only to start (the app state, the
     // credentials, the unsplit socket: ~650 bytes) is boxed until then and set
     // up by `start`, a plain function.
-    let setup = Box::new((state, user, token, slot));
+    let reset = reset.map(|Extension(reset)| reset).unwrap_or_default();
+    let setup = Box::new((state, user, token, slot, reset));
     Ok(configure(ws).on_upgrade(move |socket| {
-        let (state, user, token, slot) = *setup;
+        let (state, user, token, slot, reset) = *setup;
         let tracker = state.tracker.clone();
-        tracker.track_future(start(socket, &state, user, token, slot))
+        tracker.track_future(start(socket, &state, user, token, slot, reset))
     }))
 }
 
@@ -85,10 +90,16 @@ fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// `GET /autobahn` (only with `--autobahn-echo`): echoes every text and binary
-/// message with the production settings, for the Autobahn conformance suite.
+/// message with the production settings, for the Autobahn conformance suite —
+/// except the message and frame limit, which is `limit` (the production
+/// [`MAX_MESSAGE_BYTES`] unless `--autobahn-max-message-bytes` says otherwise).
 /// No session: it touches nothing but the socket.
-pub async fn echo(ws: WebSocketUpgrade) -> Response {
-    configure(ws).on_upgrade(|mut socket| async move {
+pub async fn echo(ws: WebSocketUpgrade, limit: usize) -> Response {
+    let ws = configure(ws)
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES.max(2 * limit));
+    ws.on_upgrade(|mut socket| async move {
         while let Some(received) = socket.recv().await {
             let reply = match received {
                 Ok(message @ (Message::Text(_) | Message::Binary(_))) => message,
@@ -125,6 +136,7 @@ fn start(
     user: AuthUser,
     token: TokenHash,
     slot: ConnectionSlot,
+    reset: SocketReset,
 ) -> impl Future<Output = ()> + Send + use<> {
     let (outbox, rx) = Outbox::with_metrics(OUTBOX_CAPACITY, Arc::clone(&state.metrics));
     let session = Session::new(state, outbox, user, token);
@@ -137,8 +149,11 @@ fn start(
     let writer = tokio::spawn(write_loop(
         sink,
         rx,
-        writer_done.clone(),
-        state.heartbeat.ping_interval,
+        Ending {
+            done: writer_done.clone(),
+            reset: reset.clone(),
+        },
+        (state.heartbeat.ping_interval, state.heartbeat.write_timeout),
         Arc::clone(&state.metrics),
     ));
     let reader = Reader {
@@ -148,6 +163,8 @@ fn start(
         writer,
         heartbeat: state.heartbeat,
         slot,
+        reset,
+        metrics: Arc::clone(&state.metrics),
     };
     read_loop(session, reader, state.shutdown.clone())
 }
@@ -160,6 +177,9 @@ struct Reader {
     writer: JoinHandle<()>,
     heartbeat: Heartbeat,
     slot: ConnectionSlot,
+    /// Set by the writer when it gave up on the socket: drop it, reset.
+    reset: SocketReset,
+    metrics: Arc<Metrics>,
 }
 
 /// Runs the connection: reads and handles the client's frames, keeps its
@@ -195,7 +215,7 @@ async fn read_loop(mut session: Session, mut reader: Reader, shutdown: Cancellat
                     // Boxed: handling a message is a large future (store requests,
                     // history) that an idle connection should not carry inline.
                     Some(Ok(Message::Text(text))) => Box::pin(session.handle_text(&text)).await,
-                    Some(Ok(Message::Binary(_))) => session.reject_binary(),
+                    Some(Ok(Message::Binary(_))) => Box::pin(session.reject_binary()).await,
                     // tungstenite answers pings itself; a close frame is answered
                     // too, and the stream then ends.
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => {}
@@ -230,9 +250,15 @@ async fn read_loop(mut session: Session, mut reader: Reader, shutdown: Cancellat
             }
             () = &mut closing => {
                 // We are closing: keep reading (and ignoring) until the client's close
-                // frame ends the stream, so our close frame is not cut off.
-                let drain = async { while let Some(Ok(_)) = reader.stream.next().await {} };
-                let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, drain)).await;
+                // frame ends the stream, so our close frame is not cut off — unless
+                // the writer gave up on the socket. A client that does not answer
+                // in time is not reading either: reset.
+                if !reader.reset.is_requested() {
+                    let drain = async { while let Some(Ok(_)) = reader.stream.next().await {} };
+                    if Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, drain)).await.is_err() {
+                        reader.reset.request();
+                    }
+                }
                 break;
             }
         }
@@ -240,13 +266,22 @@ async fn read_loop(mut session: Session, mut reader: Reader, shutdown: Cancellat
     // Leave every room before the writer goes, so nothing new is queued.
     drop(session);
     let Reader {
-        kick, writer, slot, ..
+        stream,
+        kick,
+        writer,
+        slot,
+        metrics,
+        ..
     } = reader;
-    drop(slot);
     kick.reader_done();
     if let Err(err) = writer.await {
         tracing::error!(%conn, %err, "websocket writer task failed");
     }
+    // Both halves of the socket are gone now: the connection is closed (reset,
+    // if the writer or the close handshake gave up), and only then counted.
+    drop(stream);
+    drop(slot);
+    metrics.closed(kick.reason());
     tracing::info!(%conn, "websocket disconnected");
 }
 
@@ -258,6 +293,9 @@ enum Stop {
     Close(CloseReason),
     /// The socket failed; nothing more can be written.
     Broken,
+    /// A write could not finish (the write deadline, or a kick while it was
+    /// blocked): drop the socket at once, reset.
+    Abort,
 }
 
 /// Whether a read failed because the client sent a message over the size limit.
@@ -267,11 +305,18 @@ fn is_too_big(err: &axum::Error) -> bool {
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
+/// What the writer leaves behind: `done` is cancelled once it has stopped, and
+/// `reset` requested first when it gave up on the socket.
+struct Ending {
+    done: CancellationToken,
+    reset: SocketReset,
+}
+
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
     mut rx: OutboxReceiver,
-    done: CancellationToken,
-    ping_interval: Duration,
+    ending: Ending,
+    (ping_interval, write_timeout): (Duration, Duration),
     metrics: Arc<Metrics>,
 ) {
     // Allocated while frames are being written, released after each flush: an
@@ -297,11 +342,11 @@ async fn write_loop(
                         }
                         batch.extend(rx.states.take());
                         let flushed = tokio::time::timeout(
-                            CLOSE_TIMEOUT,
+                            CLOSE_TIMEOUT.min(write_timeout),
                             write_batch(&mut sink, &mut batch, &metrics),
                         );
                         if !matches!(flushed.await, Ok(Ok(()))) {
-                            break Stop::Broken;
+                            break Stop::Abort;
                         }
                     }
                     break Stop::Close(reason);
@@ -310,14 +355,16 @@ async fn write_loop(
                 WriterEvent::Frames(_) | WriterEvent::States => {
                     // Latest tallies ride along, after the messages queued before them.
                     batch.extend(rx.states.take());
-                    if write_batch(&mut sink, &mut batch, &metrics).await.is_err() {
-                        break Stop::Broken;
+                    let write = write_batch(&mut sink, &mut batch, &metrics);
+                    if let Err(stop) = bounded(write, &rx.kick, write_timeout).await {
+                        break stop;
                     }
                 }
             },
             _ = ping.tick() => {
-                if sink.send(Message::Ping(axum::body::Bytes::new())).await.is_err() {
-                    break Stop::Broken;
+                let write = sink.send(Message::Ping(axum::body::Bytes::new()));
+                if let Err(stop) = bounded(write, &rx.kick, write_timeout).await {
+                    break stop;
                 }
             }
         }
@@ -328,15 +375,68 @@ async fn write_loop(
                 code,
                 reason: Utf8Bytes::from_static(reason),
             };
-            let _ =
-                tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+            let sent = tokio::time::timeout(
+                CLOSE_TIMEOUT.min(write_timeout),
+                sink.send(Message::Close(Some(frame))),
+            );
+            if !matches!(sent.await, Ok(Ok(()))) {
+                ending.reset.request();
+            }
         }
         Stop::ReaderDone => {
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
         }
         Stop::Broken => {}
+        Stop::Abort => ending.reset.request(),
     }
-    done.cancel();
+    ending.done.cancel();
+}
+
+/// Runs one write (a batch and its flush, or a ping) within the write deadline,
+/// and gives up on it at once when the connection is kicked as a slow consumer
+/// or for silence while it is still pending: the client is not reading, so
+/// neither the rest of the write nor a close frame would get through. Other
+/// kicks (shutdown, log-out…) let the write finish within [`CLOSE_TIMEOUT`]
+/// (or the deadline, if sooner); the loop then handles them.
+async fn bounded(
+    write: impl Future<Output = Result<(), axum::Error>>,
+    kick: &Kick,
+    deadline: Duration,
+) -> Result<(), Stop> {
+    tokio::pin!(write);
+    // Nearly every write finishes at once: no clock read, no timer for those.
+    if let Poll::Ready(result) = futures_util::poll!(write.as_mut()) {
+        return result.map_err(|_| Stop::Broken);
+    }
+    let timer = tokio::time::sleep(deadline);
+    tokio::pin!(timer);
+    let mut graced = false;
+    loop {
+        tokio::select! {
+            biased;
+            result = &mut write => return result.map_err(|_| Stop::Broken),
+            reason = std::future::poll_fn(|cx| kick.poll_kicked(cx)), if !graced => {
+                if reason == CloseReason::SLOW_CONSUMER || reason == CloseReason::IDLE {
+                    tracing::info!(
+                        code = reason.code,
+                        "kicked while a write was blocked: resetting the socket"
+                    );
+                    return Err(Stop::Abort);
+                }
+                graced = true;
+                let by = tokio::time::Instant::now() + CLOSE_TIMEOUT;
+                if by < timer.deadline() {
+                    timer.as_mut().reset(by);
+                }
+            }
+            () = &mut timer => {
+                tracing::info!(
+                    "a write made no progress within its deadline: dropping the connection"
+                );
+                return Err(Stop::Abort);
+            }
+        }
+    }
 }
 
 async fn write_batch(

@@ -182,6 +182,21 @@ impl TestApp {
         (client, rooms)
     }
 
+    /// Opens a WebSocket that says hello resuming `room` from `seq`; the
+    /// welcome has been read.
+    pub async fn resume_ws(&self, token: &str, room: &str, seq: u64) -> Client {
+        let mut client = self
+            .try_ws(Some(token), None)
+            .await
+            .expect("upgrade refused");
+        client
+            .send_json(json!({"type": "hello", "protocol": PROTOCOL_VERSION,
+                              "resume": [{"room": room, "seq": seq}]}))
+            .await;
+        assert!(matches!(client.recv().await, ServerMsg::Welcome { .. }));
+        client
+    }
+
     /// Registers `name` and connects; the lobby is joined.
     pub async fn user(&self, name: &str) -> Client {
         let token = self.register(name).await;

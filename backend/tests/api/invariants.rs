@@ -139,6 +139,7 @@ async fn run(ops: Vec<Op>) {
                         ClientMsgId::parse(&format!("p{id}")).unwrap(),
                         MessageBody::parse("hi").unwrap(),
                     )
+                    .await
                     .await;
                 if let Some(&(first_room, seq)) = model.sent.get(&(u, id)) {
                     // A retry: the original, stored once, sent to nobody again.

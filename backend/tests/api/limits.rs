@@ -250,14 +250,7 @@ async fn a_client_that_stops_reading_is_cut_off_alone_and_resumes_without_loss()
     }
     // She resumes from the last one she has and gets exactly the rest.
     let last = seen.last().map_or(0, |m| m.seq);
-    let mut again = app.try_ws(Some(&carol), None).await.unwrap();
-    again
-        .send_json(
-            json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION,
-                          "resume": [{"room": "lobby", "seq": last}]}),
-        )
-        .await;
-    assert!(matches!(again.recv().await, ServerMsg::Welcome { .. }));
+    let mut again = app.resume_ws(&carol, "lobby", last).await;
     // Long messages come in several `missed` frames.
     let mut seqs = Vec::new();
     while seqs.last() != Some(&N) {
@@ -274,7 +267,6 @@ async fn a_client_that_stops_reading_is_cut_off_alone_and_resumes_without_loss()
 #[tokio::test]
 async fn the_largest_history_page_and_replay_get_through() {
     use parley_common::ServerMsg;
-    use serde_json::json;
     let app = spawn_app().await;
     let mut alice = app.user("alice").await;
     let bob = app.register("bob").await;
@@ -288,14 +280,7 @@ async fn the_largest_history_page_and_replay_get_through() {
     assert_eq!(page.len(), parley_common::HISTORY_PAGE);
     assert!(has_more);
     assert!(page.iter().all(|m| m.body.as_str() == body));
-    let mut again = app.try_ws(Some(&bob), None).await.unwrap();
-    again
-        .send_json(
-            json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION,
-                          "resume": [{"room": "lobby", "seq": 0}]}),
-        )
-        .await;
-    assert!(matches!(again.recv().await, ServerMsg::Welcome { .. }));
+    let mut again = app.resume_ws(&bob, "lobby", 0).await;
     let mut seqs = Vec::new();
     while seqs.last() != Some(&60) {
         match again.recv().await {

@@ -9,6 +9,7 @@ mod bad_input;
 mod chat;
 mod crash;
 mod durability;
+mod hardening;
 mod invariants;
 mod lifecycle;
 mod limits;
