@@ -1274,6 +1274,18 @@ impl Reducible for AppState {
             }
             Action::Closing { .. } => next.conn = ConnState::Closing,
             Action::Closed { code, reason, .. } => next = next.apply_closed(code, reason),
+            // `hello` itself refused because the server is too busy to read
+            // the user's rooms: nothing was set up on that connection, so it
+            // counts as closed and is tried again after the usual backoff.
+            Action::Received {
+                msg:
+                    ServerMsg::Error {
+                        code: ErrorCode::ServerBusy,
+                        message,
+                        ..
+                    },
+                ..
+            } if !next.ready => next = next.apply_closed(None, message),
             Action::Received { msg, now_ms, .. } => next.apply_server_msg(msg, now_ms),
             Action::BadFrame { detail, .. } => {
                 next.show_error(

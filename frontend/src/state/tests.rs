@@ -974,6 +974,39 @@ fn bad_frame_shows_a_notice() {
 }
 
 #[test]
+fn a_busy_server_refusing_hello_means_try_again_later() {
+    let opened = apply(
+        Rc::new(AppState::default()),
+        [
+            Action::SessionChecked(Some(name("Alice"))),
+            Action::Opened {
+                conn: 1,
+                transport: Transport::WebSocket,
+            },
+        ],
+    );
+    let busy = |message: &str| ServerMsg::Error {
+        code: ErrorCode::ServerBusy,
+        message: message.into(),
+        client_id: None,
+    };
+    let state = feed(opened, [busy("the server is busy")]);
+    assert_eq!(
+        state.conn,
+        ConnState::Closed {
+            code: None,
+            reason: "the server is busy".into()
+        }
+    );
+    assert!(state.can_reconnect());
+    // Once greeted, a busy answer to one request is only a notice.
+    let state = feed(chatting(), [busy("try again")]);
+    assert_eq!(state.conn, ConnState::Open);
+    assert!(state.ready);
+    assert!(state.error.is_some());
+}
+
+#[test]
 fn close_is_recorded_and_requests_in_flight_are_forgotten() {
     let state = chatting().reduce(Action::Select(ch("rust")));
     assert!(shown(&state, "rust").loading);
