@@ -13,8 +13,8 @@ use parley_common::{Credentials, ErrorCode, Me, Password, PasswordProblem, Usern
 
 use crate::AppState;
 use crate::auth::{self, SESSION_TTL};
+use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::hub::now_ms;
 use crate::outbox::CloseReason;
 use crate::store::{AuthUser, TokenHash};
 

@@ -16,7 +16,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parley_common::{Channel, ChatMessage, PRESENCE_DETAIL_LIMIT, ServerMsg, Tally, Username};
 use tokio_util::sync::CancellationToken;
@@ -528,13 +527,6 @@ fn presence_slot(key: &ChannelKey) -> u64 {
 /// A typing signal for a room the user is not in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotInRoom;
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 #[cfg(test)]
 mod tests {

@@ -275,7 +275,7 @@ fn flush(hub: &Hub, pending: &mut HashMap<u64, Pending>, sent: &mut Sent, poll: 
 /// Closes `poll` at `closes_at` (ms since the Unix epoch), unless the server
 /// stops first (then the next start schedules it again).
 pub fn close_at(store: Store, shutdown: CancellationToken, poll: u64, closes_at: u64) {
-    let wait = Duration::from_millis(closes_at.saturating_sub(crate::hub::now_ms()));
+    let wait = Duration::from_millis(closes_at.saturating_sub(crate::clock::now_ms()));
     tokio::spawn(async move {
         tokio::select! {
             () = tokio::time::sleep(wait) => {

@@ -537,7 +537,7 @@ impl Session {
         closes_at: Option<u64>,
     ) -> Result<(), ProtocolError> {
         let spec = PollSpec::parse(question, options).map_err(poll_error)?;
-        if closes_at.is_some_and(|t| t <= crate::hub::now_ms()) {
+        if closes_at.is_some_and(|t| t <= crate::clock::now_ms()) {
             return Err(ProtocolError::new(
                 ErrorCode::BadMessage,
                 "closes_at is in the past",

@@ -28,7 +28,7 @@ use parley_common::{
 };
 use tokio::sync::oneshot;
 
-use crate::hub::now_ms;
+use crate::clock::now_ms;
 
 pub use writer::{Attach, Fanout, Stats};
 

@@ -391,7 +391,7 @@ fn polls_where(
     for row in rows {
         let (id, room, creator, question, options, closes_at, closed, version, my_vote) = row?;
         let (counts, voters) = vote_counts(c, id, options.len())?;
-        let closed = closed || closes_at.is_some_and(|t| t <= crate::hub::now_ms());
+        let closed = closed || closes_at.is_some_and(|t| t <= crate::clock::now_ms());
         polls.push(PollInfo {
             id,
             room,

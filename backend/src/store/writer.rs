@@ -29,7 +29,7 @@ use super::{Appended, AuthUser, ChannelKey, DmParties, StoreError, TokenHash, Us
 use parley_common::{PollInfo, PollSpec, Tally};
 
 use super::Voted;
-use crate::hub::now_ms;
+use crate::clock::now_ms;
 
 /// Most requests committed together.
 const MAX_BATCH: usize = 1024;

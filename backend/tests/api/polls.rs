@@ -246,7 +246,7 @@ async fn closing_sends_the_final_result_and_stops_votes() {
 async fn a_poll_closes_by_itself_at_its_time() {
     let app = spawn_app().await;
     let mut alice = app.user("Alice").await;
-    let closes_at = parley_backend::hub::now_ms() + 1_000;
+    let closes_at = parley_backend::clock::now_ms() + 1_000;
     alice
         .send_json(
             json!({"type": "create_poll", "room": "lobby", "question": "Quick?",

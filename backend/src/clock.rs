@@ -1,0 +1,11 @@
+//! The wall clock, in the unit the protocol uses (milliseconds since the Unix
+//! epoch). A leaf: every layer may read the time.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
