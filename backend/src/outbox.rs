@@ -15,7 +15,6 @@ use std::task::Poll;
 
 use axum::extract::ws::Utf8Bytes;
 use futures_util::task::AtomicWaker;
-use parley_common::close;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -28,47 +27,9 @@ pub type Frame = Utf8Bytes;
 /// How many frames may wait for a connection before it counts as a slow consumer.
 pub const OUTBOX_CAPACITY: usize = 256;
 
-/// Why the server ends a connection: a WebSocket close code and reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseReason {
-    pub code: u16,
-    pub reason: &'static str,
-}
-
-impl CloseReason {
-    pub const GOING_AWAY: Self = Self {
-        code: close::GOING_AWAY,
-        reason: close::GOING_AWAY_REASON,
-    };
-    pub const SLOW_CONSUMER: Self = Self {
-        code: close::SLOW_CONSUMER,
-        reason: close::SLOW_CONSUMER_REASON,
-    };
-    pub const LOGGED_OUT: Self = Self {
-        code: close::LOGGED_OUT,
-        reason: close::LOGGED_OUT_REASON,
-    };
-    pub const TOO_BIG: Self = Self {
-        code: close::TOO_BIG,
-        reason: close::TOO_BIG_REASON,
-    };
-    pub const IDLE: Self = Self {
-        code: close::IDLE,
-        reason: close::IDLE_REASON,
-    };
-    pub const RATE: Self = Self {
-        code: close::POLICY,
-        reason: close::RATE_REASON,
-    };
-    pub const HELLO_TIMEOUT: Self = Self {
-        code: close::POLICY,
-        reason: close::HELLO_TIMEOUT_REASON,
-    };
-    pub const CLIENT_CLOSED: Self = Self {
-        code: 1000,
-        reason: "closed by the client",
-    };
-}
+/// Why the server ends a connection: the protocol's one list of close codes
+/// and reasons.
+pub use parley_common::close::CloseReason;
 
 /// The frame queue of one connection: a bounded FIFO with one receiver.
 ///

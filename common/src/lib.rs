@@ -53,25 +53,67 @@ pub const PRESENCE_DETAIL_LIMIT: usize = 100;
 /// Name of the HttpOnly session cookie.
 pub const SESSION_COOKIE: &str = "parley_session";
 
-/// WebSocket close codes the server uses, with the reason text it sends.
+/// WebSocket close codes the server uses, with the reason text it sends: one
+/// list, [`close::CloseReason`]'s constants; the bare codes are read off it.
 pub mod close {
-    /// The server is shutting down or restarting; reconnect with backoff.
-    pub const GOING_AWAY: u16 = 1001;
-    pub const GOING_AWAY_REASON: &str = "server shutting down";
+    /// Why the server ends a connection: a WebSocket close code and the reason
+    /// text sent with it (also a long-poll batch's `close`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CloseReason {
+        pub code: u16,
+        pub reason: &'static str,
+    }
+
+    impl CloseReason {
+        /// The client closed the connection itself.
+        pub const CLIENT_CLOSED: Self = Self {
+            code: 1000,
+            reason: "closed by the client",
+        };
+        /// The server is shutting down or restarting; reconnect with backoff.
+        pub const GOING_AWAY: Self = Self {
+            code: 1001,
+            reason: "server shutting down",
+        };
+        /// Too many messages for too long.
+        pub const RATE: Self = Self {
+            code: 1008,
+            reason: "too many messages: slow down",
+        };
+        /// No `hello` in time.
+        pub const HELLO_TIMEOUT: Self = Self {
+            code: 1008,
+            reason: "no hello in time",
+        };
+        /// A message over the server's size limit.
+        pub const TOO_BIG: Self = Self {
+            code: 1009,
+            reason: "message too big",
+        };
+        /// The client read too slowly and its outbox overflowed; reconnect and
+        /// resume.
+        pub const SLOW_CONSUMER: Self = Self {
+            code: 4000,
+            reason: "outbox full: client too slow",
+        };
+        /// The session was logged out (in this tab or another); show the login
+        /// page.
+        pub const LOGGED_OUT: Self = Self {
+            code: 4001,
+            reason: "logged out",
+        };
+        /// Nothing (not even a pong) came from the client for too long.
+        pub const IDLE: Self = Self {
+            code: 4002,
+            reason: "no traffic: connection presumed dead",
+        };
+    }
+
+    pub const GOING_AWAY: u16 = CloseReason::GOING_AWAY.code;
     /// Too many messages for too long, or no `hello` in time.
-    pub const POLICY: u16 = 1008;
-    pub const RATE_REASON: &str = "too many messages: slow down";
-    pub const HELLO_TIMEOUT_REASON: &str = "no hello in time";
-    /// A message over the server's size limit.
-    pub const TOO_BIG: u16 = 1009;
-    pub const TOO_BIG_REASON: &str = "message too big";
-    /// The client read too slowly and its outbox overflowed; reconnect and resume.
-    pub const SLOW_CONSUMER: u16 = 4000;
-    pub const SLOW_CONSUMER_REASON: &str = "outbox full: client too slow";
-    /// The session was logged out (in this tab or another); show the login page.
-    pub const LOGGED_OUT: u16 = 4001;
-    pub const LOGGED_OUT_REASON: &str = "logged out";
-    /// Nothing (not even a pong) came from the client for too long.
-    pub const IDLE: u16 = 4002;
-    pub const IDLE_REASON: &str = "no traffic: connection presumed dead";
+    pub const POLICY: u16 = CloseReason::RATE.code;
+    pub const TOO_BIG: u16 = CloseReason::TOO_BIG.code;
+    pub const SLOW_CONSUMER: u16 = CloseReason::SLOW_CONSUMER.code;
+    pub const LOGGED_OUT: u16 = CloseReason::LOGGED_OUT.code;
+    pub const IDLE: u16 = CloseReason::IDLE.code;
 }

@@ -37,8 +37,9 @@ impl std::fmt::Display for Channel {
 /// Everything a client may send over the WebSocket. Unknown fields are ignored (so
 /// a payload naming a `sender` changes nothing: the server stamps the sender from
 /// the authenticated session).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::VariantNames)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ClientMsg {
     /// First message on every connection: the protocol version the client speaks,
     /// and, when reconnecting, the last sequence number it saw in each room and
@@ -111,24 +112,9 @@ pub enum ClientMsg {
 
 impl ClientMsg {
     /// The `type` tags of every variant, for error reporting ("unknown type" vs
-    /// "known type, bad fields"). A test keeps it in step with the enum.
-    pub const TYPES: &'static [&'static str] = &[
-        "hello",
-        "ping",
-        "list_rooms",
-        "create_room",
-        "join",
-        "leave",
-        "history",
-        "send",
-        "typing",
-        "mark_read",
-        "create_poll",
-        "vote",
-        "close_poll",
-        "get_poll",
-        "list_polls",
-    ];
+    /// "known type, bad fields"): strum reads them off the enum with serde's
+    /// renaming rule, and a test checks both agree.
+    pub const TYPES: &'static [&'static str] = <Self as strum::VariantNames>::VARIANTS;
 
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(self)
@@ -325,8 +311,10 @@ impl ServerMsg {
 
 /// Machine-readable reason of an error, over the WebSocket (`error` event) and over
 /// HTTP (the `code` of an [`ApiError`](crate::ApiError) body).
-/// On the wire, its [`name`](Self::name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// On the wire, its [`name`](Self::name): the variant's name in snake_case
+/// (strum writes both the names and the list of every code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
     /// The frame or body is not valid JSON (or not text).
     BadJson,
@@ -410,97 +398,12 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, for codecs that look a code up by its name.
-    pub const ALL: [Self; 41] = [
-        Self::BadJson,
-        Self::BadMessage,
-        Self::UnknownType,
-        Self::UnsupportedVersion,
-        Self::HelloRequired,
-        Self::AlreadyGreeted,
-        Self::InvalidName,
-        Self::InvalidRoomName,
-        Self::InvalidClientId,
-        Self::EmptyBody,
-        Self::BodyTooLong,
-        Self::InvalidBody,
-        Self::NotInRoom,
-        Self::UnknownUser,
-        Self::CannotMessageSelf,
-        Self::BadReadMarker,
-        Self::InvalidQuestion,
-        Self::TooFewOptions,
-        Self::TooManyOptions,
-        Self::InvalidOption,
-        Self::DuplicateOption,
-        Self::NoSuchPoll,
-        Self::NoSuchOption,
-        Self::PollClosed,
-        Self::NotPollCreator,
-        Self::NoSuchRoom,
-        Self::RoomExists,
-        Self::InvalidCredentials,
-        Self::NameTaken,
-        Self::WeakPassword,
-        Self::PasswordTooLong,
-        Self::RateLimited,
-        Self::TooManyConnections,
-        Self::ServerBusy,
-        Self::Unauthorized,
-        Self::RequestPending,
-        Self::UnknownConnection,
-        Self::TooLarge,
-        Self::UnsupportedMediaType,
-        Self::ForbiddenOrigin,
-        Self::Internal,
-    ];
+    /// Every code.
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
-    /// The code's name on the wire (`tests/wire.rs` pins them, and checks
-    /// that [`Self::ALL`] lists every code).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::BadJson => "bad_json",
-            Self::BadMessage => "bad_message",
-            Self::UnknownType => "unknown_type",
-            Self::UnsupportedVersion => "unsupported_version",
-            Self::HelloRequired => "hello_required",
-            Self::AlreadyGreeted => "already_greeted",
-            Self::InvalidName => "invalid_name",
-            Self::InvalidRoomName => "invalid_room_name",
-            Self::InvalidClientId => "invalid_client_id",
-            Self::EmptyBody => "empty_body",
-            Self::BodyTooLong => "body_too_long",
-            Self::InvalidBody => "invalid_body",
-            Self::NotInRoom => "not_in_room",
-            Self::UnknownUser => "unknown_user",
-            Self::CannotMessageSelf => "cannot_message_self",
-            Self::BadReadMarker => "bad_read_marker",
-            Self::InvalidQuestion => "invalid_question",
-            Self::TooFewOptions => "too_few_options",
-            Self::TooManyOptions => "too_many_options",
-            Self::InvalidOption => "invalid_option",
-            Self::DuplicateOption => "duplicate_option",
-            Self::NoSuchPoll => "no_such_poll",
-            Self::NoSuchOption => "no_such_option",
-            Self::PollClosed => "poll_closed",
-            Self::NotPollCreator => "not_poll_creator",
-            Self::NoSuchRoom => "no_such_room",
-            Self::RoomExists => "room_exists",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::NameTaken => "name_taken",
-            Self::WeakPassword => "weak_password",
-            Self::PasswordTooLong => "password_too_long",
-            Self::RateLimited => "rate_limited",
-            Self::TooManyConnections => "too_many_connections",
-            Self::ServerBusy => "server_busy",
-            Self::Unauthorized => "unauthorized",
-            Self::RequestPending => "request_pending",
-            Self::UnknownConnection => "unknown_connection",
-            Self::TooLarge => "too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::ForbiddenOrigin => "forbidden_origin",
-            Self::Internal => "internal",
-        }
+    /// The code's name on the wire (`tests/wire.rs` pins them).
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -514,7 +417,7 @@ impl<'de> Deserialize<'de> for ErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_str(crate::decode::ByName {
             what: "error code",
-            find: |name| Self::ALL.into_iter().find(|code| code.name() == name),
+            find: |name| Self::ALL.iter().copied().find(|code| code.name() == name),
         })
     }
 }

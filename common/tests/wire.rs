@@ -445,7 +445,7 @@ fn error_codes_are_all_listed_with_their_wire_names() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), ErrorCode::ALL.len(), "every code listed once");
-    for code in ErrorCode::ALL {
+    for &code in ErrorCode::ALL {
         assert!(listed(code));
         let name = code.name();
         assert!(

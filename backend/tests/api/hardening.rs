@@ -54,7 +54,7 @@ async fn a_flood_of_malformed_frames_is_refused_then_closed_with_1008() {
     let close = close.expect("a close frame");
     assert_eq!(
         (u16::from(close.code), close.reason.as_str()),
-        (close::POLICY, close::RATE_REASON),
+        (close::POLICY, close::CloseReason::RATE.reason),
         "the flooding client is closed for flooding, not as a slow reader"
     );
     // The burst (60, `hello` took one) was answered, then refusals.
@@ -121,7 +121,7 @@ async fn a_flood_of_malformed_messages_over_long_polling_is_closed_with_1008() {
     let close = close.expect("closed");
     assert_eq!(
         (close.code, close.reason.as_str()),
-        (close::POLICY, close::RATE_REASON)
+        (close::POLICY, close::CloseReason::RATE.reason)
     );
     assert!(limited >= 1);
     let metrics = wait_metrics(&app, |m| {

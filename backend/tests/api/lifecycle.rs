@@ -18,7 +18,7 @@ async fn shutdown_delivers_queued_messages_then_closes_with_going_away() {
     for client in [&mut alice, &mut bob] {
         let frame = client.recv_close().await.expect("a close frame");
         assert_eq!(u16::from(frame.code), close::GOING_AWAY);
-        assert_eq!(frame.reason.as_str(), close::GOING_AWAY_REASON);
+        assert_eq!(frame.reason.as_str(), close::CloseReason::GOING_AWAY.reason);
     }
     stopping.await.unwrap();
 }

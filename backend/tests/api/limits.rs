@@ -171,7 +171,10 @@ async fn a_connection_that_never_says_hello_is_closed() {
     let mut quiet = app.try_ws(Some(&token), None).await.unwrap();
     let frame = quiet.recv_close().await.expect("a close frame");
     assert_eq!(u16::from(frame.code), close::POLICY);
-    assert_eq!(frame.reason.as_str(), close::HELLO_TIMEOUT_REASON);
+    assert_eq!(
+        frame.reason.as_str(),
+        close::CloseReason::HELLO_TIMEOUT.reason
+    );
     // One that does is not.
     let (mut talker, _) = app.connect(&token).await;
     talker.say_acked("lobby", "t1", "here").await;
