@@ -16,7 +16,7 @@ use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::error::{Context, Result};
+use anyhow::{Context, Result};
 
 /// `parley-bench bare-server PORT` (pinned to the server's core by `suite`):
 /// serves until killed.

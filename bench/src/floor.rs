@@ -25,10 +25,10 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::error::{Context, Result, bail};
 use crate::procs::{self, SERVER_CPU};
 use crate::wire::new_histogram;
 use crate::worker::now_us;
+use anyhow::{Context, Result, bail};
 
 /// Bytes per frame: about what Parley puts on the wire per delivery in S3 (a
 /// `message` frame with S3's 100-byte body).
@@ -61,7 +61,7 @@ pub async fn measure(exe: &Path, rep: usize, room: usize, offered: f64, secs: f6
         ..FloorRun::default()
     };
     if let Err(e) = sink(exe, &mut run, secs).await {
-        run.error = Some(e.to_string());
+        run.error = Some(format!("{e:#}"));
     }
     run
 }

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use crate::error::{Context, Error, Result, bail};
 use crate::procs::{self, GENERATOR_CPU, ServerProc};
 use crate::proto::Proto;
 use crate::wire::{
@@ -22,6 +21,7 @@ use crate::wire::{
     VoteReport, new_histogram,
 };
 use crate::worker::now_us;
+use anyhow::{Context, Error, Result, bail};
 
 /// Connections per worker process: well under the 20,000 open files a process
 /// may have, and under the ~28k ports of one source address.

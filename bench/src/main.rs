@@ -9,7 +9,6 @@
 //! See `bench/README.md` for the layout and how to read the numbers.
 
 mod bare;
-mod error;
 mod floor;
 mod generator;
 mod parley_db;
@@ -30,8 +29,8 @@ use std::time::Instant;
 
 use clap::{Args, Parser};
 
-use crate::error::{Context, Result, bail};
 use crate::scenarios::{Ctx, Results, Server, Setup, Sizes};
+use anyhow::{Context, Result, bail};
 
 #[derive(Debug, Parser)]
 #[command(name = "parley-bench", about = "Parley's benchmarks against peers")]
@@ -124,7 +123,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("[bench] error: {err}");
+            eprintln!("[bench] error: {err:#}");
             ExitCode::FAILURE
         }
     }
@@ -179,8 +178,8 @@ fn suite(args: SuiteArgs) -> Result<()> {
     let mut notes = Vec::new();
     servers.retain(|&s| match setup.missing(s) {
         Some(why) => {
-            eprintln!("[bench] skipping {}: {why}", s.name());
-            notes.push(format!("{} was not run: {why}", s.name()));
+            eprintln!("[bench] skipping {}: {why:#}", s.name());
+            notes.push(format!("{} was not run: {why:#}", s.name()));
             false
         }
         None => true,
@@ -261,7 +260,7 @@ fn suite(args: SuiteArgs) -> Result<()> {
     if wants("spa") {
         match scenarios::spa(&root.join("dist")) {
             Ok(spa) => results.spa = Some(spa),
-            Err(e) => results.spa_error = Some(e.to_string()),
+            Err(e) => results.spa_error = Some(format!("{e:#}")),
         }
     }
     // The databases of the runs are scratch (the template is rebuilt every run).

@@ -17,8 +17,8 @@ use parley_backend::{Hub, Store};
 use parley_common::{Password, PollSpec, RoomName, Username};
 use tokio::task::JoinSet;
 
-use crate::error::{Context, Result};
 use crate::procs::fresh_dir;
+use anyhow::{Context, Result};
 
 const DB_FILE: &str = "parley.db";
 
@@ -66,8 +66,9 @@ pub async fn prepare(
     let dir = fresh_dir(dir)?;
     let path = dir.join(DB_FILE);
     let store = Store::open(&path, Arc::new(Hub::new())).context("open the template database")?;
-    let password = Password::parse("benchmark password").context("password")?;
-    let hash = auth::hash_password(&password).context("argon2")?;
+    let password =
+        Password::parse("benchmark password").map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let hash = auth::hash_password(&password).map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
 
     let mut set = JoinSet::new();
     for i in 0..lobby_users {
@@ -150,7 +151,8 @@ impl Accounts {
 /// created by `creator`; returns its id.
 pub async fn add_poll(db: &Path, creator: AuthUser, options: &[String]) -> Result<u64> {
     let store = Store::open(db, Arc::new(Hub::new())).context("open the database")?;
-    let spec = PollSpec::parse("Best transport?", options).context("poll")?;
+    let spec =
+        PollSpec::parse("Best transport?", options).map_err(|e| anyhow::anyhow!("poll: {e}"))?;
     let poll = store
         .create_poll(RoomName::lobby(), creator, spec, None)
         .await

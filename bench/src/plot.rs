@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::error::{Context, Error, Result};
+use anyhow::{Context, Error, Result};
 
 /// One line: its name and (x, y) points.
 pub type Series = (String, Vec<(f64, f64)>);

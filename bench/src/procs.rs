@@ -9,7 +9,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::error::{Context, Result, bail};
+use anyhow::{Context, Result, bail};
 
 /// The server under test runs on this CPU…
 pub const SERVER_CPU: usize = 0;

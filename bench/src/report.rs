@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::error::Result;
 use crate::plot::{self, Series};
 use crate::scenarios::{GENERATOR_SATURATED, Results, S3Run, SLO_P99_MS, Server, StepResult};
+use anyhow::Result;
 
 macro_rules! line {
     ($md:expr) => { $md.push('\n') };

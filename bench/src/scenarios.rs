@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Context, Result, bail};
 use crate::generator::{Connected, Generator, Sender, SourceAddrs, StepOutcome};
 use crate::parley_db::{self, Accounts};
 use crate::procs::{self, SERVER_CPU, ServerProc};
 use crate::proto::Proto;
 use crate::wire::ClientSpec;
+use anyhow::{Context, Result, bail};
 
 /// A server is stopped by force after this long, whatever happens to the runner.
 const SERVER_MAX_SECS: u64 = 1800;
@@ -400,7 +400,7 @@ pub async fn s1(ctx: &mut Ctx<'_>, server: Server, n: usize, rep: usize) -> S1Ru
         Ok(())
     }
     .await;
-    run.error = result.err().map(|e| e.to_string());
+    run.error = result.err().map(|e| format!("{e:#}"));
     run
 }
 
@@ -450,7 +450,7 @@ pub async fn s2(ctx: &mut Ctx<'_>, server: Server, rep: usize) -> S2Run {
         Ok(())
     }
     .await;
-    run.error = result.err().map(|e| e.to_string());
+    run.error = result.err().map(|e| format!("{e:#}"));
     run
 }
 
@@ -642,7 +642,7 @@ pub async fn s3(ctx: &mut Ctx<'_>, server: Server, n: usize, rep: usize) -> S3Ru
         Ok(())
     }
     .await;
-    run.error = result.err().map(|e| e.to_string());
+    run.error = result.err().map(|e| format!("{e:#}"));
     run
 }
 
@@ -757,7 +757,7 @@ pub async fn s4(ctx: &mut Ctx<'_>, rep: usize) -> S4Run {
         Ok(())
     }
     .await;
-    run.error = result.err().map(|e| e.to_string());
+    run.error = result.err().map(|e| format!("{e:#}"));
     run
 }
 
@@ -862,7 +862,7 @@ pub async fn s5(ctx: &mut Ctx<'_>, server: Server, rep: usize) -> S5Run {
         Ok(())
     }
     .await;
-    run.error = result.err().map(|e| e.to_string());
+    run.error = result.err().map(|e| format!("{e:#}"));
     run
 }
 

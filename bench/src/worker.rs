@@ -28,12 +28,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::error::{Context, Error, Result, bail};
 use crate::proto::{Delivery, Incoming, Proto, payload};
 use crate::wire::{
     Command, ConnectReport, ConnectSpec, Hist, Report, SenderSpec, StepPlan, StepReport, VotePlan,
     VoteReport, new_histogram,
 };
+use anyhow::{Context, Error, Result, bail};
 
 pub type Ws = WebSocketStream<TcpStream>;
 
@@ -284,7 +284,7 @@ impl Worker {
                         client_loop(ws, ctx, plan_rx).await;
                     }
                     Ok(Err(err)) => {
-                        let _ = done.send(Err(err.to_string()));
+                        let _ = done.send(Err(format!("{err:#}")));
                     }
                     Err(_) => {
                         let _ = done.send(Err(format!(
@@ -745,20 +745,20 @@ async fn serve_commands() -> Result<()> {
                     worker = Some(w);
                     Report::Connected(r)
                 }
-                Err(e) => Report::Failed(e.to_string()),
+                Err(e) => Report::Failed(format!("{e:#}")),
             },
             Command::Run(plan) => match &worker {
                 Some(w) => w
                     .run(plan)
                     .await
-                    .map_or_else(|e| Report::Failed(e.to_string()), Report::Step),
+                    .map_or_else(|e| Report::Failed(format!("{e:#}")), Report::Step),
                 None => Report::Failed("run before connect".into()),
             },
             Command::Vote(plan) => match &worker {
                 Some(w) => w
                     .vote(plan)
                     .await
-                    .map_or_else(|e| Report::Failed(e.to_string()), Report::Vote),
+                    .map_or_else(|e| Report::Failed(format!("{e:#}")), Report::Vote),
                 None => Report::Failed("vote before connect".into()),
             },
             Command::Quit => return Ok(()),
