@@ -1,12 +1,15 @@
-//! Durable storage in SQLite: accounts, sessions, rooms, memberships and messages.
+//! Durable storage in SQLite: accounts, sessions, rooms, memberships, messages,
+//! read markers and polls.
 //!
 //! Writes go through one writer thread ([`writer`]) that batches whatever is
-//! waiting into one transaction (group commit: one fsync serves many messages),
-//! assigns per-room sequence numbers, and hands committed messages to the
-//! [`Fanout`] in commit order *before* answering the callers — so an ack always
-//! means "stored", and every member sees a room's messages in sequence order.
-//! Reads run on a small pool of read-only connections ([`read`]); WAL mode lets
-//! them proceed while the writer commits.
+//! waiting into one transaction (group commit: one fsync serves many messages)
+//! and hands committed messages to the [`Fanout`] in commit order *before*
+//! answering the callers — so an ack always means "stored", and every member
+//! sees a room's messages in sequence order. What each request writes (and so
+//! where a room's sequence numbers are assigned) is in [`write`], one file per
+//! kind of data. Reads run on a small pool of read-only connections ([`read`],
+//! again one file per kind of data); WAL mode lets them proceed while the writer
+//! commits.
 //!
 //! The rest of the server sees only [`Store`]'s async methods, so moving to
 //! PostgreSQL (DESIGN.md, "Growing past one machine") replaces this module, not its
@@ -16,6 +19,8 @@ mod checkpoint;
 mod migrate;
 mod read;
 mod sessions;
+mod types;
+mod write;
 mod writer;
 
 use std::future::Future;
@@ -23,128 +28,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parley_common::{
-    Channel, ChatMessage, ClientMsgId, Conversation, MessageBody, MyRoom, PollInfo, PollSpec,
-    ResumeFrom, RoomInfo, RoomName, Tally, Username,
+    Channel, ClientMsgId, MessageBody, MyRoom, PollInfo, PollSpec, ResumeFrom, RoomInfo, RoomName,
+    Username,
 };
 use tokio::sync::oneshot;
 
 use crate::clock::now_ms;
 
-pub use writer::{Attach, Fanout, Stats};
-
-/// A channel as the server keys it: a room by name, a private conversation by its
-/// two users (lower id first, so both sides name it the same).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ChannelKey {
-    Room(RoomName),
-    Dm(UserId, UserId),
-}
-
-impl ChannelKey {
-    pub fn dm(a: UserId, b: UserId) -> Self {
-        if a <= b {
-            Self::Dm(a, b)
-        } else {
-            Self::Dm(b, a)
-        }
-    }
-
-    /// The `rooms.name` of the channel's row.
-    pub fn db_name(&self) -> String {
-        match self {
-            Self::Room(r) => r.as_str().to_owned(),
-            Self::Dm(a, b) => format!("@{}:{}", a.0, b.0),
-        }
-    }
-
-    /// The other user of a conversation, seen from `me`.
-    pub fn peer(&self, me: UserId) -> Option<UserId> {
-        match self {
-            Self::Room(_) => None,
-            Self::Dm(a, b) => Some(if *a == me { *b } else { *a }),
-        }
-    }
-}
-
-/// The two users of a private message, with their names, so the fan-out can name
-/// the conversation from each side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DmParties {
-    pub sender: AuthUser,
-    pub recipient: AuthUser,
-}
-
-/// One of the user's conversations, with the other user's id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MyConversation {
-    pub peer: UserId,
-    /// `online` is filled in by the caller (the store does not know).
-    pub summary: Conversation,
-}
-
-/// A user's database id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(pub i64);
-
-/// SHA-256 of a session token: what the database stores and what identifies a
-/// logged-in session inside the server.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub [u8; 32]);
-
-impl std::fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Enough to tell sessions apart in logs, not enough to be useful to anyone.
-        write!(f, "TokenHash({:02x}{:02x}…)", self.0[0], self.0[1])
-    }
-}
-
-/// The user behind a valid session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthUser {
-    pub id: UserId,
-    pub name: Username,
-}
-
-/// A user's stored credentials, for checking a login.
-#[derive(Debug, Clone)]
-pub struct StoredUser {
-    pub id: UserId,
-    pub name: Username,
-    pub password_hash: String,
-}
-
-/// A message the writer stored (or found already stored, for a retried send).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Appended {
-    /// As the sender sees it (a conversation is named after the recipient).
-    pub msg: ChatMessage,
-    pub key: ChannelKey,
-    /// Set for private messages.
-    pub dm: Option<DmParties>,
-    /// True when (sender, client id) was already stored: nothing new was written
-    /// or broadcast, and `msg` is the original.
-    pub duplicate: bool,
-}
-
-/// A poll's tally after a vote or a close.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Voted {
-    /// The room of the poll.
-    pub key: ChannelKey,
-    pub tally: Tally,
-    /// False when nothing changed (the same vote again).
-    pub changed: bool,
-}
-
-/// A page of history, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryPage {
-    /// The channel as the reader names it (a conversation by the other user's
-    /// name as they spell it).
-    pub channel: Channel,
-    pub messages: Vec<ChatMessage>,
-    pub has_more: bool,
-}
+pub use types::{
+    Appended, AuthUser, ChannelKey, DmParties, HistoryPage, MyConversation, StoredUser, TokenHash,
+    UserId, Voted,
+};
+pub use write::Attach;
+pub use writer::{Fanout, Stats};
 
 /// What can go wrong with a store request. The first group are answers about the
 /// data; `Db` and `Closed` are failures, logged and reported as `internal`.
@@ -274,7 +170,7 @@ impl Store {
 
     async fn write<T: Send + 'static>(
         &self,
-        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> writer::Op,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> write::Op,
     ) -> Result<T, StoreError> {
         let (tx, rx) = oneshot::channel();
         self.writer.submit(op(tx)).await?;
@@ -289,7 +185,7 @@ impl Store {
         name: Username,
         password_hash: String,
     ) -> Result<UserId, StoreError> {
-        self.write(|reply| writer::Op::CreateUser {
+        self.write(|reply| write::Op::CreateUser {
             name,
             password_hash,
             reply,
@@ -305,7 +201,7 @@ impl Store {
         expires_at: u64,
     ) -> Result<(), StoreError> {
         let id = user.id;
-        self.write(|reply| writer::Op::CreateSession {
+        self.write(|reply| write::Op::CreateSession {
             token,
             user: id,
             expires_at,
@@ -320,13 +216,15 @@ impl Store {
     /// Ends a session: it stops working at once, and its row is deleted.
     pub async fn delete_session(&self, token: TokenHash) -> Result<(), StoreError> {
         self.sessions.remove(&token);
-        self.write(|reply| writer::Op::DeleteSession { token, reply })
+        self.write(|reply| write::Op::DeleteSession { token, reply })
             .await
     }
 
     pub async fn user_by_name(&self, name: &Username) -> Result<Option<StoredUser>, StoreError> {
         let key = name.key();
-        self.reads.run(move |c| read::user_by_name(c, &key)).await
+        self.reads
+            .run(move |c| read::accounts::user_by_name(c, &key))
+            .await
     }
 
     /// The user of a session that exists and has not expired (from memory: see
@@ -339,7 +237,7 @@ impl Store {
 
     /// Creates a room and makes `creator` its first member.
     pub async fn create_room(&self, room: RoomName, creator: UserId) -> Result<(), StoreError> {
-        self.write(|reply| writer::Op::CreateRoom {
+        self.write(|reply| write::Op::CreateRoom {
             room,
             creator,
             reply,
@@ -349,12 +247,12 @@ impl Store {
 
     /// Makes `user` a member of an existing room; returns its latest sequence number.
     pub async fn join(&self, room: RoomName, user: UserId) -> Result<u64, StoreError> {
-        self.write(|reply| writer::Op::Join { room, user, reply })
+        self.write(|reply| write::Op::Join { room, user, reply })
             .await
     }
 
     pub async fn leave(&self, room: RoomName, user: UserId) -> Result<(), StoreError> {
-        self.write(|reply| writer::Op::Leave { room, user, reply })
+        self.write(|reply| write::Op::Leave { room, user, reply })
             .await
     }
 
@@ -365,7 +263,7 @@ impl Store {
         user: UserId,
     ) -> Result<(Vec<MyRoom>, Vec<MyConversation>), StoreError> {
         self.reads
-            .run(move |c| read::rooms_and_conversations(c, user))
+            .run(move |c| read::rooms::rooms_and_conversations(c, user))
             .await
     }
 
@@ -376,7 +274,7 @@ impl Store {
         user: AuthUser,
         seq: u64,
     ) -> Result<(Channel, u64), StoreError> {
-        self.write(|reply| writer::Op::MarkRead {
+        self.write(|reply| write::Op::MarkRead {
             channel,
             user,
             seq,
@@ -386,7 +284,9 @@ impl Store {
     }
 
     pub async fn room_list(&self, user: UserId) -> Result<Vec<RoomInfo>, StoreError> {
-        self.reads.run(move |c| read::room_list(c, user)).await
+        self.reads
+            .run(move |c| read::rooms::room_list(c, user))
+            .await
     }
 
     // ---- messages ----
@@ -407,7 +307,7 @@ impl Store {
         let (reply, answer) = oneshot::channel();
         let submitted = self
             .writer
-            .submit(writer::Op::Append {
+            .submit(write::Op::Append {
                 channel,
                 sender,
                 client_id,
@@ -431,11 +331,11 @@ impl Store {
         &self,
         user: AuthUser,
         from: Vec<ResumeFrom>,
-        attach: writer::Attach,
+        attach: Attach,
     ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.writer
-            .submit(writer::Op::Resume {
+            .submit(write::Op::Resume {
                 user,
                 from,
                 attach,
@@ -455,7 +355,7 @@ impl Store {
         limit: usize,
     ) -> Result<HistoryPage, StoreError> {
         self.reads
-            .run(move |c| read::history(c, &channel, user, before, limit))
+            .run(move |c| read::messages::history(c, &channel, user, before, limit))
             .await
     }
 
@@ -468,7 +368,7 @@ impl Store {
         spec: PollSpec,
         closes_at: Option<u64>,
     ) -> Result<PollInfo, StoreError> {
-        self.write(|reply| writer::Op::CreatePoll {
+        self.write(|reply| write::Op::CreatePoll {
             room,
             creator,
             spec,
@@ -481,7 +381,7 @@ impl Store {
     /// Records `user`'s vote (replacing an earlier one); the new tally goes to the
     /// fan-out after the commit.
     pub async fn vote(&self, poll: u64, user: UserId, option: u32) -> Result<Voted, StoreError> {
-        self.write(|reply| writer::Op::Vote {
+        self.write(|reply| write::Op::Vote {
             poll,
             user,
             option,
@@ -492,23 +392,27 @@ impl Store {
 
     /// Closes a poll: by its creator, or (`by: None`) because its time is up.
     pub async fn close_poll(&self, poll: u64, by: Option<UserId>) -> Result<Voted, StoreError> {
-        self.write(|reply| writer::Op::ClosePoll { poll, by, reply })
+        self.write(|reply| write::Op::ClosePoll { poll, by, reply })
             .await
     }
 
     /// A poll as `user` sees it (their vote included); they must be in its room.
     pub async fn poll(&self, poll: u64, user: UserId) -> Result<PollInfo, StoreError> {
-        self.reads.run(move |c| read::poll(c, poll, user)).await
+        self.reads
+            .run(move |c| read::polls::poll(c, poll, user))
+            .await
     }
 
     /// The polls of a room `user` is in, newest first.
     pub async fn polls(&self, room: RoomName, user: UserId) -> Result<Vec<PollInfo>, StoreError> {
-        self.reads.run(move |c| read::polls(c, &room, user)).await
+        self.reads
+            .run(move |c| read::polls::polls(c, &room, user))
+            .await
     }
 
     /// Open polls with a closing time: (poll, closes_at).
     pub async fn poll_deadlines(&self) -> Result<Vec<(u64, u64)>, StoreError> {
-        self.reads.run(read::poll_deadlines).await
+        self.reads.run(read::polls::poll_deadlines).await
     }
 
     /// Stops the writer after it has committed everything submitted so far, and
