@@ -16,7 +16,6 @@ pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
-pub mod polls;
 pub mod security;
 pub mod serve;
 pub mod session;
@@ -289,8 +288,8 @@ impl Application {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
         };
-        state.hub.start_tallies(state.shutdown.clone());
-        polls::schedule_deadlines(&state.store, &state.shutdown).await;
+        state.hub.start(state.shutdown.clone());
+        hub::deadlines::schedule_deadlines(&state.store, &state.shutdown).await;
         let listener = listen(config.listen)?;
         let autobahn = config.autobahn_echo.then(|| {
             config

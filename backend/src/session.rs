@@ -550,7 +550,7 @@ impl Session {
             .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
         tracing::info!(user = %self.user.name, %room, poll = info.id, "created poll");
         if let Some(at) = closes_at {
-            crate::polls::close_at(self.store.clone(), self.shutdown.clone(), info.id, at);
+            crate::hub::deadlines::close_at(self.store.clone(), self.shutdown.clone(), info.id, at);
         }
         if let Some(frame) = self.encode(&ServerMsg::Poll(info)) {
             self.hub.broadcast(&ChannelKey::Room(room), &frame);

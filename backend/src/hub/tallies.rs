@@ -1,6 +1,6 @@
-//! Live-poll plumbing outside the store: coalescing tally updates (at most ten
-//! per second per poll, the latest always delivered) and closing polls whose time
-//! is up. The same clock sends busy rooms' online lists once a second.
+//! Poll tallies on their way out: the mailbox the store's writer leaves them in
+//! and the task that coalesces them (at most ten per second per poll, the latest
+//! always delivered).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,14 +11,14 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::Hub;
+use super::{Hub, encode};
 use crate::outbox::Frame;
-use crate::store::{ChannelKey, Store};
+use crate::store::ChannelKey;
 
 /// Shortest time between two tallies of one poll sent to its viewers.
 pub const TALLY_INTERVAL: Duration = Duration::from_millis(100);
-/// How often busy rooms' online lists are sent when they changed.
-pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the coalescer forgets what it sent to polls gone quiet.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.
 async fn sleep_until_some(at: Option<Instant>) {
@@ -158,8 +158,8 @@ pub async fn coalesce_tallies(
 ) {
     let mut pending: HashMap<u64, Pending> = HashMap::new();
     let mut sent = Sent::default();
-    let mut presence = tokio::time::interval(PRESENCE_INTERVAL);
-    presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prune = tokio::time::interval(PRUNE_INTERVAL);
+    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let next = pending.iter().map(|(poll, p)| sent.due(*poll, p)).min();
         tokio::select! {
@@ -195,11 +195,9 @@ pub async fn coalesce_tallies(
                     flush(&hub, &mut pending, &mut sent, poll);
                 }
             }
-            _ = presence.tick() => {
+            _ = prune.tick() => {
                 sent.at.retain(|_, at| at.elapsed() < TALLY_INTERVAL * 10);
                 sent.early.retain(|_, at| at.elapsed() < EARLY_EVERY);
-                // Busy rooms' online lists ride on this task too, once a second.
-                hub.flush_presence();
             }
             () = shutdown.cancelled() => break,
         }
@@ -272,31 +270,33 @@ fn flush(hub: &Hub, pending: &mut HashMap<u64, Pending>, sent: &mut Sent, poll: 
     }
 }
 
-/// Closes `poll` at `closes_at` (ms since the Unix epoch), unless the server
-/// stops first (then the next start schedules it again).
-pub fn close_at(store: Store, shutdown: CancellationToken, poll: u64, closes_at: u64) {
-    let wait = Duration::from_millis(closes_at.saturating_sub(crate::clock::now_ms()));
-    tokio::spawn(async move {
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {
-                if let Err(err) = store.close_poll(poll, None).await {
-                    tracing::error!(poll, %err, "could not close a poll on time");
+impl Hub {
+    /// Hands a committed tally to the coalescer, or (when it was never started,
+    /// in unit tests) straight to the poll's viewers.
+    pub(super) fn post_tally(&self, key: &ChannelKey, poll: u64, tally: &Tally) {
+        let update = TallyUpdate {
+            key: key.clone(),
+            poll,
+            tally: tally.clone(),
+        };
+        match self.inner.tallies.get() {
+            Some(mailbox) => mailbox.put(update),
+            None => {
+                let msg = ServerMsg::Tally {
+                    poll,
+                    since: update.tally.version.saturating_sub(1),
+                    tally: update.tally,
+                };
+                if let Some(frame) = encode(&msg) {
+                    self.broadcast_state(key, poll, &frame);
                 }
             }
-            () = shutdown.cancelled() => {}
         }
-    });
-}
+    }
 
-/// Schedules the closing of every open poll that has a closing time.
-pub async fn schedule_deadlines(store: &Store, shutdown: &CancellationToken) {
-    match store.poll_deadlines().await {
-        Ok(deadlines) => {
-            for (poll, at) in deadlines {
-                close_at(store.clone(), shutdown.clone(), poll, at);
-            }
-        }
-        Err(err) => tracing::error!(%err, "could not read poll deadlines"),
+    /// Tallies waiting for the coalescer (at most one per poll).
+    pub fn tallies_waiting(&self) -> usize {
+        self.inner.tallies.get().map_or(0, |m| m.len())
     }
 }
 
