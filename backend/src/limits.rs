@@ -8,10 +8,8 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::StatusCode;
 use parley_common::ErrorCode;
 
-use crate::error::AppError;
 use crate::store::UserId;
 
 /// A token bucket: `burst` tokens at most, refilled at `per_sec`.
@@ -177,6 +175,15 @@ impl Sender {
     }
 }
 
+/// Why [`Connections::open`] refused: `code` is `ServerBusy` when the server is
+/// full, `TooManyConnections` when the user has `max_per_user` open already. The
+/// HTTP layer turns it into its answer (503 or 429).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub code: ErrorCode,
+    pub max_per_user: usize,
+}
+
 /// Counts open connections (WebSockets and long-poll connections), per user and
 /// in total, and refuses new ones over the caps.
 #[derive(Debug)]
@@ -198,29 +205,24 @@ impl Connections {
     /// Counts a new connection of `user`, or refuses it: 503 when the server is
     /// full, 429 when the user has too many. The slot is freed when the returned
     /// guard is dropped.
-    pub fn open(self: &Arc<Self>, user: UserId) -> Result<ConnectionSlot, AppError> {
+    pub fn open(self: &Arc<Self>, user: UserId) -> Result<ConnectionSlot, Refused> {
         let mut open = self
             .open
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if open.0 >= self.max_total {
             tracing::warn!(max = self.max_total, "connection refused: server full");
-            return Err(AppError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::ServerBusy,
-                "the server has as many connections as it takes; try again later",
-            ));
+            return Err(Refused {
+                code: ErrorCode::ServerBusy,
+                max_per_user: self.max_per_user,
+            });
         }
         let mine = open.1.entry(user).or_default();
         if *mine >= self.max_per_user {
-            return Err(AppError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorCode::TooManyConnections,
-                format!(
-                    "you have {} connections open already: close a tab",
-                    self.max_per_user
-                ),
-            ));
+            return Err(Refused {
+                code: ErrorCode::TooManyConnections,
+                max_per_user: self.max_per_user,
+            });
         }
         *mine += 1;
         open.0 += 1;

@@ -8,8 +8,6 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,6 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+
+use crate::transport::SocketReset;
 
 /// Accepts connections until `shutdown`, giving each request `header_timeout` to
 /// send its headers (the first request, and each next one on a kept-alive
@@ -95,25 +95,6 @@ pub async fn serve(
     drop(listener);
     connections.close();
     connections.wait().await;
-}
-
-/// Asks for a connection's socket to be reset (RST) rather than closed when it
-/// is dropped. A WebSocket whose client stopped reading has data queued in the
-/// kernel; an ordinary close would queue the FIN behind it, and the socket (with
-/// its send buffer) would linger, unseen by the client, until that data drained.
-/// Cheap to clone; a default one belongs to no socket and only remembers the
-/// request (a router served without [`serve`]).
-#[derive(Clone, Debug, Default)]
-pub struct SocketReset(Arc<AtomicBool>);
-
-impl SocketReset {
-    pub fn request(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    pub fn is_requested(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
 }
 
 /// A client's TCP stream that is reset when dropped, if its [`SocketReset`]

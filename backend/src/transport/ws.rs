@@ -1,172 +1,99 @@
-//! The WebSocket transport: `GET /ws` upgrades, then a reader (this task) feeds
-//! frames to the session and a writer task drains the outbox onto the socket.
+//! The WebSocket transport: once `GET /ws` is upgraded ([`crate::http::ws`]), a
+//! reader (the connection's task) feeds frames to the session and a writer task
+//! drains the outbox onto the socket.
 
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use axum::Extension;
-use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::api::authenticate;
-use crate::auth;
-use crate::error::AppError;
 use crate::limits::ConnectionSlot;
 use crate::metrics::Metrics;
-use crate::outbox::{CloseReason, Kick, OUTBOX_CAPACITY, Outbox, OutboxReceiver, WriterEvent};
-use crate::serve::SocketReset;
+use crate::outbox::{CloseReason, Kick, OutboxReceiver, WriterEvent};
 use crate::session::Session;
-use crate::store::{AuthUser, TokenHash};
-use crate::{AppState, Heartbeat};
+use crate::transport::{Env, Heartbeat, SocketReset};
 
-/// Largest message (and frame) a client may send: 64 KiB. The largest valid Parley
-/// message (4,000 four-byte characters plus JSON, ~16 KB) fits with room to
-/// spare, and so do the 64 KiB payloads of the WebSocket conformance suite
-/// (Autobahn 1.1.7, 10.1.1); anything bigger is closed with 1009.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Small socket buffers keep an idle connection cheap (axum's default is 128 KiB
-/// each); they grow on demand for large frames.
-const READ_BUFFER_BYTES: usize = 512;
-const WRITE_BUFFER_BYTES: usize = 4 * 1024;
-/// The most a connection's writer may buffer, above all for its largest frame: a
-/// history page of 50 messages of 4,000 four-byte characters is ~800 KB. Only
-/// what is used is allocated.
-const MAX_WRITE_BUFFER_BYTES: usize = 2 * 1024 * 1024;
 /// Frames written per flush: many small broadcasts become one syscall.
 const WRITE_BATCH: usize = 64;
 /// How long to wait for the peer's close frame after we sent ours.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Checks the Origin (403) and the session cookie (401) before upgrading: a page on
-/// another site cannot open a socket with the user's cookie (cross-site WebSocket
-/// hijacking), and nobody gets a socket without a session.
-pub async fn upgrade(
-    ws: WebSocketUpgrade,
-    State(state): State<AppState>,
-    reset: Option<Extension<SocketReset>>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    if !auth::origin_allowed(&headers, &state.allowed_origins) {
-        tracing::warn!(origin = ?headers.get("origin"), "websocket from a foreign origin refused");
-        return Err(AppError::forbidden_origin());
-    }
-    let (user, token) = authenticate(&state, &headers)?;
-    // Counted before upgrading: over a cap, the client gets a plain HTTP error.
-    let slot = state.limits.connections.open(user.id)?;
-    if state.refuse_websocket {
-        return Err(AppError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            parley_common::ErrorCode::Internal,
-            "WebSockets are switched off on this server (--refuse-websocket): use long-polling",
-        ));
-    }
-    // A future keeps its captures and an async fn its arguments for as long as it
-    // runs, so what the connection needs only to start (the app state, the
-    // credentials, the unsplit socket: ~650 bytes) is boxed until then and set
-    // up by `start`, a plain function.
-    let reset = reset.map(|Extension(reset)| reset).unwrap_or_default();
-    let setup = Box::new((state, user, token, slot, reset));
-    Ok(configure(ws).on_upgrade(move |socket| {
-        let (state, user, token, slot, reset) = *setup;
-        let tracker = state.tracker.clone();
-        tracker.track_future(start(socket, &state, user, token, slot, reset))
-    }))
-}
-
-/// The production WebSocket settings: small buffers, the message size limit.
-fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES)
-}
-
-/// `GET /autobahn` (only with `--autobahn-echo`): echoes every text and binary
-/// message with the production settings, for the Autobahn conformance suite —
-/// except the message and frame limit, which is `limit` (the production
-/// [`MAX_MESSAGE_BYTES`] unless `--autobahn-max-message-bytes` says otherwise).
-/// No session: it touches nothing but the socket.
-pub async fn echo(ws: WebSocketUpgrade, limit: usize) -> Response {
-    let ws = configure(ws)
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES.max(2 * limit));
-    ws.on_upgrade(|mut socket| async move {
-        while let Some(received) = socket.recv().await {
-            let reply = match received {
-                Ok(message @ (Message::Text(_) | Message::Binary(_))) => message,
-                // Pings are answered and a close is echoed by tungstenite itself.
-                Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => continue,
-                // As on /ws: over the size limit, say 1009 and finish the close
-                // handshake; any other error ends the connection.
-                Err(err) if is_too_big(&err) => {
-                    let CloseReason { code, reason } = CloseReason::TOO_BIG;
-                    let frame = CloseFrame {
-                        code,
-                        reason: Utf8Bytes::from_static(reason),
-                    };
-                    if socket.send(Message::Close(Some(frame))).await.is_ok() {
-                        let drain = async { while let Some(Ok(_)) = socket.recv().await {} };
-                        let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
-                    }
-                    break;
+/// Echoes every text and binary message, for the Autobahn conformance suite
+/// (`GET /autobahn`). No session: it touches nothing but the socket.
+pub async fn echo(mut socket: WebSocket) {
+    while let Some(received) = socket.recv().await {
+        let reply = match received {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => message,
+            // Pings are answered and a close is echoed by tungstenite itself.
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => continue,
+            // As on /ws: over the size limit, say 1009 and finish the close
+            // handshake; any other error ends the connection.
+            Err(err) if is_too_big(&err) => {
+                let CloseReason { code, reason } = CloseReason::TOO_BIG;
+                let frame = CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from_static(reason),
+                };
+                if socket.send(Message::Close(Some(frame))).await.is_ok() {
+                    let drain = async { while let Some(Ok(_)) = socket.recv().await {} };
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
                 }
-                Err(_) => break,
-            };
-            if socket.send(reply).await.is_err() {
                 break;
             }
+            Err(_) => break,
+        };
+        if socket.send(reply).await.is_err() {
+            break;
         }
-    })
+    }
 }
 
-/// Sets a connection up: its outbox and session, and the writer task; returns
-/// the reader, which runs the connection.
-fn start(
+/// Sets a connection up: the writer task (in the caller's span, so its log
+/// lines say whose connection they are about); returns the reader, which runs
+/// the connection. `rx` is the receiving end of the session's outbox.
+pub fn run(
     socket: WebSocket,
-    state: &AppState,
-    user: AuthUser,
-    token: TokenHash,
+    session: Session,
+    rx: OutboxReceiver,
+    env: Env,
     slot: ConnectionSlot,
     reset: SocketReset,
 ) -> impl Future<Output = ()> + Send + use<> {
-    let (outbox, rx) = Outbox::with_metrics(OUTBOX_CAPACITY, Arc::clone(&state.metrics));
-    let session = Session::new(state, outbox, user, token);
     tracing::info!(conn = %session.id(), "websocket connected");
-
     let (sink, stream) = socket.split();
     let kick = rx.kick.clone();
     // Cancelled by the writer once it has sent a close frame or lost the socket.
     let writer_done = CancellationToken::new();
-    let writer = tokio::spawn(write_loop(
-        sink,
-        rx,
-        Ending {
-            done: writer_done.clone(),
-            reset: reset.clone(),
-        },
-        (state.heartbeat.ping_interval, state.heartbeat.write_timeout),
-        Arc::clone(&state.metrics),
-    ));
+    let writer = tokio::spawn(
+        write_loop(
+            sink,
+            rx,
+            Ending {
+                done: writer_done.clone(),
+                reset: reset.clone(),
+            },
+            (env.heartbeat.ping_interval, env.heartbeat.write_timeout),
+            Arc::clone(&env.metrics),
+        )
+        .in_current_span(),
+    );
     let reader = Reader {
         stream,
         kick,
         writer_done,
         writer,
-        heartbeat: state.heartbeat,
+        heartbeat: env.heartbeat,
         slot,
         reset,
-        metrics: Arc::clone(&state.metrics),
+        metrics: env.metrics,
     };
-    read_loop(session, reader, state.shutdown.clone())
+    read_loop(session, reader, env.shutdown)
 }
 
 /// The reader's end of a connection.

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_common::{ApiError, ErrorCode};
 
+use crate::limits::Refused;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -94,6 +95,26 @@ impl From<StoreError> for AppError {
                 "the server is busy: try again in a moment",
             ),
             other => Self::internal("store request", &other),
+        }
+    }
+}
+
+impl From<Refused> for AppError {
+    fn from(refused: Refused) -> Self {
+        match refused.code {
+            ErrorCode::TooManyConnections => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::TooManyConnections,
+                format!(
+                    "you have {} connections open already: close a tab",
+                    refused.max_per_user
+                ),
+            ),
+            code => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                "the server has as many connections as it takes; try again later",
+            ),
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,12 +10,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use parley_common::{Credentials, ErrorCode, Me, Password, PasswordProblem, Username};
 
-use crate::AppState;
 use crate::auth::{self, SESSION_TTL};
 use crate::clock::now_ms;
-use crate::error::AppError;
+use crate::http::error::AppError;
+use crate::http::extract::{AppJson, JsonBody, SameOrigin, SessionCookie, SignedIn};
+use crate::http::state::AppState;
 use crate::outbox::CloseReason;
-use crate::store::{AuthUser, TokenHash};
+use crate::store::AuthUser;
 
 /// Largest accepted API request body.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -27,37 +27,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
         .route("/api/me", get(me))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-/// The user of the request's session cookie, or 401.
-pub fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(AuthUser, TokenHash), AppError> {
-    let token = auth::session_token(headers).ok_or_else(AppError::unauthorized)?;
-    let hash = auth::hash_token(token);
-    let user = state
-        .store
-        .session_user(&hash, now_ms())
-        .ok_or_else(AppError::unauthorized)?;
-    Ok((user, hash))
-}
+impl JsonBody for Credentials {
+    const EXPECTED: &'static str = "a JSON object {\"name\": ..., \"password\": ...}";
+    const MAX_BYTES: usize = MAX_BODY_BYTES;
+    /// The account API has always read its body whatever its Content-Type, and
+    /// clients (curl -d) rely on that.
+    const TYPE_REQUIRED: bool = false;
 
-/// 403 unless the request comes from our own pages (or an allowed origin).
-pub fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    if auth::origin_allowed(headers, &state.allowed_origins) {
-        Ok(())
-    } else {
-        tracing::warn!(origin = ?headers.get("origin"), "request from a foreign origin refused");
-        Err(AppError::forbidden_origin())
+    fn parse(bytes: &[u8]) -> serde_json::Result<Self> {
+        serde_json::from_slice(bytes)
     }
-}
-
-/// Parses the body ourselves so bad JSON gets the API's error shape.
-fn credentials(body: &Bytes) -> Result<Credentials, AppError> {
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::bad_body(&e, "a JSON object {\"name\": ..., \"password\": ...}"))
 }
 
 fn password_error(problem: PasswordProblem) -> AppError {
@@ -91,17 +72,19 @@ async fn start_session(
     Ok(response)
 }
 
+/// The body's error is answered after the rate limit is charged: a bad body
+/// costs an attempt too.
 async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    _: SameOrigin,
+    creds: Result<AppJson<Credentials>, AppError>,
 ) -> Result<Response, AppError> {
-    check_origin(&state, &headers)?;
     if !state.limits.register_by_ip.allow(&peer.ip().to_string()) {
         return Err(AppError::rate_limited(60));
     }
-    let creds = credentials(&body)?;
+    let AppJson(creds) = creds?;
     let name = Username::parse(&creds.name).map_err(|e| {
         AppError::new(
             StatusCode::BAD_REQUEST,
@@ -129,10 +112,9 @@ async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    _: SameOrigin,
+    AppJson(creds): AppJson<Credentials>,
 ) -> Result<Response, AppError> {
-    check_origin(&state, &headers)?;
-    let creds = credentials(&body)?;
     // Both buckets are charged: hammering one account from many addresses, or
     // many accounts from one address, are both slowed down.
     let by_ip = state.limits.login_by_ip.allow(&peer.ip().to_string());
@@ -175,10 +157,13 @@ async fn login(
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    check_origin(&state, &headers)?;
-    if let Some(token) = auth::session_token(&headers) {
-        let hash = auth::hash_token(token);
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    _: SameOrigin,
+    cookie: Option<SessionCookie>,
+) -> Result<Response, AppError> {
+    if let Some(SessionCookie(hash)) = cookie {
         state.store.delete_session(hash).await?;
         state.hub.close_session(hash, CloseReason::LOGGED_OUT);
     }
@@ -189,7 +174,6 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     Ok(response)
 }
 
-async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Me>, AppError> {
-    let (user, _) = authenticate(&state, &headers)?;
-    Ok(Json(Me { name: user.name }))
+async fn me(SignedIn { user, .. }: SignedIn) -> Json<Me> {
+    Json(Me { name: user.name })
 }
