@@ -4,20 +4,19 @@
 //! session says back (welcome, acks, history, errors) goes through the
 //! connection's outbox, in order with the broadcasts the hub puts there. The
 //! session is the authority on who the client is: the user comes from the
-//! authenticated session cookie, never from a payload.
+//! authenticated session cookie, never from a payload. Each client message has
+//! its handler in [`handlers`]; this module decodes, charges and dispatches.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use parley_common::{
-    Channel, ClientMsg, ClientMsgId, ErrorCode, HISTORY_PAGE, MessageBody, PROTOCOL_VERSION,
-    PollProblem, PollSpec, ProtocolError, ResumeFrom, RoomName, ServerMsg, decode_client,
+    Channel, ClientMsg, ClientMsgId, ErrorCode, ProtocolError, ServerMsg, decode_client,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -26,10 +25,12 @@ use crate::hub::{ConnId, Hub};
 use crate::limits::{self, Admit};
 use crate::metrics::Metrics;
 use crate::outbox::{CloseReason, Frame, Outbox};
-use crate::store::{Attach, AuthUser, ChannelKey, Store, StoreError, TokenHash};
+use crate::store::{AuthUser, Store, TokenHash};
 
-/// Typing signals forwarded per channel and connection, at most one per this.
-const TYPING_INTERVAL: Duration = Duration::from_secs(1);
+use handlers::{hello, history, mark_read, ping, polls, rooms, send, typing};
+
+mod handlers;
+mod store_error;
 
 /// Most messages a connection may have waiting for their commit; beyond that the
 /// transport stops reading from it until acks go out (backpressure).
@@ -45,7 +46,7 @@ pub struct Session {
     outbox: Outbox,
     user: AuthUser,
     token: TokenHash,
-    /// Set by `hello`; nothing but `hello` is accepted before.
+    /// Set by `hello`; nothing but `hello` and `ping` is accepted before.
     greeted: bool,
     /// Sends waiting for their commit, answered in the order they came.
     /// Created by the first send: an empty `FuturesOrdered` already holds two
@@ -74,73 +75,6 @@ impl std::fmt::Debug for Session {
                 &self.in_flight.as_ref().map_or(0, FuturesOrdered::len),
             )
             .finish_non_exhaustive()
-    }
-}
-
-/// Turns a refused new poll into the client's error.
-fn poll_error(problem: PollProblem) -> ProtocolError {
-    let code = match problem {
-        PollProblem::EmptyQuestion
-        | PollProblem::QuestionTooLong
-        | PollProblem::ControlCharacter => ErrorCode::InvalidQuestion,
-        PollProblem::TooFewOptions => ErrorCode::TooFewOptions,
-        PollProblem::TooManyOptions => ErrorCode::TooManyOptions,
-        PollProblem::EmptyOption | PollProblem::OptionTooLong => ErrorCode::InvalidOption,
-        PollProblem::DuplicateOption => ErrorCode::DuplicateOption,
-    };
-    ProtocolError::new(code, problem.to_string())
-}
-
-/// Turns a store refusal into the client's error, naming the room or
-/// conversation when the request named one (poll requests name only a poll);
-/// failures are logged.
-fn store_error(err: &StoreError, channel: Option<&Channel>) -> ProtocolError {
-    let channel = channel.map_or_else(|| "that room".to_owned(), ToString::to_string);
-    match err {
-        StoreError::NoSuchRoom => {
-            ProtocolError::new(ErrorCode::NoSuchRoom, format!("there is no room {channel}"))
-        }
-        StoreError::NotInRoom => ProtocolError::new(
-            ErrorCode::NotInRoom,
-            format!("you are not in {channel}: join it first"),
-        ),
-        StoreError::RoomExists => ProtocolError::new(
-            ErrorCode::RoomExists,
-            format!("room {channel} already exists"),
-        ),
-        StoreError::UnknownUser => ProtocolError::new(
-            ErrorCode::UnknownUser,
-            format!("there is no user {channel}"),
-        ),
-        StoreError::CannotMessageSelf => ProtocolError::new(
-            ErrorCode::CannotMessageSelf,
-            "private messages go to someone else",
-        ),
-        StoreError::BadReadMarker(why) => {
-            ProtocolError::new(ErrorCode::BadReadMarker, format!("read marker {why}"))
-        }
-        StoreError::NoSuchPoll => {
-            ProtocolError::new(ErrorCode::NoSuchPoll, "there is no such poll")
-        }
-        StoreError::PollClosed => ProtocolError::new(ErrorCode::PollClosed, "the poll is closed"),
-        StoreError::NoSuchOption => {
-            ProtocolError::new(ErrorCode::NoSuchOption, "the poll has no such option")
-        }
-        StoreError::NotPollCreator => ProtocolError::new(
-            ErrorCode::NotPollCreator,
-            "only the poll's creator can close it",
-        ),
-        StoreError::Busy => ProtocolError::new(
-            ErrorCode::ServerBusy,
-            "the server is busy: nothing was changed; try again in a moment",
-        ),
-        StoreError::NameTaken | StoreError::Db(_) | StoreError::Closed | StoreError::Aborted => {
-            tracing::error!(%err, "store request failed");
-            ProtocolError::new(
-                ErrorCode::Internal,
-                "something went wrong on the server; nothing was changed",
-            )
-        }
     }
 }
 
@@ -254,355 +188,47 @@ impl Session {
         }
     }
 
+    /// Dispatches a decoded message to its handler. Only `hello` and `ping`
+    /// are answered before `hello`.
     async fn handle(&mut self, msg: ClientMsg) -> Result<(), ProtocolError> {
-        match msg {
-            ClientMsg::Hello { protocol, resume } => return self.hello(protocol, resume).await,
-            ClientMsg::Ping => {
-                self.reply(&ServerMsg::Pong);
-                return Ok(());
-            }
-            _ => {}
-        }
-        if !self.greeted {
+        if !self.greeted && !matches!(msg, ClientMsg::Hello { .. } | ClientMsg::Ping) {
             return Err(ProtocolError::new(
                 ErrorCode::HelloRequired,
                 "send \"hello\" first",
             ));
         }
         match msg {
-            ClientMsg::Hello { .. } | ClientMsg::Ping => Ok(()),
-            ClientMsg::ListRooms => {
-                let rooms = self
-                    .store
-                    .room_list(self.user.id)
-                    .await
-                    .map_err(|e| store_error(&e, None))?;
-                self.reply(&ServerMsg::RoomList { rooms });
+            ClientMsg::Hello { protocol, resume } => hello::hello(self, protocol, resume).await,
+            ClientMsg::Ping => {
+                ping::ping(self);
                 Ok(())
             }
-            ClientMsg::CreateRoom { room } => {
-                self.store
-                    .create_room(room.clone(), self.user.id)
-                    .await
-                    .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
-                tracing::info!(user = %self.user.name, %room, "created room");
-                self.entered(room, 0).await
-            }
-            ClientMsg::Join { room } => {
-                let last_seq = self
-                    .store
-                    .join(room.clone(), self.user.id)
-                    .await
-                    .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
-                self.entered(room, last_seq).await
-            }
-            ClientMsg::Leave { room } => {
-                self.store
-                    .leave(room.clone(), self.user.id)
-                    .await
-                    .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
-                self.hub.left(self.user.id, &ChannelKey::Room(room.clone()));
-                self.to_all_tabs(&ServerMsg::Left { room });
-                Ok(())
-            }
-            ClientMsg::History { channel, before } => self.history(channel, before).await,
+            ClientMsg::ListRooms => rooms::list_rooms(self).await,
+            ClientMsg::CreateRoom { room } => rooms::create_room(self, room).await,
+            ClientMsg::Join { room } => rooms::join(self, room).await,
+            ClientMsg::Leave { room } => rooms::leave(self, room).await,
+            ClientMsg::History { channel, before } => history::history(self, channel, before).await,
             ClientMsg::Send {
                 channel,
                 client_id,
                 body,
             } => {
-                self.send(channel, client_id, body).await;
+                send::send(self, channel, client_id, body).await;
                 Ok(())
             }
-            ClientMsg::Typing { channel } => self.typing(channel),
+            ClientMsg::Typing { channel } => typing::typing(self, channel),
+            ClientMsg::MarkRead { channel, seq } => mark_read::mark_read(self, channel, seq).await,
             ClientMsg::CreatePoll {
                 room,
                 question,
                 options,
                 closes_at,
-            } => self.create_poll(room, &question, &options, closes_at).await,
-            ClientMsg::Vote { poll, option } => {
-                self.store
-                    .vote(poll, self.user.id, option)
-                    .await
-                    .map_err(|e| store_error(&e, None))?;
-                // The tally reaches the room through the coalescer; your choice
-                // reaches all your tabs.
-                self.to_all_tabs(&ServerMsg::MyVote { poll, option });
-                Ok(())
-            }
-            ClientMsg::ClosePoll { poll } => {
-                self.store
-                    .close_poll(poll, Some(self.user.id))
-                    .await
-                    .map_err(|e| store_error(&e, None))?;
-                Ok(())
-            }
-            ClientMsg::GetPoll { poll } => {
-                let info = self
-                    .store
-                    .poll(poll, self.user.id)
-                    .await
-                    .map_err(|e| store_error(&e, None))?;
-                self.reply(&ServerMsg::Poll(info));
-                Ok(())
-            }
-            ClientMsg::ListPolls { room } => {
-                let polls = self
-                    .store
-                    .polls(room.clone(), self.user.id)
-                    .await
-                    .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
-                self.reply(&ServerMsg::Polls { room, polls });
-                Ok(())
-            }
-            ClientMsg::MarkRead { channel, seq } => {
-                let (channel, seq) = self
-                    .store
-                    .mark_read(channel.clone(), self.user.clone(), seq)
-                    .await
-                    .map_err(|e| store_error(&e, Some(&channel)))?;
-                self.to_all_tabs(&ServerMsg::ReadMarker { channel, seq });
-                Ok(())
-            }
+            } => polls::create_poll(self, room, &question, &options, closes_at).await,
+            ClientMsg::Vote { poll, option } => polls::vote(self, poll, option).await,
+            ClientMsg::ClosePoll { poll } => polls::close_poll(self, poll).await,
+            ClientMsg::GetPoll { poll } => polls::get_poll(self, poll).await,
+            ClientMsg::ListPolls { room } => polls::list_polls(self, room).await,
         }
-    }
-
-    async fn hello(&mut self, protocol: u32, resume: Vec<ResumeFrom>) -> Result<(), ProtocolError> {
-        if self.greeted {
-            return Err(ProtocolError::new(
-                ErrorCode::AlreadyGreeted,
-                "this connection already sent \"hello\"",
-            ));
-        }
-        if protocol != PROTOCOL_VERSION {
-            return Err(ProtocolError::new(
-                ErrorCode::UnsupportedVersion,
-                format!(
-                    "this server speaks protocol {PROTOCOL_VERSION}, not {protocol}; reload the page"
-                ),
-            ));
-        }
-        let (rooms, conversations) = self
-            .store
-            .rooms_and_conversations(self.user.id)
-            .await
-            .map_err(|e| store_error(&e, None))?;
-        let keys: Vec<ChannelKey> = rooms
-            .iter()
-            .map(|r| ChannelKey::Room(r.room.clone()))
-            .chain(
-                conversations
-                    .iter()
-                    .map(|c| ChannelKey::dm(self.user.id, c.peer)),
-            )
-            .collect();
-        // Each channel's latest seq, for a resume that cannot replay.
-        let latest: HashMap<Channel, u64> = rooms
-            .iter()
-            .map(|r| (Channel::Room(r.room.clone()), r.last_seq))
-            .chain(
-                conversations
-                    .iter()
-                    .map(|c| (Channel::Dm(c.summary.with.clone()), c.summary.last_seq)),
-            )
-            .collect();
-        let conversations = conversations
-            .into_iter()
-            .map(|c| parley_common::Conversation {
-                online: self.hub.is_online(c.peer),
-                ..c.summary
-            })
-            .collect();
-        // `welcome` goes first: nothing is delivered before the connection is
-        // attached to the hub below.
-        self.reply(&ServerMsg::Welcome {
-            protocol: PROTOCOL_VERSION,
-            user: self.user.name.clone(),
-            rooms,
-            conversations,
-        });
-        self.greeted = true;
-        let attach = self.attacher(keys);
-        if resume.is_empty() {
-            attach(Vec::new());
-        } else {
-            // The store attaches the connection at a point in its commit order,
-            // with the replay of what was missed before that point.
-            let channels: Vec<Channel> = resume.iter().map(|r| r.channel.clone()).collect();
-            let attached = Arc::new(AtomicBool::new(false));
-            let flag = Arc::clone(&attached);
-            let attach = Arc::new(Mutex::new(Some(attach)));
-            let in_store = Arc::clone(&attach);
-            let result = self
-                .store
-                .resume(
-                    self.user.clone(),
-                    resume,
-                    Attach(Box::new(move |frames| {
-                        if let Some(attach) = lock(&in_store).take() {
-                            attach(frames);
-                            flag.store(true, Ordering::Release);
-                        }
-                    })),
-                )
-                .await;
-            if let Err(err) = result {
-                tracing::error!(conn = %self.id, %err, "resume failed; asking for a reload");
-            }
-            if !attached.load(Ordering::Acquire)
-                && let Some(attach) = lock(&attach).take()
-            {
-                // Nothing replayed: the client reloads the latest pages.
-                let reload = channels
-                    .into_iter()
-                    .map(|channel| ServerMsg::TooFarBehind {
-                        last_seq: latest.get(&channel).copied().unwrap_or_default(),
-                        channel,
-                    })
-                    .collect();
-                attach(reload);
-            }
-        }
-        tracing::info!(conn = %self.id, user = %self.user.name, "session started");
-        Ok(())
-    }
-
-    /// What attaches this connection to the hub: queue `frames` (a replay), then
-    /// register with the hub and queue who is online. Unless the session has
-    /// ended meanwhile (then nothing happens).
-    fn attacher(&self, keys: Vec<ChannelKey>) -> Box<dyn FnOnce(Vec<ServerMsg>) + Send> {
-        let hub = self.hub.clone();
-        let user = self.user.clone();
-        let (id, token) = (self.id, self.token);
-        let outbox = self.outbox.clone();
-        let alive = Arc::clone(&self.alive);
-        Box::new(move |frames| {
-            let alive = lock(&alive);
-            if !*alive {
-                return;
-            }
-            for msg in &frames {
-                if let Some(frame) = encode(id, msg) {
-                    outbox.push(frame);
-                }
-            }
-            for frame in hub.connect(&user, id, token, outbox.clone(), keys) {
-                outbox.push(frame);
-            }
-        })
-    }
-
-    /// After a successful join or create: start delivery to all the user's tabs,
-    /// tell them, then send this tab the latest history page. Delivery starts
-    /// before the page is read, so no message falls between the two (the client
-    /// drops duplicates by sequence number).
-    async fn entered(&mut self, room: RoomName, last_seq: u64) -> Result<(), ProtocolError> {
-        let online = self
-            .hub
-            .joined(self.user.id, &ChannelKey::Room(room.clone()));
-        self.to_all_tabs(&ServerMsg::Joined {
-            room: room.clone(),
-            last_seq,
-        });
-        if let Some(online) = online {
-            self.to_all_tabs(&online);
-        }
-        self.history(Channel::Room(room), None).await
-    }
-
-    async fn history(
-        &mut self,
-        channel: Channel,
-        before: Option<u64>,
-    ) -> Result<(), ProtocolError> {
-        let page = self
-            .store
-            .history(channel.clone(), self.user.id, before, HISTORY_PAGE)
-            .await
-            .map_err(|e| store_error(&e, Some(&channel)))?;
-        self.reply(&ServerMsg::History {
-            channel: page.channel,
-            messages: page.messages,
-            has_more: page.has_more,
-        });
-        Ok(())
-    }
-
-    async fn create_poll(
-        &mut self,
-        room: RoomName,
-        question: &str,
-        options: &[String],
-        closes_at: Option<u64>,
-    ) -> Result<(), ProtocolError> {
-        let spec = PollSpec::parse(question, options).map_err(poll_error)?;
-        if closes_at.is_some_and(|t| t <= crate::clock::now_ms()) {
-            return Err(ProtocolError::new(
-                ErrorCode::BadMessage,
-                "closes_at is in the past",
-            ));
-        }
-        let info = self
-            .store
-            .create_poll(room.clone(), self.user.clone(), spec, closes_at)
-            .await
-            .map_err(|e| store_error(&e, Some(&Channel::Room(room.clone()))))?;
-        tracing::info!(user = %self.user.name, %room, poll = info.id, "created poll");
-        if let Some(at) = closes_at {
-            crate::polls::close_at(self.store.clone(), self.shutdown.clone(), info.id, at);
-        }
-        if let Some(frame) = self.encode(&ServerMsg::Poll(info)) {
-            self.hub.broadcast(&ChannelKey::Room(room), &frame);
-        }
-        Ok(())
-    }
-
-    /// Forwards a typing signal, at most one per channel per [`TYPING_INTERVAL`]
-    /// (the rest are dropped silently: they carry no information).
-    fn typing(&mut self, channel: Channel) -> Result<(), ProtocolError> {
-        let now = Instant::now();
-        if self
-            .typing
-            .get(&channel)
-            .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL)
-        {
-            return Ok(());
-        }
-        if self.typing.len() > 64 {
-            self.typing
-                .retain(|_, last| now.duration_since(*last) < TYPING_INTERVAL);
-        }
-        self.hub
-            .typing(&self.user, &channel)
-            .map_err(|_| store_error(&StoreError::NotInRoom, Some(&channel)))?;
-        self.typing.insert(channel, now);
-        Ok(())
-    }
-
-    /// Queues the message for storage without waiting for the commit (only for
-    /// room in the writer's queue, which is back-pressure: meanwhile this
-    /// connection is not read); the ack (or error) is sent by
-    /// [`Session::answer_next`] once it is stored.
-    async fn send(&mut self, channel: Channel, client_id: ClientMsgId, body: MessageBody) {
-        let stored = self
-            .store
-            .append(channel.clone(), self.user.clone(), client_id.clone(), body)
-            .await;
-        let in_flight = self.in_flight.get_or_insert_with(FuturesOrdered::new);
-        in_flight.push_back(Box::pin(async move {
-            match stored.await {
-                // Committed and broadcast; a retry gets the original seq.
-                Ok(appended) => ServerMsg::Ack {
-                    client_id: appended.msg.client_id,
-                    channel: appended.msg.channel,
-                    seq: appended.msg.seq,
-                },
-                Err(e) => store_error(&e, Some(&channel))
-                    .with_client_id(Some(client_id))
-                    .to_server_msg(),
-            }
-        }));
     }
 
     fn encode(&self, msg: &ServerMsg) -> Option<Frame> {
@@ -625,9 +251,10 @@ impl Session {
 
 /// The client message id a message carries, if any.
 fn client_id(msg: &ClientMsg) -> Option<ClientMsgId> {
-    match msg {
-        ClientMsg::Send { client_id, .. } => Some(client_id.clone()),
-        _ => None,
+    if let ClientMsg::Send { client_id, .. } = msg {
+        Some(client_id.clone())
+    } else {
+        None
     }
 }
 
