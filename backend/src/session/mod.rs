@@ -20,7 +20,6 @@ use parley_common::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::AppState;
 use crate::hub::{ConnId, Hub};
 use crate::limits::{self, Admit};
 use crate::metrics::Metrics;
@@ -38,6 +37,19 @@ pub const MAX_IN_FLIGHT: usize = 64;
 
 /// An ack (or error) that is ready once its message is committed.
 type InFlight = Pin<Box<dyn Future<Output = ServerMsg> + Send>>;
+
+/// What a session uses of the server's shared state, handed over by the
+/// transport, so the session never reaches up to the app's state.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub hub: Hub,
+    pub store: Store,
+    /// The message rate limits shared by all connections.
+    pub messages: Arc<limits::MessageLimits>,
+    pub metrics: Arc<Metrics>,
+    /// The server's shutdown signal (for poll timers started here).
+    pub shutdown: CancellationToken,
+}
 
 pub struct Session {
     id: ConnId,
@@ -79,21 +91,28 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    pub fn new(state: &AppState, outbox: Outbox, user: AuthUser, token: TokenHash) -> Self {
+    pub fn new(services: Services, outbox: Outbox, user: AuthUser, token: TokenHash) -> Self {
+        let Services {
+            hub,
+            store,
+            messages,
+            metrics,
+            shutdown,
+        } = services;
         Self {
-            id: state.hub.next_conn_id(),
-            hub: state.hub.clone(),
-            store: state.store.clone(),
+            id: hub.next_conn_id(),
+            hub,
+            store,
             outbox,
             user,
             token,
             greeted: false,
             in_flight: None,
             typing: HashMap::new(),
-            shutdown: state.shutdown.clone(),
+            shutdown,
             alive: Arc::new(Mutex::new(true)),
-            sender: limits::Sender::new(Arc::clone(&state.limits.messages)),
-            metrics: Arc::clone(&state.metrics),
+            sender: limits::Sender::new(messages),
+            metrics,
         }
     }
 

@@ -354,7 +354,7 @@ async fn serve(
     mut inbound: mpsc::Receiver<Vec<String>>,
     slot: ConnectionSlot,
 ) {
-    let mut session = Session::new(&state, outbox, user, conn.token);
+    let mut session = Session::new(super::session_services(&state), outbox, user, conn.token);
     let id = session.id();
     tracing::info!(conn = %id, "long-poll connected");
     let idle_timeout = state.heartbeat.idle_timeout;

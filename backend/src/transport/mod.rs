@@ -4,3 +4,19 @@
 
 pub mod longpoll;
 pub mod ws;
+
+use std::sync::Arc;
+
+use crate::AppState;
+use crate::session::Services;
+
+/// The part of the app's state a transport hands to each new session.
+fn session_services(state: &AppState) -> Services {
+    Services {
+        hub: state.hub.clone(),
+        store: state.store.clone(),
+        messages: Arc::clone(&state.limits.messages),
+        metrics: Arc::clone(&state.metrics),
+        shutdown: state.shutdown.clone(),
+    }
+}

@@ -139,7 +139,7 @@ fn start(
     reset: SocketReset,
 ) -> impl Future<Output = ()> + Send + use<> {
     let (outbox, rx) = Outbox::with_metrics(OUTBOX_CAPACITY, Arc::clone(&state.metrics));
-    let session = Session::new(state, outbox, user, token);
+    let session = Session::new(super::session_services(state), outbox, user, token);
     tracing::info!(conn = %session.id(), "websocket connected");
 
     let (sink, stream) = socket.split();
