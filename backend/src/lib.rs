@@ -32,7 +32,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::Config;
-// `session` still builds from the app state by this name.
 pub use http::AppState;
 use http::Limits;
 pub use hub::Hub;

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::outbox::CloseReason;
+use parley_common::close::CloseReason;
 
 /// Upper bounds (seconds) of the commit-latency histogram's buckets.
 pub const COMMIT_BUCKETS: [f64; 10] = [

@@ -65,7 +65,7 @@ async fn open(
         conn = tracing::field::Empty,
         transport = "long-poll"
     );
-    let session = Session::new(&state, outbox, user, token);
+    let session = Session::new(state.session_services(), outbox, user, token);
     span.record("conn", tracing::field::display(session.id()));
     let (sid, task) = state
         .longpolls

@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 use crate::hub::Hub;
 use crate::limits::{self, RateLimiter};
 use crate::metrics::Metrics;
+use crate::session::Services;
 use crate::store::Store;
 use crate::transport::longpoll::LongPolls;
 use crate::transport::{Env, Heartbeat};
@@ -42,6 +43,17 @@ impl AppState {
     pub fn transport_env(&self) -> Env {
         Env {
             heartbeat: self.heartbeat,
+            metrics: Arc::clone(&self.metrics),
+            shutdown: self.shutdown.clone(),
+        }
+    }
+
+    /// What each new session is given.
+    pub fn session_services(&self) -> Services {
+        Services {
+            hub: self.hub.clone(),
+            store: self.store.clone(),
+            messages: Arc::clone(&self.limits.messages),
             metrics: Arc::clone(&self.metrics),
             shutdown: self.shutdown.clone(),
         }

@@ -76,7 +76,7 @@ fn start(
 ) -> impl Future<Output = ()> + Send + use<> {
     let (outbox, rx) = Outbox::with_metrics(OUTBOX_CAPACITY, state.metrics.clone());
     let span = tracing::info_span!(parent: None, "conn", user = %user.name, conn = tracing::field::Empty, transport = "ws");
-    let session = Session::new(state, outbox, user, token);
+    let session = Session::new(state.session_services(), outbox, user, token);
     span.record("conn", tracing::field::display(session.id()));
     let connection = span
         .in_scope(|| transport::ws::run(socket, session, rx, state.transport_env(), slot, reset));
