@@ -119,10 +119,16 @@ impl Application {
             writes: config.store_write_queue,
             reads: config.store_read_queue,
         };
-        let store =
-            Store::open_with(&config.database, Arc::new(hub.clone()), queues).map_err(|e| {
-                std::io::Error::other(format!("database {}: {e}", config.database.display()))
-            })?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let store = Store::open_with(
+            &config.database,
+            Arc::new(hub.clone()),
+            queues,
+            metrics.commit_seconds.clone(),
+        )
+        .map_err(|e| {
+            std::io::Error::other(format!("database {}: {e}", config.database.display()))
+        })?;
         tracing::info!(database = %config.database.display(), "store open");
         let heartbeat = Heartbeat {
             ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
@@ -135,7 +141,6 @@ impl Application {
                     .min(parley_common::LONG_POLL_WAIT_SECS),
             ),
         };
-        let metrics = Arc::default();
         let shutdown = CancellationToken::new();
         let longpolls = Arc::new(LongPolls::new(transport::Env {
             heartbeat,

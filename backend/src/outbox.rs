@@ -398,7 +398,7 @@ impl Outbox {
     pub fn push_ephemeral(&self, frame: Frame) -> bool {
         let queued = self.tx.len() * 2 < self.tx.queue.capacity && self.tx.try_send(frame).is_ok();
         if !queued {
-            Metrics::add(&self.metrics.outbox_drops, 1);
+            self.metrics.outbox_drops.inc();
         }
         queued
     }
@@ -423,7 +423,7 @@ impl Outbox {
             }
         };
         if replaced {
-            Metrics::add(&self.metrics.outbox_drops, 1);
+            self.metrics.outbox_drops.inc();
         }
         self.states.ready.notify_one();
         let signals = &self.kick.signals;

@@ -170,7 +170,7 @@ impl Session {
     /// and closed (1008) exactly like a flood of good ones. Nothing more is
     /// handled once the connection is being closed.
     async fn handle_frame(&mut self, decoded: Result<ClientMsg, ProtocolError>) {
-        Metrics::add(&self.metrics.messages_in, 1);
+        self.metrics.messages_in.inc();
         if self.outbox.is_kicked() {
             return;
         }
@@ -180,7 +180,7 @@ impl Session {
                 Err(err) => Err(err),
             },
             Admit::Refuse => {
-                Metrics::add(&self.metrics.rate_limited, 1);
+                self.metrics.rate_limited.inc();
                 Err(ProtocolError::new(
                     ErrorCode::RateLimited,
                     "too many messages: slow down and send this again",

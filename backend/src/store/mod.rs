@@ -31,6 +31,7 @@ use parley_common::{
     Channel, ClientMsgId, MessageBody, MyRoom, PollInfo, PollSpec, ResumeFrom, RoomInfo, RoomName,
     Username,
 };
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::oneshot;
 
 use crate::clock::now_ms;
@@ -118,15 +119,18 @@ impl Store {
     /// applies pending migrations and starts the writer thread. Committed messages
     /// are handed to `fanout`.
     pub fn open(path: &Path, fanout: Arc<dyn Fanout>) -> Result<Self, StoreError> {
-        Self::open_with(path, fanout, QueueLimits::default())
+        // No `/metrics` reads this store's commit latency: observed, never scraped.
+        let unread = crate::metrics::commit_seconds();
+        Self::open_with(path, fanout, QueueLimits::default(), unread)
     }
 
     /// [`Store::open`] with the given bounds on the writer's and the readers'
-    /// queues.
+    /// queues, observing each commit's duration (seconds) in `commit_seconds`.
     pub fn open_with(
         path: &Path,
         fanout: Arc<dyn Fanout>,
         queues: QueueLimits,
+        commit_seconds: Histogram,
     ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -140,7 +144,7 @@ impl Store {
         // One read thread per core (2 to 8): more only switch between each other.
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
         let reads = Arc::new(read::Pool::open(path, threads, queues.reads)?);
-        let writer = writer::spawn(conn, path, fanout, queues.writes)?;
+        let writer = writer::spawn(conn, path, fanout, queues.writes, commit_seconds)?;
         Ok(Self {
             writer,
             reads,

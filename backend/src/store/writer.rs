@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use parley_common::{ChatMessage, Tally};
+use prometheus_client::metrics::histogram::Histogram;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -54,10 +55,6 @@ pub struct Stats {
     pub ops: AtomicU64,
     /// Time spent in BEGIN…COMMIT, in microseconds.
     pub commit_micros: AtomicU64,
-    /// Commits by duration: how many took at most each bound of
-    /// [`COMMIT_BUCKETS`](crate::metrics::COMMIT_BUCKETS) (and more than the one
-    /// before).
-    pub commit_buckets: [AtomicU64; crate::metrics::COMMIT_BUCKETS.len()],
     /// WAL checkpoints done by the checkpoint thread.
     pub checkpoints: AtomicU64,
 }
@@ -118,6 +115,7 @@ pub fn spawn(
     path: &Path,
     fanout: Arc<dyn Fanout>,
     queue: usize,
+    commit_seconds: Histogram,
 ) -> Result<Handle, StoreError> {
     let (tx, mut rx) = mpsc::channel(queue.max(1));
     let stats = Arc::new(Stats::default());
@@ -127,6 +125,7 @@ pub fn spawn(
         commits_since_checkpoint: 0,
         fanout,
         stats: Arc::clone(&stats),
+        commit_seconds,
     };
     let thread = std::thread::Builder::new()
         .name("parley-store-writer".into())
@@ -146,6 +145,7 @@ struct Writer {
     commits_since_checkpoint: u64,
     fanout: Arc<dyn Fanout>,
     stats: Arc<Stats>,
+    commit_seconds: Histogram,
 }
 
 impl Writer {
@@ -212,13 +212,7 @@ impl Writer {
                 self.stats
                     .commit_micros
                     .fetch_add(micros, Ordering::Relaxed);
-                let secs = micros as f64 / 1e6;
-                if let Some(i) = crate::metrics::COMMIT_BUCKETS
-                    .iter()
-                    .position(|bound| secs <= *bound)
-                {
-                    self.stats.commit_buckets[i].fetch_add(1, Ordering::Relaxed);
-                }
+                self.commit_seconds.observe(micros as f64 / 1e6);
                 // Publish in commit order, then answer: an ack never overtakes the
                 // message it acknowledges.
                 for d in &mut done {

@@ -31,7 +31,6 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::limits::ConnectionSlot;
-use crate::metrics::Metrics;
 use crate::outbox::{CloseReason, Frame, Kick, OUTBOX_CAPACITY, OutboxReceiver};
 use crate::session::Session;
 use crate::store::TokenHash;
@@ -171,7 +170,7 @@ impl LongPolls {
         // answer (kept for a retry) or still in the outbox.
         let since = receiving.next;
         receiving.next += frames.len() as u64;
-        Metrics::add(&self.env.metrics.messages_out, frames.len() as u64);
+        self.env.metrics.messages_out.inc_by(frames.len() as u64);
         let body = batch(receiving.next, &frames, close);
         if !frames.is_empty() || close.is_some() {
             // An empty answer needs no repeat: the same cursor just waits again.

@@ -371,7 +371,7 @@ async fn write_batch(
     batch: &mut Vec<Utf8Bytes>,
     metrics: &Metrics,
 ) -> Result<(), axum::Error> {
-    Metrics::add(&metrics.messages_out, batch.len() as u64);
+    metrics.messages_out.inc_by(batch.len() as u64);
     for frame in std::mem::take(batch) {
         sink.feed(Message::Text(frame)).await?;
     }
