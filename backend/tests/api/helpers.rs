@@ -5,6 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use parley_backend::{Application, Config};
 use parley_common::{ChatMessage, ErrorCode, LongPollBatch, MyRoom, PROTOCOL_VERSION, ServerMsg};
 use serde_json::{Value, json};
@@ -205,10 +210,8 @@ impl TestApp {
 
     /// Stops the server (gracefully) and starts a new one on the same database.
     pub async fn restart(mut self) -> TestApp {
-        let config = self.config.clone();
-        let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
         self.shutdown().await;
-        start(config, dir).await
+        start(self.config, self.dir).await
     }
 
     async fn shutdown(&mut self) {
@@ -481,28 +484,20 @@ impl Client {
     }
 }
 
-/// A temporary directory removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A temporary directory (its path, `.0`), removed on drop.
+pub struct TempDir(
+    pub PathBuf,
+    #[expect(dead_code, reason = "held for its drop, which removes the directory")]
+    tempfile::TempDir,
+);
 
 impl TempDir {
     pub fn new() -> Self {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "parley-api-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !self.0.as_os_str().is_empty() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        let dir = tempfile::Builder::new()
+            .prefix("parley-api-")
+            .tempdir()
+            .unwrap();
+        Self(dir.path().to_path_buf(), dir)
     }
 }
 
@@ -721,7 +716,8 @@ impl Lp {
     }
 }
 
-/// A raw HTTP/1.1 request over a new socket (`Connection: close`).
+/// An HTTP/1.1 request over a new connection (`Connection: close`, none kept
+/// for another request); a body is JSON unless `extra_headers` say otherwise.
 pub async fn http_to(
     addr: std::net::SocketAddr,
     method: &str,
@@ -729,43 +725,44 @@ pub async fn http_to(
     body: Option<&str>,
     extra_headers: &[(&str, &str)],
 ) -> HttpResponse {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .header("connection", "close");
     let mut has_type = false;
     for (name, value) in extra_headers {
         has_type |= name.eq_ignore_ascii_case("content-type");
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
-    if let Some(body) = body {
-        if !has_type {
-            request.push_str("Content-Type: application/json\r\n");
-        }
-        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    if body.is_some() && !has_type {
+        request = request.header("content-type", "application/json");
     }
-    request.push_str("\r\n");
-    request.push_str(body.unwrap_or(""));
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(40), stream.read_to_end(&mut raw))
-        .await
-        .expect("http response timed out")
+    let request = request
+        .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
         .unwrap();
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+    // A connection per request, as before: some tests count connections or
+    // hold one request open while sending another.
+    let client = HttpClient::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(HttpConnector::new());
+    let (head, body) = tokio::time::timeout(Duration::from_secs(40), async {
+        let (head, body) = client.request(request).await.unwrap().into_parts();
+        (head, body.collect().await.unwrap().to_bytes())
+    })
+    .await
+    .expect("http response timed out");
+    let headers = head
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            let value = String::from_utf8_lossy(v.as_bytes());
+            (n.as_str().to_owned(), value.trim().to_owned())
+        })
         .collect();
     HttpResponse {
-        status,
+        status: head.status.as_u16(),
         headers,
-        body: body.to_owned(),
+        body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
 
