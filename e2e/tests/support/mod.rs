@@ -15,17 +15,18 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::future::Future;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use fantoccini::error::CmdError;
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use parley_backend::{Application, Config};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -222,11 +223,8 @@ impl Harness {
         config.listen = addr;
         let base_url = format!("http://{addr}");
 
-        let driver = tokio::task::spawn_blocking({
-            let log = scratch.path().join("chromedriver.log");
-            move || ChromeDriver::start(&chromedriver, &log)
-        })
-        .await??;
+        let log = scratch.path().join("chromedriver.log");
+        let driver = ChromeDriver::start(&chromedriver, &log).await?;
 
         Ok(Self {
             base_url,
@@ -676,7 +674,7 @@ struct ChromeDriver {
 
 impl ChromeDriver {
     /// Spawns chromedriver on a free port and waits until `/status` says ready.
-    fn start(program: &Path, log: &Path) -> TestResult<Self> {
+    async fn start(program: &Path, log: &Path) -> TestResult<Self> {
         let port = free_port()?;
         let log_file = File::create(log)?;
         let child = Command::new(program)
@@ -700,7 +698,7 @@ impl ChromeDriver {
                 )
                 .into());
             }
-            if driver.is_ready() {
+            if driver.is_ready().await {
                 return Ok(driver);
             }
             if Instant::now() >= deadline {
@@ -711,7 +709,7 @@ impl ChromeDriver {
                 )
                 .into());
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -720,9 +718,9 @@ impl ChromeDriver {
     }
 
     /// One `GET /status`; true once chromedriver reports `"ready": true`.
-    fn is_ready(&self) -> bool {
+    async fn is_ready(&self) -> bool {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        http_get(addr, "/status").is_ok_and(|(status, body)| {
+        http_get(addr, "/status").await.is_ok_and(|(status, body)| {
             status == 200
                 && serde_json::from_slice::<Value>(&body)
                     .is_ok_and(|v| v["value"]["ready"] == Value::Bool(true))
@@ -743,48 +741,20 @@ impl Drop for ChromeDriver {
     }
 }
 
-/// A minimal HTTP/1.1 GET: status code and body. chromedriver keeps connections
-/// alive whatever we ask, so the body is read by its Content-Length, not to EOF.
-fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
-    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Err(bad("connection closed inside the headers"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| bad("no status code"))?;
-    let length = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-        .ok_or_else(|| bad("no Content-Length"))?;
-    while buf.len() < header_end + length {
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Err(bad("connection closed inside the body"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Ok((status, buf[header_end..header_end + length].to_vec()))
+/// One HTTP GET, bounded in time: status code and body.
+async fn http_get(addr: SocketAddr, path: &str) -> TestResult<(u16, Vec<u8>)> {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(Duration::from_secs(1)));
+    let client = HttpClient::builder(TokioExecutor::new()).build::<_, String>(connector);
+    let uri: http::Uri = format!("http://{addr}{path}").parse()?;
+    let response = tokio::time::timeout(Duration::from_secs(2), async {
+        let response = client.get(uri).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        TestResult::Ok((status, body.to_vec()))
+    })
+    .await;
+    response.map_err(|_| format!("GET {path}: no answer within 2 s"))?
 }
 
 /// A port nobody listens on right now (the OS picks it; we release it for chromedriver).
@@ -851,29 +821,22 @@ fn find_binary(var: &str, default: &str) -> TestResult<PathBuf> {
 }
 
 /// A directory under the system temp dir, removed (best effort) on drop.
-pub struct TempDir(PathBuf);
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(prefix: &str) -> std::io::Result<Self> {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "{prefix}-{}-{nanos}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path)?;
-        Ok(Self(path))
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{prefix}-"))
+            .tempdir()?;
+        Ok(Self(dir))
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     fn subdir(&self, name: &str) -> std::io::Result<PathBuf> {
-        let dir = self.0.join(name);
+        let dir = self.0.path().join(name);
         std::fs::create_dir_all(&dir)?;
         Ok(dir)
     }
@@ -882,9 +845,10 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         // Chromium may still be flushing its profile for a moment after the session
-        // ends; a few attempts, then leave it to the OS's temp cleaning.
+        // ends, and `tempfile` tries only once: a few attempts first, then leave it
+        // to the OS's temp cleaning.
         for _ in 0..5 {
-            match std::fs::remove_dir_all(&self.0) {
+            match std::fs::remove_dir_all(self.0.path()) {
                 Ok(()) => return,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
