@@ -7,7 +7,6 @@ use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::Response;
 use parley_common::ErrorCode;
-use tracing::Instrument;
 
 use crate::http::error::AppError;
 use crate::http::extract::{SameOrigin, SignedIn};
@@ -64,8 +63,7 @@ pub async fn upgrade(
     }))
 }
 
-/// The connection's session and outbox, handed to the transport inside a span
-/// that names the user and the connection.
+/// The connection's session and outbox, handed to the transport.
 fn start(
     socket: WebSocket,
     state: &AppState,
@@ -75,12 +73,8 @@ fn start(
     reset: SocketReset,
 ) -> impl Future<Output = ()> + Send + use<> {
     let (outbox, rx) = Outbox::with_metrics(OUTBOX_CAPACITY, state.metrics.clone());
-    let span = tracing::info_span!(parent: None, "conn", user = %user.name, conn = tracing::field::Empty, transport = "ws");
     let session = Session::new(state.session_services(), outbox, user, token);
-    span.record("conn", tracing::field::display(session.id()));
-    let connection = span
-        .in_scope(|| transport::ws::run(socket, session, rx, state.transport_env(), slot, reset));
-    connection.instrument(span)
+    transport::ws::run(socket, session, rx, state.transport_env(), slot, reset)
 }
 
 /// The production WebSocket settings: small buffers, the message size limit.

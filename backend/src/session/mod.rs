@@ -148,6 +148,15 @@ impl Session {
         self.id
     }
 
+    /// The connection's tracing span (user, connection id, transport), made
+    /// when it is needed: what happens while a frame is handled runs in it,
+    /// and the transport's own log lines name it as their parent. Kept for a
+    /// connection's whole life (the transports' tasks wrapped in it), a span
+    /// made every idle WebSocket ~0.3 KB bigger (S1), even disabled.
+    pub fn span(&self, transport: &'static str) -> tracing::Span {
+        tracing::info_span!(parent: None, "conn", user = %self.user.name, conn = %self.id, transport)
+    }
+
     /// Handles one text frame. Bad input is answered with an `error` event; the
     /// session stays usable.
     pub async fn handle_text(&mut self, text: &str) {

@@ -54,9 +54,9 @@ pub async fn echo(mut socket: WebSocket) {
     }
 }
 
-/// Sets a connection up: the writer task (in the caller's span, so its log
-/// lines say whose connection they are about); returns the reader, which runs
-/// the connection. `rx` is the receiving end of the session's outbox.
+/// Sets a connection up: the writer task; returns the reader, which runs the
+/// connection. `rx` is the receiving end of the session's outbox. Log lines
+/// name the connection's span ([`Session::span`]) as their parent.
 pub fn run(
     socket: WebSocket,
     session: Session,
@@ -65,24 +65,21 @@ pub fn run(
     slot: ConnectionSlot,
     reset: SocketReset,
 ) -> impl Future<Output = ()> + Send + use<> {
-    tracing::info!(conn = %session.id(), "websocket connected");
+    tracing::info!(parent: &session.span("ws"), conn = %session.id(), "websocket connected");
     let (sink, stream) = socket.split();
     let kick = rx.kick.clone();
     // Cancelled by the writer once it has sent a close frame or lost the socket.
     let writer_done = CancellationToken::new();
-    let writer = tokio::spawn(
-        write_loop(
-            sink,
-            rx,
-            Ending {
-                done: writer_done.clone(),
-                reset: reset.clone(),
-            },
-            (env.heartbeat.ping_interval, env.heartbeat.write_timeout),
-            Arc::clone(&env.metrics),
-        )
-        .in_current_span(),
-    );
+    let writer = tokio::spawn(write_loop(
+        sink,
+        rx,
+        Ending {
+            done: writer_done.clone(),
+            reset: reset.clone(),
+        },
+        (env.heartbeat.ping_interval, env.heartbeat.write_timeout),
+        Arc::clone(&env.metrics),
+    ));
     let reader = Reader {
         stream,
         kick,
@@ -141,8 +138,14 @@ async fn read_loop(mut session: Session, mut reader: Reader, shutdown: Cancellat
                 match frame {
                     // Boxed: handling a message is a large future (store requests,
                     // history) that an idle connection should not carry inline.
-                    Some(Ok(Message::Text(text))) => Box::pin(session.handle_text(&text)).await,
-                    Some(Ok(Message::Binary(_))) => Box::pin(session.reject_binary()).await,
+                    Some(Ok(Message::Text(text))) => {
+                        let span = session.span("ws");
+                        Box::pin(session.handle_text(&text).instrument(span)).await
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        let span = session.span("ws");
+                        Box::pin(session.reject_binary().instrument(span)).await
+                    }
                     // tungstenite answers pings itself; a close frame is answered
                     // too, and the stream then ends.
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => {}
@@ -151,7 +154,7 @@ async fn read_loop(mut session: Session, mut reader: Reader, shutdown: Cancellat
                             // Say why before going: 1009, then the close handshake.
                             reader.kick.kick(CloseReason::TOO_BIG);
                         } else {
-                            tracing::debug!(%conn, "websocket read failed");
+                            tracing::debug!(parent: &session.span("ws"), %conn, "websocket read failed");
                             break;
                         }
                     }
@@ -162,10 +165,10 @@ async fn read_loop(mut session: Session, mut reader: Reader, shutdown: Cancellat
             () = session.answer_next(), if session.has_in_flight() => {}
             () = &mut timer => {
                 if !session.is_greeted() && tokio::time::Instant::now() >= hello_by {
-                    tracing::info!(%conn, "no hello in time: closing");
+                    tracing::info!(parent: &session.span("ws"), %conn, "no hello in time: closing");
                     reader.kick.kick(CloseReason::HELLO_TIMEOUT);
                 } else {
-                    tracing::info!(%conn, "no traffic from the client: closing");
+                    tracing::info!(parent: &session.span("ws"), %conn, "no traffic from the client: closing");
                     reader.kick.kick(CloseReason::IDLE);
                 }
                 // Fire once; the writer's close ends this loop.
