@@ -124,6 +124,22 @@ pub struct Config {
     /// so clients fall back to long-polling.
     #[arg(long, hide = true)]
     pub refuse_websocket: bool,
+
+    /// Redis (redis://host:port) joining this node to the others that use it:
+    /// messages, presence, typing, logouts and login limits cross between
+    /// nodes through it. Needs a PostgreSQL `--database` shared by all nodes.
+    #[arg(long, env = "PARLEY_REDIS")]
+    pub redis: Option<String>,
+
+    /// Prefix of the cluster's Redis keys and channel (several clusters on
+    /// one Redis).
+    #[arg(long, env = "PARLEY_REDIS_PREFIX", default_value = "parley")]
+    pub redis_prefix: String,
+
+    /// For tests: the share (0 to 1) of hints to other nodes dropped on
+    /// purpose, as a lossy pub/sub would; nothing may be lost for it.
+    #[arg(long, hide = true, default_value_t = 0.0)]
+    pub cluster_drop_hints: f64,
 }
 
 impl Config {
@@ -167,6 +183,9 @@ impl Config {
             refuse_websocket: false,
             autobahn_echo: false,
             autobahn_max_message_bytes: None,
+            redis: None,
+            redis_prefix: "parley".to_owned(),
+            cluster_drop_hints: 0.0,
         }
     }
 }

@@ -19,6 +19,7 @@ mod checkpoint;
 mod migrate;
 mod read;
 mod sessions;
+mod stub_cluster;
 mod types;
 mod write;
 mod writer;
