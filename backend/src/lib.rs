@@ -171,11 +171,17 @@ impl Application {
                     .min(parley_common::LONG_POLL_WAIT_SECS),
             ),
         };
-        let longpolls = Arc::new(LongPolls::new(transport::Env {
-            heartbeat,
-            metrics: Arc::clone(&metrics),
-            shutdown: shutdown.clone(),
-        }));
+        let longpolls = Arc::new(LongPolls::new(
+            transport::Env {
+                heartbeat,
+                metrics: Arc::clone(&metrics),
+                shutdown: shutdown.clone(),
+            },
+            cluster
+                .as_ref()
+                .map(cluster::Cluster::sid_prefix)
+                .unwrap_or_default(),
+        ));
         let state = AppState {
             hub,
             store,
@@ -190,6 +196,9 @@ impl Application {
             cluster,
         };
         state.hub.start(state.shutdown.clone());
+        if let Some(c) = &state.cluster {
+            c.serve_long_polls(Arc::new(http::longpoll::Forwarded(state.clone())));
+        }
         hub::deadlines::schedule_deadlines(&state.store, &state.shutdown).await;
         let listener = listen(config.listen)?;
         let autobahn = config.autobahn_echo.then(|| {

@@ -106,21 +106,20 @@ pub fn publisher(
     })
 }
 
-/// Listens on `channel` until shutdown, reconnecting after any loss; calls
-/// `connected` after every successful subscribe and `event` for every event
-/// from another node.
+/// Listens on `channels` until shutdown, reconnecting after any loss; calls
+/// `connected` after every successful subscribe and `message` with each
+/// message's channel and payload.
 pub async fn subscriber(
     client: redis::Client,
-    channel: String,
-    me: u64,
+    channels: Vec<String>,
     shutdown: CancellationToken,
     connected: impl Fn() + Send,
-    event: impl Fn(Event) + Send,
+    message: impl Fn(&str, &[u8]) + Send,
 ) {
     while !shutdown.is_cancelled() {
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
+            pubsub.subscribe(&channels).await?;
             Ok::<_, redis::RedisError>(pubsub)
         }
         .await;
@@ -134,7 +133,7 @@ pub async fn subscriber(
                 }
             }
         };
-        tracing::info!(%channel, "subscribed to the cluster's events");
+        tracing::info!(?channels, "subscribed to the cluster's channels");
         connected();
         let mut stream = pubsub.into_on_message();
         loop {
@@ -146,11 +145,7 @@ pub async fn subscriber(
                 tracing::warn!("the Redis subscription ended; reconnecting");
                 break;
             };
-            match serde_json::from_slice::<Event>(msg.get_payload_bytes()) {
-                Ok(e) if e.node() != me => event(e),
-                Ok(_) => {}
-                Err(err) => tracing::warn!(%err, "undecodable cluster event"),
-            }
+            message(msg.get_channel_name(), msg.get_payload_bytes());
         }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod bus;
 pub mod limits;
+pub mod lp;
 pub mod order;
 pub mod presence;
 pub mod relay;
@@ -64,7 +65,10 @@ struct Inner {
     bus: Arc<Bus>,
     relay: Relay,
     store: OnceLock<Store>,
-    pub limits: limits::SharedLimits,
+    limits: limits::SharedLimits,
+    forwarder: lp::Forwarder,
+    /// Runs long-poll requests forwarded here (set by the HTTP layer).
+    lp_server: OnceLock<Arc<dyn lp::LpServer>>,
 }
 
 impl Cluster {
@@ -93,6 +97,8 @@ impl Cluster {
             inner: Arc::new(Inner {
                 node,
                 limits: limits::SharedLimits::new(client.clone(), &config.prefix),
+                forwarder: lp::Forwarder::new(client.clone(), &config.prefix, node),
+                lp_server: OnceLock::new(),
                 client,
                 prefix: config.prefix.clone(),
                 hub: hub.clone(),
@@ -132,24 +138,24 @@ impl Cluster {
     pub fn start(&self, store: Store, shutdown: &CancellationToken) {
         self.inner.relay.set_store(store.clone());
         let _ = self.inner.store.set(store);
-        let me = self.clone();
         let heads = self.clone();
-        let events = self.clone();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            bus::subscriber(
-                me.inner.client.clone(),
-                format!("{}:events", me.inner.prefix),
-                me.inner.node,
-                stop,
-                move || {
-                    let relay = heads.inner.relay.clone();
-                    tokio::spawn(async move { relay.check_heads().await });
-                },
-                move |e| events.on_event(e),
-            )
-            .await;
-        });
+        let me = self.clone();
+        let prefix = &self.inner.prefix;
+        let channels = vec![
+            format!("{prefix}:events"),
+            lp::request_channel(prefix, self.inner.node),
+            lp::reply_channel(prefix, self.inner.node),
+        ];
+        tokio::spawn(bus::subscriber(
+            self.inner.client.clone(),
+            channels,
+            shutdown.clone(),
+            move || {
+                let relay = heads.inner.relay.clone();
+                tokio::spawn(async move { relay.check_heads().await });
+            },
+            move |channel, payload| me.on_message(channel, payload),
+        ));
         let relay = self.inner.relay.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move {
@@ -208,6 +214,65 @@ impl Cluster {
             node: self.inner.node,
             token: wire::token_hex(token),
         });
+    }
+
+    /// Sets what runs long-poll requests forwarded to this node.
+    pub fn serve_long_polls(&self, server: Arc<dyn lp::LpServer>) {
+        let _ = self.inner.lp_server.set(server);
+    }
+
+    /// A long-poll connection id for this node: `<node hex>-<random>`.
+    pub fn sid_prefix(&self) -> String {
+        format!("{:x}-", self.inner.node)
+    }
+
+    /// Runs `op` on connection `sid` of another node; `None` when that node is
+    /// gone (the client opens a new connection and resumes).
+    pub async fn forward_long_poll(
+        &self,
+        sid: &str,
+        token: &TokenHash,
+        op: lp::LpOp,
+    ) -> Option<lp::LpReply> {
+        let owner = lp::owner(sid)?;
+        self.inner
+            .forwarder
+            .forward(owner, sid, wire::token_hex(token), op)
+            .await
+    }
+
+    /// Whether connection `sid` lives on another node.
+    pub fn is_remote_sid(&self, sid: &str) -> bool {
+        lp::owner(sid).is_some_and(|n| n != self.inner.node)
+    }
+
+    fn on_message(&self, channel: &str, payload: &[u8]) {
+        let prefix = &self.inner.prefix;
+        if channel == lp::reply_channel(prefix, self.inner.node) {
+            if let Ok(reply) = serde_json::from_slice(payload) {
+                self.inner.forwarder.replied(reply);
+            }
+        } else if channel == lp::request_channel(prefix, self.inner.node) {
+            let Ok(req) = serde_json::from_slice::<lp::LpRequest>(payload) else {
+                tracing::warn!("undecodable forwarded long-poll request");
+                return;
+            };
+            let Some(server) = self.inner.lp_server.get().cloned() else {
+                return;
+            };
+            let me = self.clone();
+            tokio::spawn(async move {
+                let from = req.from;
+                let reply = server.serve(req).await;
+                me.inner.forwarder.reply(from, &reply).await;
+            });
+        } else {
+            match serde_json::from_slice::<Event>(payload) {
+                Ok(e) if e.node() != self.inner.node => self.on_event(e),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "undecodable cluster event"),
+            }
+        }
     }
 
     fn on_event(&self, event: Event) {

@@ -55,13 +55,17 @@ pub enum LpError {
 pub struct LongPolls {
     conns: Mutex<HashMap<String, Arc<LpConn>>>,
     env: Env,
+    /// Starts every id: in a cluster it names this node, so any node can
+    /// forward a request to the one that holds the connection.
+    sid_prefix: String,
 }
 
 impl LongPolls {
-    pub fn new(env: Env) -> Self {
+    pub fn new(env: Env, sid_prefix: String) -> Self {
         Self {
             conns: Mutex::default(),
             env,
+            sid_prefix,
         }
     }
 
@@ -98,7 +102,7 @@ impl LongPolls {
         token: TokenHash,
         slot: ConnectionSlot,
     ) -> Result<(String, impl Future<Output = ()> + Send + use<>), getrandom::Error> {
-        let sid = new_sid()?;
+        let sid = format!("{}{}", self.sid_prefix, new_sid()?);
         let (inbound, inbound_rx) = mpsc::channel(INBOUND_BATCHES);
         let conn = Arc::new(LpConn {
             token,
