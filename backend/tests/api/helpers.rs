@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use binary::{start_binary, start_binary_logging, ws_hello};
+pub use binary::{start_binary, start_binary_logging, start_parley, ws_hello};
 pub use longpoll::Lp;
 pub use ws::Client;
 
@@ -197,6 +197,20 @@ pub async fn http_to(
     body: Option<&str>,
     extra_headers: &[(&str, &str)],
 ) -> HttpResponse {
+    try_http_to(addr, method, path, body, extra_headers)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// [`http_to`] that reports a failed request (refused, cut, timed out) instead
+/// of panicking.
+pub async fn try_http_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    extra_headers: &[(&str, &str)],
+) -> Result<HttpResponse, String> {
     let mut request = hyper::Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"))
@@ -211,18 +225,23 @@ pub async fn http_to(
     }
     let request = request
         .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
-        .unwrap();
+        .map_err(|e| e.to_string())?;
     // A connection per request, as before: some tests count connections or
     // hold one request open while sending another.
     let client = HttpClient::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build(HttpConnector::new());
     let (head, body) = tokio::time::timeout(Duration::from_secs(40), async {
-        let (head, body) = client.request(request).await.unwrap().into_parts();
-        (head, body.collect().await.unwrap().to_bytes())
+        let (head, body) = client
+            .request(request)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok::<_, String>((head, body))
     })
     .await
-    .expect("http response timed out");
+    .map_err(|_| "http response timed out".to_owned())??;
     let headers = head
         .headers
         .iter()
@@ -231,9 +250,9 @@ pub async fn http_to(
             (n.as_str().to_owned(), value.trim().to_owned())
         })
         .collect();
-    HttpResponse {
+    Ok(HttpResponse {
         status: head.status.as_u16(),
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    })
 }

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod bad_input;
 mod chat;
+mod cluster;
 mod crash;
 mod durability;
 mod hardening;
