@@ -62,7 +62,7 @@ async fn main() {
 
     let dir = std::env::temp_dir().join(format!("parley-bench-{}", std::process::id()));
     let mut config = Config::for_tests(&dir);
-    config.database = dir.join("parley.db");
+    config.database = dir.join("parley.db").into();
     config.register_rate_per_minute = u32::MAX;
     let app = Application::build(config).await.unwrap();
     let addr = app.local_addr();

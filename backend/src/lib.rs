@@ -120,16 +120,16 @@ impl Application {
             reads: config.store_read_queue,
         };
         let metrics = Arc::new(metrics::Metrics::new());
-        let store = Store::open_with(
+        // `Database`'s Display hides a URL's password.
+        let store = Store::connect(
             &config.database,
             Arc::new(hub.clone()),
             queues,
             metrics.commit_seconds.clone(),
         )
-        .map_err(|e| {
-            std::io::Error::other(format!("database {}: {e}", config.database.display()))
-        })?;
-        tracing::info!(database = %config.database.display(), "store open");
+        .await
+        .map_err(|e| std::io::Error::other(format!("database {}: {e}", config.database)))?;
+        tracing::info!(database = %config.database, "store open");
         let heartbeat = Heartbeat {
             ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
             idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),

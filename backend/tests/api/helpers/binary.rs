@@ -30,7 +30,7 @@ pub async fn start_binary_logging(
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley"))
         .args(["--listen", "127.0.0.1:0", "--database"])
-        .arg(dir.join("parley.db"))
+        .arg(super::database_for(dir).await)
         .arg("--static-dir")
         .arg(dir)
         .env("RUST_LOG", rust_log)
