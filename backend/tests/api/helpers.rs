@@ -92,7 +92,7 @@ pub fn postgres_url() -> Option<String> {
 }
 
 /// A database name no other test uses.
-fn fresh_name() -> String {
+pub fn fresh_name() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
