@@ -86,7 +86,7 @@ fn postgres_only(test: &str) -> Option<Database> {
     match postgres_url() {
         Some(url) => Some(Database::Postgres(url)),
         None => {
-            println!("{test}: skipped: several nodes on one database need PostgreSQL");
+            eprintln!("{test}: skipped: several nodes on one database need PostgreSQL");
             None
         }
     }

@@ -144,7 +144,7 @@ pub async fn apply(
     Ok(answers)
 }
 
-/// 0. Each request's channel: a room by name, a conversation by its users (the
+/// Step 0: each request's channel, a room by name or a conversation by its users (the
 /// recipient looked up by name, all in one query).
 async fn resolve(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -198,7 +198,7 @@ async fn resolve(
         .collect())
 }
 
-/// 1. The conversations of the batch that have no row yet, with their members.
+/// Step 1: the conversations of the batch that have no row yet, with their members.
 async fn create_conversations(
     tx: &deadpool_postgres::Transaction<'_>,
     targets: &[Target],
@@ -254,7 +254,7 @@ async fn create_conversations(
     Ok(())
 }
 
-/// 3. The messages already stored under the batch's `(sender, client_id)`s, as
+/// Step 3: the messages already stored under the batch's `(sender, client_id)`s, as
 /// their senders saw them, marked duplicate.
 async fn duplicates(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -371,7 +371,7 @@ impl Rows {
     }
 }
 
-/// 4. The messages, each room's latest (seq, ts) and the senders' read markers.
+/// Step 4: the messages, each room's latest (seq, ts) and the senders' read markers.
 async fn write_rows(
     tx: &deadpool_postgres::Transaction<'_>,
     rows: &Rows,
