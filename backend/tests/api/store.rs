@@ -308,3 +308,86 @@ async fn a_session_made_on_one_node_works_on_another_until_revoked() {
     a.close().await;
     b.close().await;
 }
+
+/// A measurement, not a check: appends per second into one hot room, many
+/// senders each keeping a window of appends in flight, through the store
+/// alone (no sockets). On PostgreSQL point `PARLEY_TEST_POSTGRES` at a server
+/// with fsync on:
+/// `PARLEY_TEST_POSTGRES=postgres://… cargo test --release -p parley-backend
+/// --test api hot_room_append_rate -- --ignored --nocapture`
+/// (env: PARLEY_BENCH_SENDERS=64, PARLEY_BENCH_WINDOW=16, PARLEY_BENCH_SECS=5).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark"]
+async fn hot_room_append_rate() {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (senders, window, secs) = (
+        env("PARLEY_BENCH_SENDERS", 64),
+        env("PARLEY_BENCH_WINDOW", 16),
+        env("PARLEY_BENCH_SECS", 5),
+    );
+    let dir = TempDir::new();
+    let database = fresh_database(&dir).await;
+    let (store, _) = node(&database).await;
+    let mut users = Vec::new();
+    for i in 0..senders {
+        users.push(user(&store, &format!("sender{i}")).await);
+    }
+    let (commits0, ops0) = (
+        store.stats().commits.load(Ordering::Relaxed),
+        store.stats().ops.load(Ordering::Relaxed),
+    );
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let tasks: Vec<_> = users
+        .into_iter()
+        .map(|sender| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut in_flight = std::collections::VecDeque::new();
+                let (mut n, mut acked) = (0u64, 0u64);
+                loop {
+                    while Instant::now() < deadline && (in_flight.len() as u64) < window {
+                        n += 1;
+                        in_flight.push_back(
+                            store
+                                .append(
+                                    Channel::Room(lobby()),
+                                    sender.clone(),
+                                    ClientMsgId::parse(&format!("m{n}")).unwrap(),
+                                    MessageBody::parse("a message of some length").unwrap(),
+                                )
+                                .await,
+                        );
+                    }
+                    let Some(next) = in_flight.pop_front() else {
+                        break;
+                    };
+                    next.await.unwrap();
+                    acked += 1;
+                }
+                acked
+            })
+        })
+        .collect();
+    let mut acked = 0;
+    for t in tasks {
+        acked += t.await.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let commits = store.stats().commits.load(Ordering::Relaxed) - commits0;
+    let ops = store.stats().ops.load(Ordering::Relaxed) - ops0;
+    eprintln!(
+        "hot room on {database}: {senders} senders x window {window}: {acked} appends in \
+         {elapsed:.2} s = {:.0} appends/s; {commits} commits, {:.1} per commit",
+        acked as f64 / elapsed,
+        ops as f64 / commits.max(1) as f64
+    );
+    store.close().await;
+}
