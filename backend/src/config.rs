@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::store::Database;
+
 /// Parley chat server.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "parley", version, about)]
@@ -18,9 +20,11 @@ pub struct Config {
     #[arg(long, env = "PARLEY_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
 
-    /// SQLite database file; created, with its directory, on first start.
+    /// Where everything is stored: a PostgreSQL URL
+    /// (postgres://user@host:port/db, for several nodes on one database) or a
+    /// SQLite database file (created, with its directory, on first start).
     #[arg(long, env = "PARLEY_DATABASE", default_value = "data/parley.db")]
-    pub database: PathBuf,
+    pub database: Database,
 
     /// Extra origins (scheme://host:port) whose pages may use the API and open
     /// WebSockets, besides the server's own. Repeat the flag, or separate with
@@ -157,7 +161,8 @@ impl Config {
                 std::process::id(),
                 N.fetch_add(1, Ordering::Relaxed)
             ))
-            .join("parley.db");
+            .join("parley.db")
+            .into();
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             static_dir: static_dir.into(),

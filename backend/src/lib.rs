@@ -146,17 +146,22 @@ impl Application {
             Some(c) => c.fanout(),
             None => Arc::new(hub.clone()),
         };
-        let store = Store::open_with(
+        // `Database`'s Display hides a URL's password.
+        let store = Store::connect(
             &config.database,
             fanout,
             queues,
             metrics.commit_seconds.clone(),
         )
-        .map_err(|e| {
-            std::io::Error::other(format!("database {}: {e}", config.database.display()))
-        })?;
-        tracing::info!(database = %config.database.display(), "store open");
+        .await
+        .map_err(|e| std::io::Error::other(format!("database {}: {e}", config.database)))?;
+        tracing::info!(database = %config.database, "store open");
         if let Some(c) = &cluster {
+            if !store.is_postgres() {
+                return Err(std::io::Error::other(
+                    "--redis joins nodes that share one database: give --database postgres://…",
+                ));
+            }
             c.start(store.clone(), &shutdown);
             tracing::info!(node = c.node(), "joined the cluster");
         }

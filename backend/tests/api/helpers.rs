@@ -14,6 +14,7 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use parley_backend::store::Database;
 use parley_backend::{Application, Config};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -58,7 +59,10 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
     )
     .unwrap();
     let mut config = Config::for_tests(&dir.0);
-    config.database = dir.0.join("data").join("parley.db");
+    config.database = match postgres_url() {
+        Some(url) => Database::Postgres(postgres_database(&url, &fresh_name()).await),
+        None => dir.0.join("data").join("parley.db").into(),
+    };
     change(&mut config);
     start(config, dir).await
 }
@@ -76,6 +80,83 @@ async fn start(config: Config, dir: TempDir) -> TestApp {
         server: Some(server),
         dir,
         config,
+    }
+}
+
+/// The PostgreSQL server to run the tests against (`PARLEY_TEST_POSTGRES`, a
+/// URL such as postgres://parley@127.0.0.1:5432/postgres), if set; else SQLite.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("PARLEY_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A database name no other test uses.
+pub fn fresh_name() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "parley_t_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `url` naming database `db` instead of its own.
+pub fn url_with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let host = base.find("://").map_or(0, |i| i + 3);
+    let base = base[host..].find('/').map_or(base, |i| &base[..host + i]);
+    match query {
+        Some(query) => format!("{base}/{db}?{query}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// A connection to the database at `url`, its driver running on a task.
+pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Database `name` on the test PostgreSQL at `url` (created if missing); its URL.
+pub async fn postgres_database(url: &str, name: &str) -> String {
+    let client = pg_connect(url).await;
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+    }
+    url_with_db(url, name)
+}
+
+/// What `--database` names for a server whose files are in `dir`: the SQLite
+/// file there, or on PostgreSQL a database named after `dir` (so a restart in
+/// the same `dir` finds the same data).
+pub async fn database_for(dir: &std::path::Path) -> String {
+    match postgres_url() {
+        Some(url) => {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            dir.hash(&mut hasher);
+            postgres_database(&url, &format!("parley_b_{:x}", hasher.finish())).await
+        }
+        None => dir.join("parley.db").display().to_string(),
     }
 }
 
@@ -144,6 +225,11 @@ impl TestApp {
         let r = self.post_credentials("/api/login", name, PASSWORD).await;
         assert_eq!(r.status, 200, "login {name}: {}", r.body);
         r.session().expect("a session cookie")
+    }
+
+    /// The database the server stores in.
+    pub fn database(&self) -> &Database {
+        &self.config.database
     }
 
     /// Stops the server (gracefully) and starts a new one on the same database.

@@ -29,7 +29,7 @@ pub async fn start_binary_logging(
 ) {
     let mut args: Vec<std::ffi::OsString> = vec!["--listen".into(), "127.0.0.1:0".into()];
     args.push("--database".into());
-    args.push(dir.join("parley.db").into());
+    args.push(super::database_for(dir).await.into());
     args.push("--static-dir".into());
     args.push(dir.into());
     start_parley(args, rust_log).await
