@@ -94,8 +94,13 @@ pub fn publisher(
             for payload in batch.drain(..) {
                 pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
             }
-            if let Err(err) = pipe.query_async::<()>(c).await {
-                tracing::warn!(%err, "publishing hints failed (the head check covers them)");
+            if pipe.query_async::<()>(c).await.is_err() {
+                // Once more: the first command on a connection Redis dropped
+                // fails while the manager reconnects.
+                tokio::time::sleep(RECONNECT).await;
+                if let Err(err) = pipe.query_async::<()>(c).await {
+                    tracing::warn!(%err, "publishing hints failed (the head check covers them)");
+                }
             }
         }
     });

@@ -179,6 +179,13 @@ impl Forwarder {
         }
     }
 
+    /// This node's subscription was re-made: replies sent while it was down
+    /// are lost, so every waiting request ends now ("unknown connection": the
+    /// client reopens and resumes) instead of at its timeout.
+    pub fn fail_waiting(&self) {
+        self.waiting().clear();
+    }
+
     /// A reply arrived on this node's reply channel.
     pub fn replied(&self, reply: LpReply) {
         if let Some(tx) = self.waiting().remove(&reply.id) {
@@ -191,14 +198,23 @@ impl Forwarder {
         let Ok(payload) = serde_json::to_vec(reply) else {
             return;
         };
-        if let Ok(mut conn) = self.conn().await {
+        let Ok(mut conn) = self.conn().await else {
+            return;
+        };
+        // Once more after a failure: the first command on a connection Redis
+        // dropped (a restart) fails while the manager reconnects.
+        for attempt in 0..2 {
             let sent: redis::RedisResult<u64> = redis::cmd("PUBLISH")
                 .arg(reply_channel(&self.prefix, to))
-                .arg(payload)
+                .arg(&payload)
                 .query_async(&mut conn)
                 .await;
-            if let Err(err) = sent {
-                tracing::warn!(%err, "could not reply to a forwarded long-poll request");
+            match sent {
+                Ok(_) => return,
+                Err(err) if attempt == 1 => {
+                    tracing::warn!(%err, "could not reply to a forwarded long-poll request");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     }

@@ -151,6 +151,7 @@ impl Cluster {
             channels,
             shutdown.clone(),
             move || {
+                heads.inner.forwarder.fail_waiting();
                 let relay = heads.inner.relay.clone();
                 tokio::spawn(async move { relay.check_heads().await });
             },
@@ -295,10 +296,11 @@ impl Cluster {
                 node,
                 user,
                 channels,
+                version,
             } => {
                 let channels =
                     channels.map(|keys| keys.iter().filter_map(WireKey::key).collect::<Vec<_>>());
-                hub.set_remote(node, &user.into(), channels);
+                hub.set_remote(node, &user.into(), channels, version);
             }
             Event::Joined {
                 user,

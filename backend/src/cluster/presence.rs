@@ -17,14 +17,15 @@ use tokio_util::sync::CancellationToken;
 use super::bus::Bus;
 use super::relay::Hints;
 use super::wire::{Event, WireKey, WireUser};
+use crate::hub::remote::Version;
 use crate::hub::{Hub, PresenceHook};
 use crate::store::{AuthUser, ChannelKey};
 
 /// How often a node writes its online list and reads the others'.
-pub const HEARTBEAT: Duration = Duration::from_secs(3);
-/// How long a node's list lives without a refresh: a killed node's users go
-/// offline elsewhere within TTL + HEARTBEAT (≤ 18 s; the issue asks ≤ 20 s).
-pub const TTL: Duration = Duration::from_secs(15);
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long a node's list lives without a refresh (five missed heartbeats): a
+/// killed node's users go offline elsewhere within TTL + HEARTBEAT (≤ 12 s).
+pub const TTL: Duration = Duration::from_secs(10);
 
 /// The hub hook: a local presence change, sent to the other nodes at once.
 #[derive(Debug)]
@@ -34,29 +35,34 @@ pub struct Events {
 }
 
 impl PresenceHook for Events {
-    fn changed(&self, user: &AuthUser, channels: Option<&[ChannelKey]>) {
+    fn changed(&self, user: &AuthUser, channels: Option<&[ChannelKey]>, version: Version) {
         self.bus.send(&Event::Presence {
             node: self.node,
             user: WireUser::from(user),
             channels: channels.map(|c| c.iter().map(WireKey::from).collect()),
+            version,
         });
     }
 }
 
-type Listing = Vec<(WireUser, Vec<WireKey>)>;
+/// A node's whole online list at one version, as stored in Redis.
+type Listing = (Vec<(WireUser, Vec<WireKey>)>, Version);
 
 fn listing(hub: &Hub) -> Listing {
-    hub.local_users()
+    let (users, version) = hub.local_users();
+    let users = users
         .iter()
         .map(|(u, keys)| (WireUser::from(u), keys.iter().map(WireKey::from).collect()))
-        .collect()
+        .collect();
+    (users, version)
 }
 
-fn parse(listing: Listing) -> Vec<(AuthUser, Vec<ChannelKey>)> {
-    listing
+fn parse((users, version): Listing) -> (Vec<(AuthUser, Vec<ChannelKey>)>, Version) {
+    let users = users
         .into_iter()
         .map(|(u, keys)| (u.into(), keys.iter().filter_map(WireKey::key).collect()))
-        .collect()
+        .collect();
+    (users, version)
 }
 
 /// The heartbeat task, until shutdown; then this node's entry is removed so
@@ -115,12 +121,15 @@ pub async fn heartbeat(
             let Ok(lists) = lists else { continue };
             for (id, list) in others.iter().zip(lists) {
                 match list.map(|l| serde_json::from_str::<Listing>(&l)) {
-                    Some(Ok(l)) => hub.replace_node(*id, parse(l)),
+                    Some(Ok(l)) => {
+                        let (users, version) = parse(l);
+                        hub.replace_node(*id, users, version);
+                    }
                     Some(Err(err)) => tracing::warn!(%err, node = id, "bad presence list"),
                     None => {
                         // Expired: the node is gone. Reap it.
                         tracing::info!(node = id, "cluster node gone; its users are offline here");
-                        hub.replace_node(*id, Vec::new());
+                        hub.replace_node(*id, Vec::new(), Version::MAX);
                         let _: redis::RedisResult<()> = c.srem(&nodes_key, *id).await;
                     }
                 }
@@ -129,7 +138,7 @@ pub async fn heartbeat(
         // Nodes this hub still counts but the set no longer lists.
         for id in hub.remote_nodes() {
             if !listed.contains(&id) {
-                hub.replace_node(id, Vec::new());
+                hub.replace_node(id, Vec::new(), Version::MAX);
             }
         }
     }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use parley_common::{Channel, ChatMessage, RESUME_LIMIT, ServerMsg, Tally};
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 
 use super::order::{Order, Step};
 use super::wire::Event;
@@ -22,6 +23,13 @@ use crate::store::{Appended, ChannelKey, DmParties, Fanout, Store, UserId};
 /// A replay is split into `missed` frames of about this many bytes at most
 /// (as the single-node resume does).
 const MAX_REPLAY_FRAME_BYTES: usize = 256 * 1024;
+
+/// Longest an attach retries a failing store read (a database restart takes
+/// a second or two) before asking the client to reload instead.
+const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// Longest an attach waits for this node to reach a client's resume point.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where a relay sends hints for the other nodes (never blocks).
 pub trait Hints: Send + Sync + std::fmt::Debug {
@@ -42,6 +50,9 @@ struct Inner {
     order: Mutex<Order>,
     hints: Arc<dyn Hints>,
     runtime: Handle,
+    /// Woken whenever something is delivered (an attach waiting for this node
+    /// to catch up with a client watches it).
+    progress: Notify,
 }
 
 /// One channel of a resume: the viewer's name for it and where they stand.
@@ -63,6 +74,7 @@ impl Relay {
                 order: Mutex::new(Order::default()),
                 hints,
                 runtime: Handle::current(),
+                progress: Notify::new(),
             }),
         }
     }
@@ -114,10 +126,47 @@ impl Relay {
 
     /// Runs `steps` in order while the lock is held: deliveries leave in order.
     fn run(&self, order: &mut Order, steps: Vec<Step>) {
+        let mut delivered = false;
         for step in steps {
             match step {
-                Step::Deliver(a) => Fanout::publish(&self.inner.hub, &a.key, &a.msg, a.dm.as_ref()),
+                Step::Deliver(a) => {
+                    delivered = true;
+                    Fanout::publish(&self.inner.hub, &a.key, &a.msg, a.dm.as_ref());
+                }
                 Step::Fetch { key, after, upto } => self.fetch(order, key, after, upto),
+            }
+        }
+        if delivered {
+            self.inner.progress.notify_waiters();
+        }
+    }
+
+    /// Waits (up to [`CATCH_UP`]) until this node has delivered each resumed
+    /// channel up to where the client already is: a client that read further
+    /// through another node must not be answered "too far behind", nor be sent
+    /// again what it has.
+    async fn catch_up(&self, resume: &[ResumePoint]) {
+        let deadline = tokio::time::Instant::now() + CATCH_UP;
+        loop {
+            let progress = self.inner.progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            let behind = {
+                let mut order = self.order();
+                let mut steps = Vec::new();
+                let mut behind = false;
+                for point in resume {
+                    if order.delivered(&point.key).is_some_and(|d| d < point.after) {
+                        behind = true;
+                        // The client saw `after`: it exists, so read up to it.
+                        order.head(&point.key, point.after, &mut steps);
+                    }
+                }
+                self.run(&mut order, steps);
+                behind
+            };
+            if !behind || tokio::time::timeout_at(deadline, progress).await.is_err() {
+                return;
             }
         }
     }
@@ -162,7 +211,7 @@ impl Relay {
         let Some(store) = self.inner.store.get() else {
             return;
         };
-        match store.heads(missing.clone()).await {
+        match retrying(|| store.heads(missing.clone())).await {
             Ok(heads) => {
                 let mut order = self.order();
                 for (key, head) in heads {
@@ -222,14 +271,26 @@ impl Relay {
         attach: impl FnOnce(Vec<ServerMsg>),
     ) {
         self.track(keys).await;
+        self.catch_up(&resume).await;
+        let mut frames = Vec::new();
         let held: Vec<(ResumePoint, u64)> = {
             let mut order = self.order();
             resume
                 .into_iter()
-                .filter_map(|point| order.hold(&point.key).map(|upto| (point, upto)))
+                .filter_map(|point| match order.hold(&point.key) {
+                    Some(upto) => Some((point, upto)),
+                    None => {
+                        // Its head could not be read (the store is down): the
+                        // client reloads the latest page instead.
+                        frames.push(ServerMsg::TooFarBehind {
+                            last_seq: point.after,
+                            channel: point.channel,
+                        });
+                        None
+                    }
+                })
                 .collect()
         };
-        let mut frames = Vec::new();
         for (point, upto) in &held {
             self.replay(viewer, point, *upto, &mut frames).await;
         }
@@ -265,7 +326,8 @@ impl Relay {
             out.push(too_far);
             return;
         };
-        match store.published(point.key.clone(), point.after, upto).await {
+        let read = retrying(|| store.published(point.key.clone(), point.after, upto)).await;
+        match read {
             Ok(msgs) => {
                 let messages: Vec<ChatMessage> =
                     msgs.into_iter().map(|a| seen_by(viewer, a)).collect();
@@ -280,6 +342,28 @@ impl Relay {
 
     pub fn node(&self) -> u64 {
         self.inner.node
+    }
+}
+
+/// Runs a store read again while it fails (the database restarting), for up
+/// to [`STORE_RETRY`] with a growing pause; the last error if it never works.
+async fn retrying<T, F, Fut>(mut read: F) -> Result<T, crate::store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::store::StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + STORE_RETRY;
+    let mut pause = std::time::Duration::from_millis(50);
+    loop {
+        match read().await {
+            Ok(v) => return Ok(v),
+            Err(err) if tokio::time::Instant::now() + pause > deadline => return Err(err),
+            Err(err) => {
+                tracing::debug!(%err, "store read failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+            }
+        }
     }
 }
 

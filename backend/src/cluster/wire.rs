@@ -90,10 +90,12 @@ pub enum Event {
         channel: Channel,
     },
     /// `user` is online on `node` in these channels; `None`: no longer there.
+    /// `version` orders what one node says (hub::remote).
     Presence {
         node: u64,
         user: WireUser,
         channels: Option<Vec<WireKey>>,
+        version: u64,
     },
     /// `user` joined `room` (on `node`): their tabs elsewhere follow it too.
     Joined {

@@ -75,7 +75,7 @@ impl Hub {
                 state.presence(key, user.id, true);
             }
         }
-        self.presence_changed(&state, user);
+        self.presence_changed(&mut state, user);
         channels
             .iter()
             .filter_map(|key| state.snapshot_frame(key, user.id))
@@ -104,7 +104,7 @@ impl Hub {
                 id: user,
                 name: gone.name,
             };
-            self.presence_changed(&state, &gone);
+            self.presence_changed(&mut state, &gone);
         }
     }
 
@@ -115,7 +115,7 @@ impl Hub {
         if state.subscribe(user, key) {
             state.presence(key, user, true);
             if let Some((who, _)) = state.hook_channels(user) {
-                self.presence_changed(&state, &who);
+                self.presence_changed(&mut state, &who);
             }
         }
         state.snapshot(key, user)
@@ -127,7 +127,7 @@ impl Hub {
         state.unsubscribe(user, key);
         state.presence(key, user, false);
         if let Some((who, _)) = state.hook_channels(user) {
-            self.presence_changed(&state, &who);
+            self.presence_changed(&mut state, &who);
         }
     }
 

@@ -6,6 +6,11 @@
 //! when the first node has them there, "offline" when the last one lets go —
 //! including this node's own connections ([`State::presence`] asks
 //! [`State::remote_in`] before announcing a local change).
+//!
+//! What a node says is versioned by its own counter of presence changes
+//! ([`Version`]): its events and its heartbeat's whole list carry it, and an
+//! older statement never overrides a newer one — a heartbeat list written
+//! just before a user connected must not take them offline again.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,14 +24,23 @@ use crate::store::{AuthUser, ChannelKey, UserId};
 /// this node come online in a set of channels, change channels, or go away
 /// (`None`).
 pub trait PresenceHook: Send + Sync + std::fmt::Debug {
-    fn changed(&self, user: &AuthUser, channels: Option<&[ChannelKey]>);
+    fn changed(&self, user: &AuthUser, channels: Option<&[ChannelKey]>, version: Version);
 }
+
+/// A node's count of its presence changes: what it says at version `v`
+/// replaces anything it said before `v`.
+pub type Version = u64;
 
 #[derive(Debug, Default)]
 pub(super) struct Remote {
     users: HashMap<UserId, RemoteUser>,
     /// Per channel: remote users there, with how many nodes have them there.
     members: HashMap<ChannelKey, HashMap<UserId, u32>>,
+    /// The version of the last statement applied per (node, user), offline
+    /// ones included (forgotten with the node).
+    versions: HashMap<(u64, UserId), Version>,
+    /// This node's own count (versions what it tells the others).
+    pub(super) local_version: Version,
 }
 
 #[derive(Debug)]
@@ -75,9 +89,21 @@ impl State {
         local + remote
     }
 
-    /// Sets what `node` says about `user` (`None`: not there any more) and
-    /// announces the channels where their presence changed.
-    fn set_remote(&mut self, node: u64, user: &AuthUser, channels: Option<Vec<ChannelKey>>) {
+    /// Sets what `node` said about `user` at `version` (`None`: not there any
+    /// more) unless it said something newer already, and announces the
+    /// channels where their presence changed.
+    fn set_remote(
+        &mut self,
+        node: u64,
+        user: &AuthUser,
+        channels: Option<Vec<ChannelKey>>,
+        version: Version,
+    ) {
+        let known = self.remote.versions.entry((node, user.id)).or_insert(0);
+        if version < *known {
+            return;
+        }
+        *known = version;
         let entry = self
             .remote
             .users
@@ -174,24 +200,39 @@ impl Hub {
     }
 
     /// Calls the hook with `user`'s channels on this node (`None`: gone).
-    pub(super) fn presence_changed(&self, state: &State, user: &AuthUser) {
+    pub(super) fn presence_changed(&self, state: &mut State, user: &AuthUser) {
         let Some(hook) = self.inner.presence_hook.get() else {
             return;
         };
+        state.remote.local_version += 1;
+        let version = state.remote.local_version;
         match state.hook_channels(user.id) {
-            Some((user, channels)) => hook.changed(&user, channels.as_deref()),
-            None => hook.changed(user, None),
+            Some((user, channels)) => hook.changed(&user, channels.as_deref(), version),
+            None => hook.changed(user, None, version),
         }
     }
 
-    /// What `node` says about `user`: online in `channels`, or gone (`None`).
-    pub fn set_remote(&self, node: u64, user: &AuthUser, channels: Option<Vec<ChannelKey>>) {
-        self.state().set_remote(node, user, channels);
+    /// What `node` said about `user` at `version`: online in `channels`, or
+    /// gone (`None`).
+    pub fn set_remote(
+        &self,
+        node: u64,
+        user: &AuthUser,
+        channels: Option<Vec<ChannelKey>>,
+        version: Version,
+    ) {
+        self.state().set_remote(node, user, channels, version);
     }
 
-    /// Everyone `node` has online, replacing what it said before (its
-    /// heartbeat); an empty list when the node is gone.
-    pub fn replace_node(&self, node: u64, users: Vec<(AuthUser, Vec<ChannelKey>)>) {
+    /// Everyone `node` had online at `version` (its heartbeat), replacing
+    /// what it said before; `Version::MAX` and an empty list when the node is
+    /// gone.
+    pub fn replace_node(
+        &self,
+        node: u64,
+        users: Vec<(AuthUser, Vec<ChannelKey>)>,
+        version: Version,
+    ) {
         let mut state = self.state();
         let listed: HashSet<UserId> = users.iter().map(|(u, _)| u.id).collect();
         let dropped: Vec<AuthUser> = state
@@ -205,10 +246,13 @@ impl Hub {
             })
             .collect();
         for user in dropped {
-            state.set_remote(node, &user, None);
+            state.set_remote(node, &user, None, version);
         }
         for (user, channels) in users {
-            state.set_remote(node, &user, Some(channels));
+            state.set_remote(node, &user, Some(channels), version);
+        }
+        if version == Version::MAX {
+            state.remote.versions.retain(|(n, _), _| *n != node);
         }
     }
 
@@ -223,10 +267,11 @@ impl Hub {
             .collect()
     }
 
-    /// Everyone online on this node, with their channels (the heartbeat).
-    pub fn local_users(&self) -> Vec<(AuthUser, Vec<ChannelKey>)> {
+    /// Everyone online on this node, with their channels, and the version of
+    /// this list (the heartbeat).
+    pub fn local_users(&self) -> (Vec<(AuthUser, Vec<ChannelKey>)>, Version) {
         let state = self.state();
-        state
+        let users = state
             .users
             .iter()
             .map(|(id, u)| {
@@ -238,7 +283,8 @@ impl Hub {
                     u.channels.clone(),
                 )
             })
-            .collect()
+            .collect();
+        (users, state.remote.local_version)
     }
 
     /// Whether `user` has a connection on this node.
@@ -257,8 +303,8 @@ mod tests {
         let hub = Hub::new();
         let (_, mut watcher) = online(&hub, 9, &["lobby"], 64);
         of_type(&mut watcher, "presence");
-        hub.set_remote(1, &user(2), Some(vec![room("lobby")]));
-        hub.set_remote(2, &user(2), Some(vec![room("lobby")]));
+        hub.set_remote(1, &user(2), Some(vec![room("lobby")]), 1);
+        hub.set_remote(2, &user(2), Some(vec![room("lobby")]), 1);
         let events = of_type(&mut watcher, "presence");
         assert_eq!(events.len(), 1, "{events:?}");
         assert!(hub.is_online(UserId(2)));
@@ -267,9 +313,13 @@ mod tests {
         let (conn, _rx) = online(&hub, 2, &["lobby"], 16);
         hub.disconnect(UserId(2), conn);
         assert!(of_type(&mut watcher, "presence").is_empty());
-        hub.set_remote(1, &user(2), None);
+        hub.set_remote(1, &user(2), None, 2);
         assert!(of_type(&mut watcher, "presence").is_empty());
-        hub.replace_node(2, Vec::new());
+        // A heartbeat list older than what node 2 said since changes nothing.
+        hub.set_remote(2, &user(2), Some(vec![room("lobby")]), 5);
+        hub.replace_node(2, Vec::new(), 4);
+        assert!(hub.is_online(UserId(2)));
+        hub.replace_node(2, Vec::new(), Version::MAX);
         let offline = of_type(&mut watcher, "presence");
         assert_eq!(offline.len(), 1);
         assert!(offline[0].contains("\"online\":false"), "{offline:?}");

@@ -35,7 +35,8 @@ const PER_PHASE: usize = 12;
 const LOGIN_RATE: u32 = 4;
 
 /// What the nodes log: warnings, and the cluster layer's own lines.
-const LOG: &str = "warn,parley_backend::cluster=info";
+const LOG: &str =
+    "warn,parley_backend=info,parley_backend::transport=warn,parley_backend::session=warn";
 
 type Started = (tokio::process::Child, SocketAddr, Arc<Mutex<String>>);
 
@@ -633,13 +634,14 @@ async fn three_nodes_lose_nothing_through_faults() {
     world.add_node(2, n3);
     let live = Arc::clone(&world.live);
 
-    // alice on node 1 (WebSocket), bob on node 2 (WebSocket), carol by
-    // long-polling to random nodes, eve on node 3 only (never reconnected).
+    // alice on node 1 (WebSocket), bob on node 3 (WebSocket, until it dies),
+    // carol by long-polling to random nodes, eve on node 3 only (never
+    // reconnected). A first connection goes to live node `turn + 1`.
     let mut users = Vec::new();
-    for (i, (name, transport)) in [
-        ("alice", Transport::Ws),
-        ("bob", Transport::Ws),
-        ("carol", Transport::Lp),
+    for (i, (name, transport, turn)) in [
+        ("alice", Transport::Ws, 2),
+        ("bob", Transport::Ws, 1),
+        ("carol", Transport::Lp, 0),
     ]
     .into_iter()
     .enumerate()
@@ -650,7 +652,7 @@ async fn three_nodes_lose_nothing_through_faults() {
             token,
             transport,
             live: Arc::clone(&live),
-            turn: i + 2,
+            turn,
             rx: None,
             send: None,
             seen: BTreeMap::new(),
@@ -684,6 +686,18 @@ async fn three_nodes_lose_nothing_through_faults() {
 
     // A node dies mid-stream: its clients resume elsewhere, its users go
     // offline everywhere else within 20 s.
+    // Alice (node 1) sees eve (node 3) online first.
+    let alice = &mut users[0];
+    let deadline = Instant::now() + WAIT;
+    while alice.presence.iter().rev().find(|(u, _)| u == "eve") != Some(&("eve".to_owned(), true)) {
+        assert!(
+            Instant::now() < deadline,
+            "alice never saw eve online: {:?}",
+            alice.presence
+        );
+        alice.next(Instant::now() + Duration::from_secs(1)).await;
+    }
+    alice.presence.clear();
     let killed_at = Instant::now();
     phase(&mut world, &mut users, "SIGKILL node 3", Fault::KillNode(2)).await;
     let alice = &mut users[0];
@@ -749,5 +763,7 @@ async fn three_nodes_lose_nothing_through_faults() {
         "[cluster] login guesses let through across 3 nodes: {let_through} of {}",
         3 * LOGIN_RATE
     );
-    let _ = world.logs();
+    if std::env::var_os("PARLEY_CLUSTER_LOGS").is_some() {
+        eprintln!("{}", world.logs());
+    }
 }
