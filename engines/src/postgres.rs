@@ -135,6 +135,13 @@ impl Postgres {
         Ok(pg)
     }
 
+    /// Stops a server that an earlier run left in `dir` (its process was killed
+    /// before it could stop it; immediate shutdown) and returns its PID, if there
+    /// was one.
+    pub fn stop_leftover(dir: &Path) -> io::Result<Option<u32>> {
+        process::stop_leftover(&dir.join("data/postmaster.pid"), "QUIT", KILL_TIMEOUT)
+    }
+
     /// `postgres://parley@127.0.0.1:PORT/postgres`
     pub fn url(&self) -> String {
         self.url_for(DEFAULT_DB)
@@ -171,7 +178,9 @@ impl Postgres {
         text.lines()
             .next()
             .and_then(|line| line.trim().parse().ok())
-            .ok_or_else(|| io::Error::other(format!("{}: no PID on its first line", path.display())))
+            .ok_or_else(|| {
+                io::Error::other(format!("{}: no PID on its first line", path.display()))
+            })
     }
 
     /// `CREATE DATABASE name` (owned by `parley`), through `createdb`.
@@ -185,7 +194,18 @@ impl Postgres {
     /// returns what it printed, unaligned and without headers.
     pub fn psql(&self, db: &str, sql: &str) -> io::Result<String> {
         let mut cmd = self.client("psql");
-        cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql]);
+        cmd.args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ]);
         let out = process::run(&mut cmd, "psql")?;
         Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
     }
@@ -198,11 +218,17 @@ impl Postgres {
             .arg(self.data_dir())
             .arg("-l")
             .arg(self.log_path())
-            .args(["-w", "-t", &PG_CTL_WAIT_SECS.to_string(), "-m", "fast", "-o"])
+            .args([
+                "-w",
+                "-t",
+                &PG_CTL_WAIT_SECS.to_string(),
+                "-m",
+                "fast",
+                "-o",
+            ])
             .arg(self.server_options())
             .arg("restart");
-        process::run(&mut cmd, "pg_ctl restart")
-            .map_err(|e| with_log(e, &self.log_path()))?;
+        process::run(&mut cmd, "pg_ctl restart").map_err(|e| with_log(e, &self.log_path()))?;
         self.running = true;
         Ok(())
     }
@@ -273,9 +299,15 @@ impl Postgres {
 
     fn initdb(&self) -> io::Result<()> {
         let mut cmd = self.server("initdb");
-        cmd.arg("-D")
-            .arg(self.data_dir())
-            .args(["-U", USER, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
+        cmd.arg("-D").arg(self.data_dir()).args([
+            "-U",
+            USER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
         process::run(&mut cmd, "initdb").map(drop)
     }
 

@@ -140,3 +140,34 @@ pub(crate) fn run(cmd: &mut Command, what: &str) -> io::Result<Output> {
 pub(crate) fn with_log(message: impl std::fmt::Display, log: &Path) -> io::Error {
     io::Error::other(format!("{message}\n{}", log_tail(log, 20)))
 }
+
+/// Signals the live process named on the first line of `pid_file`, waits for it
+/// to exit, and returns its PID; `None` when there is no such file or process.
+pub(crate) fn stop_leftover(
+    pid_file: &Path,
+    sig: &str,
+    timeout: Duration,
+) -> io::Result<Option<u32>> {
+    let Ok(text) = std::fs::read_to_string(pid_file) else {
+        return Ok(None);
+    };
+    let Some(pid) = text
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse::<u32>().ok())
+    else {
+        return Ok(None);
+    };
+    if !alive(pid) {
+        return Ok(None);
+    }
+    signal(pid, sig)?;
+    if wait_gone(pid, timeout) {
+        Ok(Some(pid))
+    } else {
+        Err(io::Error::other(format!(
+            "the process in {} (PID {pid}) still runs {timeout:?} after SIG{sig}",
+            pid_file.display()
+        )))
+    }
+}

@@ -18,6 +18,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connect, read and write timeout of one command.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 const PORT_ATTEMPTS: usize = 5;
+/// Written by the server, so that a later run can stop one an earlier run left behind.
+const PID_FILE: &str = "redis.pid";
 
 /// How to start a [`Redis`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -81,6 +83,12 @@ impl Redis {
             }
         }
         Err(last_error.unwrap_or_else(|| io::Error::other("redis-server was never started")))
+    }
+
+    /// Stops a server that an earlier run left in `dir` (its process was killed
+    /// before it could stop it) and returns its PID, if there was one.
+    pub fn stop_leftover(dir: &Path) -> io::Result<Option<u32>> {
+        process::stop_leftover(&dir.join(PID_FILE), "TERM", STOP_TIMEOUT)
     }
 
     /// `redis://127.0.0.1:PORT`
@@ -155,7 +163,8 @@ impl Redis {
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
-            .args(["--daemonize", "no"])
+            .args(["--daemonize", "no", "--pidfile"])
+            .arg(self.dir.join(PID_FILE))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

@@ -292,18 +292,27 @@ pub enum Step {
     Fmt,
     Clippy,
     Unit,
+    Pg,
     Wasm,
     E2e,
 }
 
 impl Step {
-    const ALL: [Step; 5] = [Step::Fmt, Step::Clippy, Step::Unit, Step::Wasm, Step::E2e];
+    const ALL: [Step; 6] = [
+        Step::Fmt,
+        Step::Clippy,
+        Step::Unit,
+        Step::Pg,
+        Step::Wasm,
+        Step::E2e,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Step::Fmt => "fmt",
             Step::Clippy => "clippy",
             Step::Unit => "unit",
+            Step::Pg => "pg",
             Step::Wasm => "wasm",
             Step::E2e => "e2e",
         }
@@ -314,6 +323,7 @@ impl Step {
             Step::Fmt => "formatting (cargo fmt --check)",
             Step::Clippy => "lints (clippy -D warnings, native and wasm32)",
             Step::Unit => "native tests of every crate except e2e",
+            Step::Pg => "the API tests again, on a throwaway PostgreSQL and Redis",
             Step::Wasm => "frontend browser tests (wasm-bindgen-test, headless Chromium)",
             Step::E2e => "end-to-end: release SPA + real server + two headless Chromium users",
         }
@@ -432,6 +442,10 @@ impl Pipeline<'_> {
                     ctx.cargo()
                         .args(["test", "--workspace", "--exclude", "parley-e2e"]),
                 )
+            }
+            Step::Pg => {
+                tools::ensure_engines(ctx)?;
+                crate::pg_pass::run(ctx)
             }
             Step::Wasm => {
                 let chromedriver = self.tools()?;
