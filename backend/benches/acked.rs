@@ -11,7 +11,9 @@
 //! (env: PARLEY_BENCH_SENDERS=200, PARLEY_BENCH_WINDOW=8, PARLEY_BENCH_SECS=5;
 //! PARLEY_BENCH_DATABASE=postgres://… to store in PostgreSQL instead, on an
 //! empty database; PARLEY_BENCH_HOT=1 to have everyone send into the lobby, one
-//! hot room, instead of a room each)
+//! hot room, instead of a room each: every sender then also receives everyone's
+//! messages, so keep senders x window under the outbox's 256 frames, e.g.
+//! PARLEY_BENCH_SENDERS=16 PARLEY_BENCH_WINDOW=8, or slow clients are cut off)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -186,6 +188,7 @@ async fn main() {
     let ops = store.stats().ops.load(Ordering::Relaxed) - ops0;
     let micros = store.stats().commit_micros.load(Ordering::Relaxed) - micros0;
     latencies.sort();
+    assert!(!latencies.is_empty(), "no message was acked");
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
     let acked = latencies.len();
     println!(

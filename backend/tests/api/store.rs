@@ -391,3 +391,93 @@ async fn hot_room_append_rate() {
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn two_nodes_opening_one_conversation_at_once_share_it() {
+    if postgres_only("two_nodes_opening_one_conversation_at_once_share_it").is_none() {
+        return;
+    }
+    let dir = TempDir::new();
+    let database = fresh_database(&dir).await;
+    let (a, _) = node(&database).await;
+    let (b, _) = node(&database).await;
+    let mut pairs = Vec::new();
+    for i in 0..6 {
+        pairs.push((
+            user(&a, &format!("left{i}")).await,
+            user(&a, &format!("right{i}")).await,
+        ));
+    }
+    // Each pair's first messages cross: one on each node, at once.
+    let sends = pairs.iter().flat_map(|(l, r)| {
+        [
+            (a.clone(), l.clone(), r.clone()),
+            (b.clone(), r.clone(), l.clone()),
+        ]
+    });
+    let seqs = futures_util::future::join_all(sends.map(|(store, from, to)| async move {
+        send(&store, Channel::Dm(to.name.clone()), &from, "first").await
+    }))
+    .await;
+    for pair in seqs.chunks(2) {
+        let got: HashSet<u64> = pair.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(got, HashSet::from([1, 2]), "one conversation, seqs 1 and 2");
+    }
+    for (l, r) in &pairs {
+        let (_, conversations) = a.rooms_and_conversations(l.id).await.unwrap();
+        assert_eq!(conversations.len(), 1);
+        assert_eq!(conversations[0].peer, r.id);
+    }
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn the_writer_gets_new_connections_after_postgres_drops_them() {
+    let Some(Database::Postgres(url)) =
+        postgres_only("the_writer_gets_new_connections_after_postgres_drops_them")
+    else {
+        return;
+    };
+    let name = fresh_name();
+    let database = Database::Postgres(postgres_database(&url, &name).await);
+    let (store, _) = node(&database).await;
+    let alice = user(&store, "alice").await;
+    assert_eq!(
+        send(&store, Channel::Room(lobby()), &alice, "m1").await.0,
+        1
+    );
+    // Every connection of this database is closed under the node's feet.
+    let admin = pg_connect(&url).await;
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    // A request may fail (it was on a dropped connection); its retry, with
+    // the same client id, is stored once.
+    let mut stored = None;
+    for _ in 0..5 {
+        let appended = store
+            .append(
+                Channel::Room(lobby()),
+                alice.clone(),
+                ClientMsgId::parse("m2").unwrap(),
+                MessageBody::parse("hi").unwrap(),
+            )
+            .await
+            .await;
+        if let Ok(a) = appended {
+            stored = Some(a.msg.seq);
+            break;
+        }
+    }
+    assert_eq!(stored, Some(2));
+    assert_eq!(
+        send(&store, Channel::Room(lobby()), &alice, "m3").await.0,
+        3
+    );
+    store.close().await;
+}
