@@ -209,6 +209,24 @@ impl Cluster {
         });
     }
 
+    /// A poll created here, for the room's members elsewhere.
+    pub fn new_poll(&self, room: &RoomName, info: &parley_common::PollInfo) {
+        self.send(&Event::Poll {
+            node: self.inner.node,
+            room: room.clone(),
+            info: info.clone(),
+        });
+    }
+
+    /// `frame` for `user`'s tabs on the other nodes.
+    pub fn to_user(&self, user: UserId, frame: &Frame) {
+        self.send(&Event::ToUser {
+            node: self.inner.node,
+            user: user.0,
+            frame: frame.as_str().to_owned(),
+        });
+    }
+
     /// A logout here: every node forgets the session and closes its tabs.
     pub fn revoke(&self, token: &TokenHash) {
         self.send(&Event::Revoke {
@@ -331,6 +349,14 @@ impl Cluster {
                 if let Ok(json) = (ServerMsg::Left { room }).to_json() {
                     hub.send_to_user(user, &Frame::from(json));
                 }
+            }
+            Event::Poll { room, info, .. } => {
+                if let Ok(json) = ServerMsg::Poll(info).to_json() {
+                    hub.broadcast(&ChannelKey::Room(room), &Frame::from(json));
+                }
+            }
+            Event::ToUser { user, frame, .. } => {
+                hub.send_to_user(UserId(user), &Frame::from(frame));
             }
             Event::Revoke { token, .. } => {
                 if let Some(token) = wire::token_from_hex(&token) {

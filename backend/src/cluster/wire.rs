@@ -7,7 +7,7 @@
 //! every node's heartbeat, typing is ephemeral, and a lost revocation expires
 //! with the session cache's re-read (30 s).
 
-use parley_common::{Channel, ChatMessage, RoomName, Tally, Username};
+use parley_common::{Channel, ChatMessage, PollInfo, RoomName, Tally, Username};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Appended, AuthUser, ChannelKey, DmParties, UserId};
@@ -112,6 +112,14 @@ pub enum Event {
     },
     /// A session was logged out: forget it and close its connections.
     Revoke { node: u64, token: String },
+    /// A new poll in `room` (its first state, the same for every viewer).
+    Poll {
+        node: u64,
+        room: RoomName,
+        info: PollInfo,
+    },
+    /// A frame for every tab of `user` (e.g. their own vote), encoded.
+    ToUser { node: u64, user: i64, frame: String },
 }
 
 impl Event {
@@ -123,7 +131,9 @@ impl Event {
             | Self::Presence { node, .. }
             | Self::Joined { node, .. }
             | Self::Left { node, .. }
-            | Self::Revoke { node, .. } => *node,
+            | Self::Revoke { node, .. }
+            | Self::Poll { node, .. }
+            | Self::ToUser { node, .. } => *node,
         }
     }
 

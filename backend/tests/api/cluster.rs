@@ -482,6 +482,45 @@ impl User {
     }
 }
 
+/// A new user with a WebSocket to node `i` only.
+async fn pinned(world: &World, i: usize, name: &str) -> User {
+    let mut user = User {
+        name: name.into(),
+        token: register(world.addr(i), name).await,
+        transport: Transport::Ws,
+        live: Arc::new(Mutex::new(vec![world.addr(i)])),
+        turn: 0,
+        rx: None,
+        send: None,
+        seen: BTreeMap::new(),
+        acks: BTreeMap::new(),
+        presence: Vec::new(),
+        sent: 0,
+        reconnects: 0,
+    };
+    user.connect().await;
+    user
+}
+
+impl User {
+    fn say(&self, msg: &serde_json::Value) {
+        self.send.as_ref().unwrap().send(msg.to_string()).unwrap();
+    }
+
+    /// Reads until `pred` matches an event (bounded).
+    async fn wait_for(&mut self, what: &str, pred: impl Fn(&ServerMsg) -> bool) -> ServerMsg {
+        let until = Instant::now() + WAIT;
+        loop {
+            assert!(Instant::now() < until, "{}: no {what}", self.name);
+            if let Some(msg) = self.next(until).await
+                && pred(&msg)
+            {
+                return msg;
+            }
+        }
+    }
+}
+
 async fn register(addr: SocketAddr, name: &str) -> String {
     let body = json!({"name": name, "password": PASSWORD}).to_string();
     let r = try_http_to(addr, "POST", "/api/register", Some(&body), &[])
@@ -664,22 +703,7 @@ async fn three_nodes_lose_nothing_through_faults() {
         user.connect().await;
         users.push(user);
     }
-    let eve_token = register(world.addr(2), "eve").await;
-    let mut eve = User {
-        name: "eve".into(),
-        token: eve_token,
-        transport: Transport::Ws,
-        live: Arc::new(Mutex::new(vec![world.addr(2)])),
-        turn: 0,
-        rx: None,
-        send: None,
-        seen: BTreeMap::new(),
-        acks: BTreeMap::new(),
-        presence: Vec::new(),
-        sent: 0,
-        reconnects: 0,
-    };
-    eve.connect().await;
+    let mut eve = pinned(&world, 2, "eve").await;
     eve.send_acked(&room("lobby"), "eve-0").await;
 
     phase(&mut world, &mut users, "baseline", Fault::None).await;
@@ -740,6 +764,39 @@ async fn three_nodes_lose_nothing_through_faults() {
     )
     .await;
     phase(&mut world, &mut users, "all together", Fault::All).await;
+
+    // Typing and polls cross nodes too: frank on node 1, gina on node 2.
+    let mut frank = pinned(&world, 0, "frank").await;
+    let mut gina = pinned(&world, 1, "gina").await;
+    let is_gina = |u: &parley_common::Username| u.as_str() == "gina";
+    // Both see each other online first (so typing has somewhere to go).
+    frank
+        .wait_for(
+            "gina online",
+            |m| matches!(m, ServerMsg::Presence { user, online: true, .. } if is_gina(user)),
+        )
+        .await;
+    gina.say(&json!({"type": "typing", "room": "lobby"}));
+    frank
+        .wait_for(
+            "gina typing",
+            |m| matches!(m, ServerMsg::Typing { user, .. } if is_gina(user)),
+        )
+        .await;
+    frank.say(&json!({"type": "create_poll", "room": "lobby", "question": "Lunch?", "options": ["soup", "salad"]}));
+    let ServerMsg::Poll(poll) = gina
+        .wait_for("the poll", |m| matches!(m, ServerMsg::Poll(_)))
+        .await
+    else {
+        unreachable!()
+    };
+    gina.say(&json!({"type": "vote", "poll": poll.id, "option": 1}));
+    frank
+        .wait_for("gina's vote counted", |m| {
+            matches!(m, ServerMsg::Tally { poll: p, tally, .. } if *p == poll.id && tally.counts == [0, 1])
+        })
+        .await;
+    eprintln!("[cluster] typing, a new poll and a vote crossed nodes");
 
     // The login limit holds across nodes: each node alone would let
     // 3 × LOGIN_RATE wrong guesses through.
