@@ -45,6 +45,9 @@ commands:
                       pg      the backend's API tests again on a throwaway
                               PostgreSQL (PARLEY_TEST_POSTGRES) and Redis
                               (PARLEY_TEST_REDIS), started and stopped by the step
+                      cluster three real nodes over a throwaway PostgreSQL and
+                              Redis, through node kills and engine restarts
+                              (PARLEY_TEST_CLUSTER=1)
                       wasm    frontend wasm-bindgen tests in headless Chromium
                       e2e     build the SPA, browser end-to-end tests
                     no STEP runs all of them
