@@ -18,11 +18,7 @@ use tokio::sync::Notify;
 use super::order::{Order, Step};
 use super::wire::Event;
 use crate::hub::Hub;
-use crate::store::{Appended, ChannelKey, DmParties, Fanout, Store, UserId};
-
-/// A replay is split into `missed` frames of about this many bytes at most
-/// (as the single-node resume does).
-const MAX_REPLAY_FRAME_BYTES: usize = 256 * 1024;
+use crate::store::{Appended, ChannelKey, DmParties, Fanout, Store, UserId, missed_frames};
 
 /// Longest an attach retries a failing store read (a database restart takes
 /// a second or two) before asking the client to reload instead.
@@ -379,31 +375,6 @@ fn seen_by(viewer: UserId, a: Appended) -> ChatMessage {
         msg.channel = Channel::Dm(other.name);
     }
     msg
-}
-
-/// `missed` frames of at most about [`MAX_REPLAY_FRAME_BYTES`] each.
-fn missed_frames(channel: &Channel, messages: Vec<ChatMessage>) -> Vec<ServerMsg> {
-    let mut frames = Vec::new();
-    let mut chunk = Vec::new();
-    let mut bytes = 0;
-    for m in messages {
-        bytes += m.body.as_str().len() + 128;
-        chunk.push(m);
-        if bytes >= MAX_REPLAY_FRAME_BYTES {
-            frames.push(ServerMsg::Missed {
-                channel: channel.clone(),
-                messages: std::mem::take(&mut chunk),
-            });
-            bytes = 0;
-        }
-    }
-    if !chunk.is_empty() {
-        frames.push(ServerMsg::Missed {
-            channel: channel.clone(),
-            messages: chunk,
-        });
-    }
-    frames
 }
 
 impl Fanout for Relay {

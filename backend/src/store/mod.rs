@@ -48,7 +48,7 @@ pub use types::{
     Appended, AuthUser, ChannelKey, DmParties, HistoryPage, MyConversation, StoredUser, TokenHash,
     UserId, Voted,
 };
-pub use write::Attach;
+pub use write::{Attach, missed_frames};
 pub use writer::{Fanout, Stats};
 
 /// What can go wrong with a store request. The first group are answers about the
