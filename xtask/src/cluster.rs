@@ -162,7 +162,7 @@ impl Watch<'_> {
     /// Why to stop now, if so.
     fn reason(&self) -> Option<&'static str> {
         if self.stop_file.exists() {
-            Some("Ctrl-C")
+            Some("stop requested (Ctrl-C, SIGTERM or the terminal closing)")
         } else if std::os::unix::process::parent_id() != self.parent {
             Some("the wrapper shell is gone")
         } else {
