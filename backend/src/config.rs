@@ -140,8 +140,8 @@ pub struct Config {
     #[arg(long, env = "PARLEY_REDIS_PREFIX", default_value = "parley")]
     pub redis_prefix: String,
 
-    /// For tests: the share (0 to 1) of hints to other nodes dropped on
-    /// purpose, as a lossy pub/sub would; nothing may be lost for it.
+    /// For tests: the share (0 to 1) of message hints to other nodes dropped
+    /// on purpose, as a lossy pub/sub would; no message may be lost for it.
     #[arg(long, hide = true, default_value_t = 0.0)]
     pub cluster_drop_hints: f64,
 }

@@ -162,7 +162,9 @@ impl Application {
                     "--redis joins nodes that share one database: give --database postgres://…",
                 ));
             }
-            c.start(store.clone(), &shutdown);
+            c.start(store.clone(), &shutdown)
+                .await
+                .map_err(|e| std::io::Error::other(format!("cluster secret: {e}")))?;
             tracing::info!(node = c.node(), "joined the cluster");
         }
         let heartbeat = Heartbeat {
@@ -182,10 +184,7 @@ impl Application {
                 metrics: Arc::clone(&metrics),
                 shutdown: shutdown.clone(),
             },
-            cluster
-                .as_ref()
-                .map(cluster::Cluster::sid_prefix)
-                .unwrap_or_default(),
+            cluster.clone(),
         ));
         let state = AppState {
             hub,

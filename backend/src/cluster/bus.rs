@@ -30,14 +30,20 @@ const RECONNECT: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub struct Bus {
     tx: mpsc::Sender<Vec<u8>>,
-    /// Test-only fault: the share of hints dropped on purpose (0 in production).
+    /// Test-only fault: the share of message hints dropped on purpose (0 in
+    /// production).
     drop_share: f64,
     pub dropped: AtomicU64,
 }
 
 impl Hints for Bus {
     fn send(&self, event: &Event) {
-        if self.drop_share > 0.0 && random_share() < self.drop_share {
+        // The test switch drops message hints only: what the relay must (and
+        // can) recover. Other events are at most once by design (wire.rs).
+        if self.drop_share > 0.0
+            && matches!(event, Event::Msg { .. })
+            && random_share() < self.drop_share
+        {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }

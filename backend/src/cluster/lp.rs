@@ -64,10 +64,33 @@ pub trait LpServer: Send + Sync + std::fmt::Debug {
     fn serve(&self, req: LpRequest) -> Pin<Box<dyn Future<Output = LpReply> + Send>>;
 }
 
-/// The node a connection id names: `<node hex>-<random>`.
-pub fn owner(sid: &str) -> Option<u64> {
-    let (node, _) = sid.split_once('-')?;
-    u64::from_str_radix(node, 16).ok()
+/// A connection id of this cluster: `<node hex>-<random>-<signature>`, the
+/// signature made with the secret the nodes share (in their database), so a
+/// node forwards a request only for an id one of them made — not for any node
+/// a client cares to name.
+pub fn signed_sid(secret: &[u8], node: u64, random: &str) -> String {
+    let body = format!("{node:x}-{random}");
+    let sig = signature(secret, &body);
+    format!("{body}-{sig}")
+}
+
+/// The node a connection id names, if its signature is right.
+pub fn owner(secret: &[u8], sid: &str) -> Option<u64> {
+    let (body, sig) = sid.rsplit_once('-')?;
+    let (node, _) = body.split_once('-')?;
+    // Not secret-dependent timing worth hiding: a wrong id only learns "404".
+    (signature(secret, body) == sig).then(|| u64::from_str_radix(node, 16).ok())?
+}
+
+fn signature(secret: &[u8], body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(secret);
+    h.update(body.as_bytes());
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub fn request_channel(prefix: &str, node: u64) -> String {
@@ -225,9 +248,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_connection_id_names_its_node() {
-        assert_eq!(owner("1f-00ff"), Some(0x1f));
-        assert_eq!(owner("00ff"), None);
-        assert_eq!(owner("zz-1"), None);
+    fn a_connection_id_names_its_node_and_only_a_signed_one_counts() {
+        let sid = signed_sid(b"secret", 0x1f, "00ff");
+        assert_eq!(owner(b"secret", &sid), Some(0x1f));
+        assert_eq!(owner(b"other secret", &sid), None);
+        let forged = sid.replacen("1f-", "2f-", 1);
+        assert_eq!(owner(b"secret", &forged), None);
+        assert_eq!(owner(b"secret", "00ff"), None);
+        assert_eq!(owner(b"secret", "zz-1-2"), None);
     }
 }

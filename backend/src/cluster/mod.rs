@@ -69,6 +69,8 @@ struct Inner {
     forwarder: lp::Forwarder,
     /// Runs long-poll requests forwarded here (set by the HTTP layer).
     lp_server: OnceLock<Arc<dyn lp::LpServer>>,
+    /// Signs long-poll ids; shared by the nodes through the database.
+    secret: OnceLock<Vec<u8>>,
 }
 
 impl Cluster {
@@ -99,6 +101,7 @@ impl Cluster {
                 limits: limits::SharedLimits::new(client.clone(), &config.prefix),
                 forwarder: lp::Forwarder::new(client.clone(), &config.prefix, node),
                 lp_server: OnceLock::new(),
+                secret: OnceLock::new(),
                 client,
                 prefix: config.prefix.clone(),
                 hub: hub.clone(),
@@ -134,8 +137,18 @@ impl Cluster {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Starts listening, the head check and the presence heartbeat.
-    pub fn start(&self, store: Store, shutdown: &CancellationToken) {
+    /// Reads the cluster's shared secret, then starts listening, the head
+    /// check and the presence heartbeat.
+    pub async fn start(
+        &self,
+        store: Store,
+        shutdown: &CancellationToken,
+    ) -> Result<(), crate::store::StoreError> {
+        let secret = store
+            .cluster_secret()
+            .await?
+            .ok_or(crate::store::StoreError::Closed)?;
+        let _ = self.inner.secret.set(secret);
         self.inner.relay.set_store(store.clone());
         let _ = self.inner.store.set(store);
         let heads = self.clone();
@@ -176,6 +189,7 @@ impl Cluster {
             self.inner.hub.clone(),
             shutdown.clone(),
         ));
+        Ok(())
     }
 
     fn send(&self, event: &Event) {
@@ -240,9 +254,13 @@ impl Cluster {
         let _ = self.inner.lp_server.set(server);
     }
 
-    /// A long-poll connection id for this node: `<node hex>-<random>`.
-    pub fn sid_prefix(&self) -> String {
-        format!("{:x}-", self.inner.node)
+    /// A long-poll connection id for this node made of `random`, signed.
+    pub fn sid(&self, random: &str) -> String {
+        lp::signed_sid(self.secret(), self.inner.node, random)
+    }
+
+    fn secret(&self) -> &[u8] {
+        self.inner.secret.get().map_or(&[], Vec::as_slice)
     }
 
     /// Runs `op` on connection `sid` of another node; `None` when that node is
@@ -253,7 +271,7 @@ impl Cluster {
         token: &TokenHash,
         op: lp::LpOp,
     ) -> Option<lp::LpReply> {
-        let owner = lp::owner(sid)?;
+        let owner = lp::owner(self.secret(), sid)?;
         self.inner
             .forwarder
             .forward(owner, sid, wire::token_hex(token), op)
@@ -262,7 +280,7 @@ impl Cluster {
 
     /// Whether connection `sid` lives on another node.
     pub fn is_remote_sid(&self, sid: &str) -> bool {
-        lp::owner(sid).is_some_and(|n| n != self.inner.node)
+        lp::owner(self.secret(), sid).is_some_and(|n| n != self.inner.node)
     }
 
     fn on_message(&self, channel: &str, payload: &[u8]) {

@@ -201,6 +201,15 @@ impl Store {
         }
     }
 
+    /// The secret a cluster's nodes share through their database (PostgreSQL
+    /// only; one SQLite node has nobody to share with).
+    pub async fn cluster_secret(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(b) => b.cluster_secret().await.map(Some),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.backend, Backend::Postgres(_))
     }

@@ -776,13 +776,19 @@ async fn three_nodes_lose_nothing_through_faults() {
             |m| matches!(m, ServerMsg::Presence { user, online: true, .. } if is_gina(user)),
         )
         .await;
-    gina.say(&json!({"type": "typing", "room": "lobby"}));
-    frank
-        .wait_for(
-            "gina typing",
-            |m| matches!(m, ServerMsg::Typing { user, .. } if is_gina(user)),
-        )
-        .await;
+    // Typing is ephemeral (at most once between nodes): like a real client,
+    // gina says it again every second while she types.
+    let deadline = Instant::now() + WAIT;
+    'typing: loop {
+        assert!(Instant::now() < deadline, "frank never saw gina typing");
+        gina.say(&json!({"type": "typing", "room": "lobby"}));
+        let until = Instant::now() + Duration::from_secs(1);
+        while let Some(m) = frank.next(until).await {
+            if matches!(&m, ServerMsg::Typing { user, .. } if is_gina(user)) {
+                break 'typing;
+            }
+        }
+    }
     frank.say(&json!({"type": "create_poll", "room": "lobby", "question": "Lunch?", "options": ["soup", "salad"]}));
     let ServerMsg::Poll(poll) = gina
         .wait_for("the poll", |m| matches!(m, ServerMsg::Poll(_)))

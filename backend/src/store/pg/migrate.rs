@@ -10,11 +10,18 @@ use super::PgError;
 use crate::store::StoreError;
 
 /// In order; never edit or reorder a released one, add a new file instead.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_init",
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_init",
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "0002_cluster_secret",
+        include_str!("../../../migrations/postgres/0002_cluster_secret.sql"),
+    ),
+];
 
 /// The advisory lock's key ("parley" in ASCII): held only while migrating.
 const LOCK_KEY: i64 = 0x7061_726c_6579;

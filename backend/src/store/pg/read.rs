@@ -270,6 +270,15 @@ impl Pg {
             .collect()
     }
 
+    /// The secret the cluster's nodes share (made by migration 0002).
+    pub async fn cluster_secret(&self) -> Result<Vec<u8>, StoreError> {
+        let (_permit, c) = self.reader().await?;
+        let row = c
+            .query_one("SELECT secret FROM cluster_secret WHERE id = 1", &[])
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
     pub async fn heads(&self, keys: Vec<ChannelKey>) -> Result<Vec<(ChannelKey, u64)>, StoreError> {
         let (_permit, c) = self.reader().await?;
         let names: Vec<String> = keys.iter().map(ChannelKey::db_name).collect();
