@@ -105,11 +105,19 @@ async fn nodes_started_together_migrate_once() {
         unreachable!()
     };
     let db = pg_connect(db_url).await;
+    // Every migration applied, each once.
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
     let applied = db
-        .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+        .query_one(
+            "SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations",
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!(applied.get::<_, i64>(0), 1);
+    assert_eq!(applied.get::<_, i64>(0), files as i64);
+    assert_eq!(applied.get::<_, i64>(1), files as i64);
     let lobbies = db
         .query_one("SELECT COUNT(*) FROM rooms WHERE name = 'lobby'", &[])
         .await
