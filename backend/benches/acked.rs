@@ -8,7 +8,12 @@
 //! commit carried (group commit).
 //!
 //! `cargo bench -p parley-backend --bench acked`
-//! (env: PARLEY_BENCH_SENDERS=200, PARLEY_BENCH_WINDOW=8, PARLEY_BENCH_SECS=5)
+//! (env: PARLEY_BENCH_SENDERS=200, PARLEY_BENCH_WINDOW=8, PARLEY_BENCH_SECS=5;
+//! PARLEY_BENCH_DATABASE=postgres://… to store in PostgreSQL instead, on an
+//! empty database; PARLEY_BENCH_HOT=1 to have everyone send into the lobby, one
+//! hot room, instead of a room each: every sender then also receives everyone's
+//! messages, so keep senders x window under the outbox's 256 frames, e.g.
+//! PARLEY_BENCH_SENDERS=16 PARLEY_BENCH_WINDOW=8, or slow clients are cut off)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -61,9 +66,14 @@ async fn main() {
     let secs = env("PARLEY_BENCH_SECS", 5);
 
     let dir = std::env::temp_dir().join(format!("parley-bench-{}", std::process::id()));
+    let hot = env("PARLEY_BENCH_HOT", 0) == 1;
     let mut config = Config::for_tests(&dir);
-    config.database = dir.join("parley.db");
+    config.database = match std::env::var("PARLEY_BENCH_DATABASE") {
+        Ok(database) => database.parse().unwrap(),
+        Err(_) => dir.join("parley.db").into(),
+    };
     config.register_rate_per_minute = u32::MAX;
+    let config_database = config.database.to_string();
     let app = Application::build(config).await.unwrap();
     let addr = app.local_addr();
     let store = app.store();
@@ -72,7 +82,11 @@ async fn main() {
         let _ = stopped.await;
     }));
 
-    println!("acked-messages benchmark: {senders} senders, window {window}, {secs} s");
+    println!(
+        "acked-messages benchmark: {senders} senders, window {window}, {secs} s, {}, {}",
+        if hot { "one hot room" } else { "a room each" },
+        config_database
+    );
     let mut clients = Vec::new();
     for i in 0..senders {
         let token = register(addr, &format!("bench{i}")).await;
@@ -87,16 +101,26 @@ async fn main() {
         ))
         .await
         .unwrap();
-        let room = format!("bench-{i}");
-        ws.send(Message::text(
-            json!({"type": "create_room", "room": room}).to_string(),
-        ))
-        .await
-        .unwrap();
-        // welcome, joined, who is online, then the room's (empty) history
+        let room = if hot {
+            "lobby".to_owned()
+        } else {
+            format!("bench-{i}")
+        };
+        // Everyone is in the lobby already; a room of one's own is created.
+        let ready = if hot {
+            "{\"type\":\"welcome\""
+        } else {
+            ws.send(Message::text(
+                json!({"type": "create_room", "room": room}).to_string(),
+            ))
+            .await
+            .unwrap();
+            // welcome, joined, who is online, then the room's (empty) history
+            "{\"type\":\"history\""
+        };
         while let Some(Ok(frame)) = ws.next().await {
             if let Message::Text(text) = frame
-                && text.starts_with("{\"type\":\"history\"")
+                && text.starts_with(ready)
             {
                 break;
             }
@@ -164,6 +188,7 @@ async fn main() {
     let ops = store.stats().ops.load(Ordering::Relaxed) - ops0;
     let micros = store.stats().commit_micros.load(Ordering::Relaxed) - micros0;
     latencies.sort();
+    assert!(!latencies.is_empty(), "no message was acked");
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
     let acked = latencies.len();
     println!(

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::store::Database;
+
 /// Parley chat server.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "parley", version, about)]
@@ -18,9 +20,11 @@ pub struct Config {
     #[arg(long, env = "PARLEY_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
 
-    /// SQLite database file; created, with its directory, on first start.
+    /// Where everything is stored: a PostgreSQL URL
+    /// (postgres://user@host:port/db, for several nodes on one database) or a
+    /// SQLite database file (created, with its directory, on first start).
     #[arg(long, env = "PARLEY_DATABASE", default_value = "data/parley.db")]
-    pub database: PathBuf,
+    pub database: Database,
 
     /// Extra origins (scheme://host:port) whose pages may use the API and open
     /// WebSockets, besides the server's own. Repeat the flag, or separate with
@@ -124,6 +128,22 @@ pub struct Config {
     /// so clients fall back to long-polling.
     #[arg(long, hide = true)]
     pub refuse_websocket: bool,
+
+    /// Redis (redis://host:port) joining this node to the others that use it:
+    /// messages, presence, typing, logouts and login limits cross between
+    /// nodes through it. Needs a PostgreSQL `--database` shared by all nodes.
+    #[arg(long, env = "PARLEY_REDIS")]
+    pub redis: Option<String>,
+
+    /// Prefix of the cluster's Redis keys and channel (several clusters on
+    /// one Redis).
+    #[arg(long, env = "PARLEY_REDIS_PREFIX", default_value = "parley")]
+    pub redis_prefix: String,
+
+    /// For tests: the share (0 to 1) of message hints to other nodes dropped
+    /// on purpose, as a lossy pub/sub would; no message may be lost for it.
+    #[arg(long, hide = true, default_value_t = 0.0)]
+    pub cluster_drop_hints: f64,
 }
 
 impl Config {
@@ -141,7 +161,8 @@ impl Config {
                 std::process::id(),
                 N.fetch_add(1, Ordering::Relaxed)
             ))
-            .join("parley.db");
+            .join("parley.db")
+            .into();
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             static_dir: static_dir.into(),
@@ -167,6 +188,9 @@ impl Config {
             refuse_websocket: false,
             autobahn_echo: false,
             autobahn_max_message_bytes: None,
+            redis: None,
+            redis_prefix: "parley".to_owned(),
+            cluster_drop_hints: 0.0,
         }
     }
 }

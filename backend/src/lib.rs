@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod hub;
@@ -55,6 +56,8 @@ fn limits(config: &Config) -> Limits {
             login.saturating_mul(5),
         )),
         register_by_ip: RateLimiter::new(Rate::per_minute(register, register)),
+        login_per_minute: login,
+        register_per_minute: register,
         messages: Arc::new(limits::MessageLimits {
             per_connection: Rate::per_second(config.message_rate, f64::from(burst)),
             per_user: RateLimiter::new(Rate::per_second(
@@ -120,16 +123,50 @@ impl Application {
             reads: config.store_read_queue,
         };
         let metrics = Arc::new(metrics::Metrics::new());
-        let store = Store::open_with(
+        let shutdown = CancellationToken::new();
+        // With Redis, committed messages go through the relay (the other nodes
+        // hear of them, and each channel is delivered here in order); alone,
+        // straight to the hub.
+        let cluster = match &config.redis {
+            Some(url) => Some(
+                cluster::Cluster::new(
+                    &cluster::ClusterConfig {
+                        redis: url.clone(),
+                        prefix: config.redis_prefix.clone(),
+                        drop_share: config.cluster_drop_hints,
+                    },
+                    &hub,
+                    &shutdown,
+                )
+                .map_err(|e| std::io::Error::other(format!("redis: {e}")))?,
+            ),
+            None => None,
+        };
+        let fanout: Arc<dyn store::Fanout> = match &cluster {
+            Some(c) => c.fanout(),
+            None => Arc::new(hub.clone()),
+        };
+        // `Database`'s Display hides a URL's password.
+        let store = Store::connect(
             &config.database,
-            Arc::new(hub.clone()),
+            fanout,
             queues,
             metrics.commit_seconds.clone(),
         )
-        .map_err(|e| {
-            std::io::Error::other(format!("database {}: {e}", config.database.display()))
-        })?;
-        tracing::info!(database = %config.database.display(), "store open");
+        .await
+        .map_err(|e| std::io::Error::other(format!("database {}: {e}", config.database)))?;
+        tracing::info!(database = %config.database, "store open");
+        if let Some(c) = &cluster {
+            if !store.is_postgres() {
+                return Err(std::io::Error::other(
+                    "--redis joins nodes that share one database: give --database postgres://…",
+                ));
+            }
+            c.start(store.clone(), &shutdown)
+                .await
+                .map_err(|e| std::io::Error::other(format!("cluster secret: {e}")))?;
+            tracing::info!(node = c.node(), "joined the cluster");
+        }
         let heartbeat = Heartbeat {
             ping_interval: Duration::from_secs(config.ping_interval_secs.max(1)),
             idle_timeout: Duration::from_secs(config.idle_timeout_secs.max(1)),
@@ -141,12 +178,14 @@ impl Application {
                     .min(parley_common::LONG_POLL_WAIT_SECS),
             ),
         };
-        let shutdown = CancellationToken::new();
-        let longpolls = Arc::new(LongPolls::new(transport::Env {
-            heartbeat,
-            metrics: Arc::clone(&metrics),
-            shutdown: shutdown.clone(),
-        }));
+        let longpolls = Arc::new(LongPolls::new(
+            transport::Env {
+                heartbeat,
+                metrics: Arc::clone(&metrics),
+                shutdown: shutdown.clone(),
+            },
+            cluster.clone(),
+        ));
         let state = AppState {
             hub,
             store,
@@ -158,8 +197,12 @@ impl Application {
             refuse_websocket: config.refuse_websocket,
             shutdown,
             tracker: TaskTracker::new(),
+            cluster,
         };
         state.hub.start(state.shutdown.clone());
+        if let Some(c) = &state.cluster {
+            c.serve_long_polls(Arc::new(http::longpoll::Forwarded(state.clone())));
+        }
         hub::deadlines::schedule_deadlines(&state.store, &state.shutdown).await;
         let listener = listen(config.listen)?;
         let autobahn = config.autobahn_echo.then(|| {

@@ -12,6 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["auth", "limits"],
     &["outbox", "hub"],
+    &["cluster"],
     &["session"],
     &["transport"],
     &["http"],

@@ -21,7 +21,7 @@ fn the_generator_speaks_parley() {
     local.block_on(&runtime, async {
         let dir = std::env::temp_dir().join(format!("parley-bench-smoke-{}", std::process::id()));
         let mut config = Config::for_tests(&dir);
-        config.database = dir.join("parley.db");
+        config.database = dir.join("parley.db").into();
         let app = Application::build(config).await.unwrap();
         let addr = app.local_addr();
         let store = app.store();

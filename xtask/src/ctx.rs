@@ -92,6 +92,15 @@ impl Ctx {
         self.root.join("dist")
     }
 
+    /// Where cargo puts what it builds: `$CARGO_TARGET_DIR` (relative to the
+    /// root when relative), else `target/`.
+    pub fn target_dir(&self) -> PathBuf {
+        match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => self.root.join(dir),
+            None => self.root.join("target"),
+        }
+    }
+
     /// A command run at the repo root with the shared PATH.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = Command::new(program);

@@ -4,15 +4,19 @@
 //! - `install`: make sure every tool the build and the tests need is present.
 //! - `dist`: build the SPA (release) into `dist/`.
 //! - `run`: install, build the SPA, run the server on it (extra args go to the server).
-//! - `test`: fmt, clippy, native tests, browser (wasm) tests, end-to-end tests.
+//! - `test`: fmt, clippy, native tests, the API tests on PostgreSQL, browser (wasm)
+//!   tests, end-to-end tests.
+//! - `cluster`: three nodes on a throwaway PostgreSQL and Redis, until Ctrl-C.
 //! - `bench`: the benchmarks against peers (installs them, writes docs/benchmarks.md).
 //! - `autobahn`, `fuzz`: the WebSocket conformance suite and the decoder's fuzzer.
 //!
 //! Dependency-free on purpose: it is the first thing a fresh checkout compiles.
 
 mod bench;
+mod cluster;
 mod conformance;
 mod ctx;
+mod pg_pass;
 mod spa_toolchain;
 mod tasks;
 mod tools;
@@ -26,8 +30,8 @@ usage: cargo xtask <command> [args]
 
 commands:
   install           install the missing tools (wasm target, trunk, wasm-bindgen-cli,
-                    wasm-opt, terser, chromium + chromedriver); skips what is
-                    already there
+                    wasm-opt, terser, postgresql + redis-server, chromium +
+                    chromedriver); skips what is already there
   dist              build the SPA in release mode into dist/ (the transport
                     lab's page into dist/lab/); with the nightly toolchain when
                     it is installed (smaller wasm), else stable;
@@ -38,9 +42,20 @@ commands:
                       fmt     cargo fmt --check
                       clippy  clippy, native and wasm32, -D warnings
                       unit    native tests of every crate but e2e
+                      pg      the backend's API tests again on a throwaway
+                              PostgreSQL (PARLEY_TEST_POSTGRES) and Redis
+                              (PARLEY_TEST_REDIS), started and stopped by the step
+                      cluster three real nodes over a throwaway PostgreSQL and
+                              Redis, through node kills and engine restarts
+                              (PARLEY_TEST_CLUSTER=1)
                       wasm    frontend wasm-bindgen tests in headless Chromium
                       e2e     build the SPA, browser end-to-end tests
                     no STEP runs all of them
+  cluster [-- ARGS] build the SPA and the release server, start a throwaway
+                    PostgreSQL (fsync on) and Redis under data/cluster/, then
+                    three nodes on http://127.0.0.2:8080, .3 and .4 (ARGS go to
+                    every node); Ctrl-C, or any node exiting, stops the nodes,
+                    then Redis, then PostgreSQL
   autobahn          the Autobahn|Testsuite fuzzing client against the production
                     WebSocket settings, twice: the 64 KiB message limit (9.*
                     over it must close with 1009), then 16 MiB (0 FAILED)
@@ -91,6 +106,9 @@ fn dispatch(command: &str, rest: Vec<String>) -> Result<(), Error> {
             tasks::build_spa(&ctx).map(drop)
         }
         "run" => tasks::run(&ctx, strip_separator(rest)),
+        "cluster" => cluster::cluster(&ctx, strip_separator(rest)),
+        // What `cluster` runs once built (not for people: see cluster.rs).
+        cluster::SUPERVISE => cluster::supervise(&ctx, &rest),
         "test" => {
             let steps = tasks::parse_steps(&rest)?;
             tasks::test(&ctx, &steps)

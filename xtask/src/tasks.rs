@@ -292,18 +292,30 @@ pub enum Step {
     Fmt,
     Clippy,
     Unit,
+    Pg,
+    Cluster,
     Wasm,
     E2e,
 }
 
 impl Step {
-    const ALL: [Step; 5] = [Step::Fmt, Step::Clippy, Step::Unit, Step::Wasm, Step::E2e];
+    const ALL: [Step; 7] = [
+        Step::Fmt,
+        Step::Clippy,
+        Step::Unit,
+        Step::Pg,
+        Step::Cluster,
+        Step::Wasm,
+        Step::E2e,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Step::Fmt => "fmt",
             Step::Clippy => "clippy",
             Step::Unit => "unit",
+            Step::Pg => "pg",
+            Step::Cluster => "cluster",
             Step::Wasm => "wasm",
             Step::E2e => "e2e",
         }
@@ -314,6 +326,8 @@ impl Step {
             Step::Fmt => "formatting (cargo fmt --check)",
             Step::Clippy => "lints (clippy -D warnings, native and wasm32)",
             Step::Unit => "native tests of every crate except e2e",
+            Step::Pg => "the API tests again, on a throwaway PostgreSQL and Redis",
+            Step::Cluster => "three nodes on PostgreSQL + Redis through faults (the cluster test)",
             Step::Wasm => "frontend browser tests (wasm-bindgen-test, headless Chromium)",
             Step::E2e => "end-to-end: release SPA + real server + two headless Chromium users",
         }
@@ -431,6 +445,21 @@ impl Pipeline<'_> {
                 ctx::run(
                     ctx.cargo()
                         .args(["test", "--workspace", "--exclude", "parley-e2e"]),
+                )
+            }
+            Step::Pg => {
+                tools::ensure_engines(ctx)?;
+                crate::pg_pass::run(ctx)
+            }
+            Step::Cluster => {
+                // The test starts its own engines and nodes (the release-less
+                // debug binary is enough: it checks correctness, not speed).
+                tools::ensure_engines(ctx)?;
+                ctx::run(
+                    ctx.cargo()
+                        .args(["test", "-p", "parley-backend", "--test", "api", "cluster::"])
+                        .args(["--", "--nocapture"])
+                        .env("PARLEY_TEST_CLUSTER", "1"),
                 )
             }
             Step::Wasm => {

@@ -21,10 +21,47 @@ pub struct Browser {
     pub chromedriver: PathBuf,
 }
 
-/// Everything: build tools and browser tools.
+/// Everything: build tools, the engines and browser tools.
 pub fn ensure_all(ctx: &Ctx) -> Result<Browser, Error> {
     ensure_build_tools(ctx)?;
+    ensure_engines(ctx)?;
     ensure_browser(ctx)
+}
+
+/// PostgreSQL and Redis, which the PostgreSQL test pass and `cluster` start as
+/// throwaway servers: Debian's `postgresql` and `redis-server` when missing (apt
+/// starts no service here; the engines crate runs its own).
+pub fn ensure_engines(ctx: &Ctx) -> Result<(), Error> {
+    let postgres = parley_engines::postgres_bin_dir();
+    let redis = parley_engines::redis_server_bin();
+    let mut missing = Vec::new();
+    if postgres.is_none() {
+        missing.push("postgresql");
+    }
+    if redis.is_none() {
+        missing.push("redis-server");
+    }
+    if !missing.is_empty() {
+        apt_install(ctx, &missing, &missing.join(" and "))?;
+    }
+    let status = |was: &Option<_>| {
+        if was.is_some() {
+            "already installed"
+        } else {
+            "installed"
+        }
+    };
+    let postgres_now = parley_engines::postgres_bin_dir()
+        .ok_or_else(|| not_found_after_install("PostgreSQL (initdb, pg_ctl)", None))?;
+    let redis_now = parley_engines::redis_server_bin()
+        .ok_or_else(|| not_found_after_install("redis-server", None))?;
+    say!(
+        "PostgreSQL: {} ({})",
+        status(&postgres),
+        postgres_now.display()
+    );
+    say!("Redis: {} ({})", status(&redis), redis_now.display());
+    Ok(())
 }
 
 /// What `trunk build` needs: the wasm target, trunk, wasm-bindgen, wasm-opt.
@@ -319,10 +356,14 @@ pub fn apt_install(ctx: &Ctx, packages: &[&str], what: &str) -> Result<(), Error
     let list = packages.join(" ");
     let uid = ctx::probe(ctx.command("id").arg("-u"));
     if uid.as_deref() != Some("0") {
+        let hint = if packages.contains(&"chromium") {
+            " (or point CHROME / CHROMEDRIVER at existing binaries)"
+        } else {
+            ""
+        };
         return Err(Error::new(format!(
             "{what} not found, and installing it needs root: run \
-             `sudo apt-get install -y {list}` (or point CHROME / CHROMEDRIVER at \
-             existing binaries), then try again"
+             `sudo apt-get install -y {list}`{hint}, then try again"
         )));
     }
     if ctx.find_program("apt-get").is_none() {

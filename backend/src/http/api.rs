@@ -81,7 +81,16 @@ async fn register(
     _: SameOrigin,
     creds: Result<AppJson<Credentials>, AppError>,
 ) -> Result<Response, AppError> {
-    if !state.limits.register_by_ip.allow(&peer.ip().to_string()) {
+    let ip = peer.ip().to_string();
+    let shared = match &state.cluster {
+        Some(cluster) => cluster
+            .limits()
+            .allow("register-ip", &ip, state.limits.register_per_minute)
+            .await
+            .unwrap_or(true),
+        None => true,
+    };
+    if !state.limits.register_by_ip.allow(&ip) || !shared {
         return Err(AppError::rate_limited(60));
     }
     let AppJson(creds) = creds?;
@@ -117,12 +126,24 @@ async fn login(
 ) -> Result<Response, AppError> {
     // Both buckets are charged: hammering one account from many addresses, or
     // many accounts from one address, are both slowed down.
-    let by_ip = state.limits.login_by_ip.allow(&peer.ip().to_string());
-    let by_name = state
-        .limits
-        .login_by_name
-        .allow(&creds.name.trim().to_ascii_lowercase());
-    if !(by_ip && by_name) {
+    let name_key = creds.name.trim().to_ascii_lowercase();
+    let ip = peer.ip().to_string();
+    let by_ip = state.limits.login_by_ip.allow(&ip);
+    let by_name = state.limits.login_by_name.allow(&name_key);
+    // In a cluster the account's budget is shared by every node as well.
+    let shared = match &state.cluster {
+        Some(cluster) => {
+            let per_minute = state.limits.login_per_minute;
+            let limits = cluster.limits();
+            let name_ok = limits.allow("login-name", &name_key, per_minute).await;
+            let ip_ok = limits
+                .allow("login-ip", &ip, per_minute.saturating_mul(5))
+                .await;
+            name_ok.unwrap_or(true) && ip_ok.unwrap_or(true)
+        }
+        None => true,
+    };
+    if !(by_ip && by_name && shared) {
         tracing::warn!(peer = %peer.ip(), "login rate-limited");
         return Err(AppError::rate_limited(60));
     }
@@ -166,6 +187,9 @@ async fn logout(
     if let Some(SessionCookie(hash)) = cookie {
         state.store.delete_session(hash).await?;
         state.hub.close_session(hash, CloseReason::LOGGED_OUT);
+        if let Some(cluster) = &state.cluster {
+            cluster.revoke(&hash);
+        }
     }
     let cookie = HeaderValue::from_str(&auth::clear_cookie(&headers))
         .map_err(|e| AppError::internal("cookie", &e))?;

@@ -85,9 +85,13 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let SessionCookie(token) = cookie(&parts.headers).ok_or_else(AppError::unauthorized)?;
+        // On PostgreSQL a session made on another node is read from the
+        // database: a store failure is the server's (`internal`, `server_busy`),
+        // not a reason to call the user signed out.
         let user = state
             .store
             .session_user(&token, now_ms())
+            .await?
             .ok_or_else(AppError::unauthorized)?;
         tracing::Span::current().record("user", tracing::field::display(&user.name));
         Ok(Self { user, token })

@@ -1,6 +1,8 @@
 //! `/api/lp`: the long-polling transport's HTTP requests — open, submit,
 //! receive, close — answered from the connections [`crate::transport::longpoll`] keeps.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -21,6 +23,9 @@ use crate::http::state::AppState;
 use crate::outbox::{OUTBOX_CAPACITY, Outbox};
 use crate::session::Session;
 
+use crate::cluster::lp::{LpOp, LpReply, LpRequest, LpServer};
+use crate::cluster::wire::token_from_hex;
+use crate::store::TokenHash;
 use crate::transport::longpoll::{LpConn, LpError};
 
 /// Largest request body: a few dozen chat messages.
@@ -85,16 +90,10 @@ async fn open(
 /// More client messages for the session.
 async fn submit(
     State(state): State<AppState>,
-    Connection { sid, conn }: Connection,
+    target: Target,
     AppJson(Messages(messages)): AppJson<Messages>,
-) -> Result<StatusCode, AppError> {
-    conn.touch();
-    state
-        .longpolls
-        .deliver(&sid, messages)
-        .await
-        .map_err(refused)?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Response {
+    target.run(&state, LpOp::Submit { messages }).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,23 +108,70 @@ struct ReceiveQuery {
 async fn receive(
     State(state): State<AppState>,
     Query(query): Query<ReceiveQuery>,
-    Connection { sid, conn }: Connection,
-) -> Result<Response, AppError> {
-    let body = state
-        .longpolls
-        .receive(&sid, &conn, query.since, query.wait)
-        .await
-        .map_err(refused)?;
-    Ok(json(body))
+    target: Target,
+) -> Response {
+    let op = LpOp::Receive {
+        since: query.since,
+        wait: query.wait,
+    };
+    target.run(&state, op).await
 }
 
 /// Closes the connection at the client's request.
-async fn close(
-    State(state): State<AppState>,
-    Connection { sid, conn }: Connection,
-) -> Result<StatusCode, AppError> {
-    state.longpolls.close(&sid, &conn);
-    Ok(StatusCode::NO_CONTENT)
+async fn close(State(state): State<AppState>, target: Target) -> Response {
+    target.run(&state, LpOp::Close).await
+}
+
+/// Runs `op` on a connection of this node.
+async fn run_local(state: &AppState, sid: &str, conn: &LpConn, op: LpOp) -> Response {
+    let result = match op {
+        LpOp::Submit { messages } => {
+            conn.touch();
+            state
+                .longpolls
+                .deliver(sid, messages)
+                .await
+                .map(|()| StatusCode::NO_CONTENT.into_response())
+        }
+        LpOp::Receive { since, wait } => state
+            .longpolls
+            .receive(sid, conn, since, wait)
+            .await
+            .map(json),
+        LpOp::Close => {
+            state.longpolls.close(sid, conn);
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    };
+    result.unwrap_or_else(|err| refused(err).into_response())
+}
+
+/// Runs long-poll requests other nodes forward to this one (a cluster).
+#[derive(Debug)]
+pub struct Forwarded(pub AppState);
+
+impl LpServer for Forwarded {
+    fn serve(&self, req: LpRequest) -> Pin<Box<dyn Future<Output = LpReply> + Send>> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            let conn = token_from_hex(&req.token)
+                .and_then(|token| state.longpolls.get(&req.sid).filter(|c| c.token() == token));
+            let response = match conn {
+                Some(conn) => run_local(&state, &req.sid, &conn, req.op).await,
+                None => refused(LpError::Unknown).into_response(),
+            };
+            let status = response.status().as_u16();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            LpReply {
+                id: req.id,
+                status,
+                body,
+            }
+        })
+    }
 }
 
 fn json(body: Bytes) -> Response {
@@ -140,13 +186,39 @@ fn json(body: Bytes) -> Response {
 }
 
 /// The connection of the path's `{sid}`, if the request is same-origin and its
-/// session cookie is the one that opened it.
-struct Connection {
-    sid: String,
-    conn: Arc<LpConn>,
+/// session cookie is the one that opened it: here, or (in a cluster) on the
+/// node its id names.
+enum Target {
+    Local { sid: String, conn: Arc<LpConn> },
+    Remote { sid: String, token: TokenHash },
 }
 
-impl FromRequestParts<AppState> for Connection {
+impl Target {
+    async fn run(self, state: &AppState, op: LpOp) -> Response {
+        match self {
+            Self::Local { sid, conn } => run_local(state, &sid, &conn, op).await,
+            Self::Remote { sid, token } => {
+                let reply = match &state.cluster {
+                    Some(cluster) => cluster.forward_long_poll(&sid, &token, op).await,
+                    None => None,
+                };
+                let Some(reply) = reply else {
+                    // Its node is gone: open a new connection anywhere and resume.
+                    return refused(LpError::Unknown).into_response();
+                };
+                let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+                if reply.body.is_empty() {
+                    return status.into_response();
+                }
+                let mut response = json(Bytes::from(reply.body));
+                *response.status_mut() = status;
+                response
+            }
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Target {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
@@ -160,7 +232,14 @@ impl FromRequestParts<AppState> for Connection {
             .await
             .map_err(IntoResponse::into_response)?;
         match state.longpolls.get(&sid) {
-            Some(conn) if conn.token() == token => Ok(Self { sid, conn }),
+            Some(conn) if conn.token() == token => Ok(Self::Local { sid, conn }),
+            None if state
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.is_remote_sid(&sid)) =>
+            {
+                Ok(Self::Remote { sid, token })
+            }
             // Someone else's connection is as unknown as a made-up one.
             _ => Err(refused(LpError::Unknown).into_response()),
         }

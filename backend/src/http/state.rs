@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cluster::Cluster;
 use crate::hub::Hub;
 use crate::limits::{self, RateLimiter};
 use crate::metrics::Metrics;
@@ -36,6 +37,8 @@ pub struct AppState {
     /// Tracks upgraded connections, which outlive the HTTP request that started
     /// them, so shutdown can wait for their close handshakes.
     pub tracker: TaskTracker,
+    /// The other nodes, when this one is part of a cluster (`--redis`).
+    pub cluster: Option<Cluster>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             messages: Arc::clone(&self.limits.messages),
             metrics: Arc::clone(&self.metrics),
             shutdown: self.shutdown.clone(),
+            cluster: self.cluster.clone(),
         }
     }
 }
@@ -66,6 +70,9 @@ pub struct Limits {
     pub login_by_name: RateLimiter,
     pub login_by_ip: RateLimiter,
     pub register_by_ip: RateLimiter,
+    /// Per minute, for the limits shared by a cluster's nodes.
+    pub login_per_minute: u32,
+    pub register_per_minute: u32,
     pub messages: Arc<limits::MessageLimits>,
     pub connections: Arc<limits::Connections>,
 }

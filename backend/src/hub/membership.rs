@@ -75,6 +75,7 @@ impl Hub {
                 state.presence(key, user.id, true);
             }
         }
+        self.presence_changed(&mut state, user);
         channels
             .iter()
             .filter_map(|key| state.snapshot_frame(key, user.id))
@@ -99,6 +100,11 @@ impl Hub {
         }
         if let Some(gone) = state.users.remove(&user) {
             state.by_name.remove(&gone.name.key());
+            let gone = AuthUser {
+                id: user,
+                name: gone.name,
+            };
+            self.presence_changed(&mut state, &gone);
         }
     }
 
@@ -108,6 +114,9 @@ impl Hub {
         let mut state = self.state();
         if state.subscribe(user, key) {
             state.presence(key, user, true);
+            if let Some((who, _)) = state.hook_channels(user) {
+                self.presence_changed(&mut state, &who);
+            }
         }
         state.snapshot(key, user)
     }
@@ -117,6 +126,9 @@ impl Hub {
         let mut state = self.state();
         state.unsubscribe(user, key);
         state.presence(key, user, false);
+        if let Some((who, _)) = state.hook_channels(user) {
+            self.presence_changed(&mut state, &who);
+        }
     }
 
     /// Closes every connection of a session (logout) with `reason`.
@@ -134,9 +146,10 @@ impl Hub {
         }
     }
 
-    /// Whether `user` has an open connection.
+    /// Whether `user` has an open connection, here or on another node.
     pub fn is_online(&self, user: UserId) -> bool {
-        self.state().users.contains_key(&user)
+        let state = self.state();
+        state.users.contains_key(&user) || state.remote_name(user).is_some()
     }
 }
 

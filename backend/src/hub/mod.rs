@@ -23,6 +23,7 @@ pub mod deadlines;
 pub mod fanout;
 pub mod membership;
 pub mod presence;
+pub mod remote;
 pub mod tallies;
 #[cfg(test)]
 mod testing;
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use crate::outbox::{Frame, Outbox};
 use crate::store::{ChannelKey, TokenHash, UserId};
 
+pub use remote::PresenceHook;
 pub use typing::NotInRoom;
 
 /// Identifies one connection (one WebSocket, or one long-poll session).
@@ -63,6 +65,9 @@ struct Inner {
     /// Where new tallies go to be coalesced; unset (in unit tests) means "send
     /// each one at once".
     tallies: OnceLock<Arc<tallies::TallyMailbox>>,
+    /// Told when a local user's presence changes (a cluster tells the other
+    /// nodes); unset on a single node.
+    presence_hook: OnceLock<Arc<dyn remote::PresenceHook>>,
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +84,8 @@ struct State {
     /// room hears a fresh one within a second anyway). Replaced by
     /// [`Hub::flush_presence`].
     busy_snapshots: HashMap<ChannelKey, Frame>,
+    /// Users online on other nodes of a cluster ([`remote`]).
+    remote: remote::Remote,
 }
 
 #[derive(Debug)]

@@ -2,7 +2,6 @@
 //! channel is small, and for busy rooms a fresh online list once a second from
 //! the presence clock instead.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use parley_common::{Channel, PRESENCE_DETAIL_LIMIT, ServerMsg, Username};
@@ -17,8 +16,11 @@ use crate::store::{ChannelKey, UserId};
 pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
 
 impl State {
-    fn name(&self, user: UserId) -> Option<Username> {
-        self.users.get(&user).map(|u| u.name.clone())
+    pub(super) fn name(&self, user: UserId) -> Option<Username> {
+        self.users
+            .get(&user)
+            .map(|u| u.name.clone())
+            .or_else(|| self.remote_name(user))
     }
 
     /// The channel as `viewer` names it.
@@ -32,15 +34,21 @@ impl State {
         }
     }
 
+    /// `user`'s connections here came to (or left) `key`: the channel hears
+    /// about it unless they are there on another node anyway.
+    pub(super) fn presence(&mut self, key: &ChannelKey, user: UserId, online: bool) {
+        if !self.remote_in(key, user) {
+            self.announce(key, user, online);
+        }
+    }
+
     /// Sends "`user` is online/offline here" to the channel's other online
     /// members. One shared frame for a room; a conversation names itself after
     /// `user` for the peer.
-    pub(super) fn presence(&mut self, key: &ChannelKey, user: UserId, online: bool) {
+    pub(super) fn announce(&mut self, key: &ChannelKey, user: UserId, online: bool) {
         // In a busy room one event per person would be O(members²) frames while
         // people come and go: a fresh count goes out once a second instead.
-        if self.channels.get(key).map_or(0, HashSet::len) > PRESENCE_DETAIL_LIMIT
-            || self.presence_dirty.contains(key)
-        {
+        if self.online_count(key) > PRESENCE_DETAIL_LIMIT || self.presence_dirty.contains(key) {
             self.presence_dirty.insert(key.clone());
             return;
         }
@@ -68,7 +76,7 @@ impl State {
 
     /// [`State::snapshot`], encoded; for a busy room the one last sent to it.
     pub(super) fn snapshot_frame(&mut self, key: &ChannelKey, viewer: UserId) -> Option<Frame> {
-        let busy = self.channels.get(key).map_or(0, HashSet::len) > PRESENCE_DETAIL_LIMIT;
+        let busy = self.online_count(key) > PRESENCE_DETAIL_LIMIT;
         if !busy {
             self.busy_snapshots.remove(key);
             return self.snapshot(key, viewer).as_ref().and_then(encode);
@@ -83,13 +91,11 @@ impl State {
 
     /// Who is online in `key`, as `viewer` sees it.
     pub(super) fn snapshot(&self, key: &ChannelKey, viewer: UserId) -> Option<ServerMsg> {
-        let members = self.channels.get(key);
-        let total = members.map_or(0, HashSet::len);
-        let mut users: Vec<Username> = members
-            .into_iter()
-            .flatten()
+        let total = self.online_count(key);
+        let mut users: Vec<Username> = self
+            .online_ids(key)
             .take(PRESENCE_DETAIL_LIMIT)
-            .filter_map(|u| self.name(*u))
+            .filter_map(|u| self.name(u))
             .collect();
         users.sort();
         Some(ServerMsg::Online {

@@ -15,6 +15,20 @@ impl Hub {
     /// Forwards "`user` is typing" to the channel's other online members, as an
     /// ephemeral frame. Typing to an offline (or unknown) user goes nowhere.
     pub fn typing(&self, user: &AuthUser, channel: &Channel) -> Result<(), NotInRoom> {
+        self.forward_typing(user, channel, true)
+    }
+
+    /// A typing signal another node accepted (it checked the membership).
+    pub fn typing_from_node(&self, user: &AuthUser, channel: &Channel) {
+        let _ = self.forward_typing(user, channel, false);
+    }
+
+    fn forward_typing(
+        &self,
+        user: &AuthUser,
+        channel: &Channel,
+        check: bool,
+    ) -> Result<(), NotInRoom> {
         let mut state = self.state();
         let key = match channel {
             Channel::Room(room) => ChannelKey::Room(room.clone()),
@@ -24,7 +38,7 @@ impl Hub {
             },
         };
         let members = state.members(&key);
-        if matches!(key, ChannelKey::Room(_)) && !members.contains(&user.id) {
+        if check && matches!(key, ChannelKey::Room(_)) && !members.contains(&user.id) {
             return Err(NotInRoom);
         }
         let shown_as = match &key {

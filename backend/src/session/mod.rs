@@ -20,6 +20,7 @@ use parley_common::{
 };
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::Cluster;
 use crate::hub::{ConnId, Hub};
 use crate::limits::{self, Admit};
 use crate::metrics::Metrics;
@@ -49,6 +50,8 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// The server's shutdown signal (for poll timers started here).
     pub shutdown: CancellationToken,
+    /// The other nodes, when this one is part of a cluster.
+    pub cluster: Option<Cluster>,
 }
 
 pub struct Session {
@@ -74,6 +77,7 @@ pub struct Session {
     /// This connection's message rate limit.
     sender: limits::Sender,
     metrics: Arc<Metrics>,
+    cluster: Option<Cluster>,
 }
 
 impl std::fmt::Debug for Session {
@@ -98,6 +102,7 @@ impl Session {
             messages,
             metrics,
             shutdown,
+            cluster,
         } = services;
         Self {
             id: hub.next_conn_id(),
@@ -113,6 +118,7 @@ impl Session {
             alive: Arc::new(Mutex::new(true)),
             sender: limits::Sender::new(messages),
             metrics,
+            cluster,
         }
     }
 

@@ -47,7 +47,11 @@ pub(crate) fn store_error(err: &StoreError, channel: Option<&Channel>) -> Protoc
             ErrorCode::ServerBusy,
             "the server is busy: nothing was changed; try again in a moment",
         ),
-        StoreError::NameTaken | StoreError::Db(_) | StoreError::Closed | StoreError::Aborted => {
+        StoreError::NameTaken
+        | StoreError::Db(_)
+        | StoreError::Pg(_)
+        | StoreError::Closed
+        | StoreError::Aborted => {
             tracing::error!(%err, "store request failed");
             ProtocolError::new(
                 ErrorCode::Internal,

@@ -11,6 +11,11 @@
 //!
 //! Expired sessions stop working at their expiry time; their entries are swept
 //! out every [`SWEEP_EVERY`] additions. About 100 bytes per session.
+//!
+//! On PostgreSQL several nodes share the sessions table, so this is a cache,
+//! not the whole truth: a miss is read from the database by [`super::Store`],
+//! and every entry carries a re-check time after which it counts as a miss
+//! (a logout on another node takes effect within it).
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
@@ -39,6 +44,8 @@ struct Inner {
 struct Entry {
     user: AuthUser,
     expires_at: u64,
+    /// When set, the entry is not used from this time on (read again instead).
+    recheck_at: Option<u64>,
 }
 
 impl SessionCache {
@@ -59,6 +66,7 @@ impl SessionCache {
                         name: text(r, 2, Username::parse)?,
                     },
                     expires_at: r.get(3)?,
+                    recheck_at: None,
                 },
             ))
         })?;
@@ -78,20 +86,37 @@ impl SessionCache {
         })
     }
 
-    /// The user of `token`, if its session exists and has not expired.
+    /// The user of `token`, if its session exists, has not expired and is not
+    /// due for a re-check.
     pub fn user(&self, token: &TokenHash, now_ms: u64) -> Option<AuthUser> {
         let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         inner
             .sessions
             .get(token)
-            .filter(|e| e.expires_at > now_ms)
+            .filter(|e| e.expires_at > now_ms && e.recheck_at.is_none_or(|t| now_ms < t))
             .map(|e| e.user.clone())
     }
 
-    /// A session whose row was committed.
-    pub fn insert(&self, token: TokenHash, user: AuthUser, expires_at: u64, now_ms: u64) {
+    /// A session whose row was committed (or read); with `recheck_ms`, it is
+    /// read again that long after `now_ms`.
+    pub fn insert(
+        &self,
+        token: TokenHash,
+        user: AuthUser,
+        expires_at: u64,
+        now_ms: u64,
+        recheck_ms: Option<u64>,
+    ) {
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        inner.sessions.insert(token, Entry { user, expires_at });
+        let recheck_at = recheck_ms.map(|ms| now_ms.saturating_add(ms));
+        inner.sessions.insert(
+            token,
+            Entry {
+                user,
+                expires_at,
+                recheck_at,
+            },
+        );
         inner.added_since_sweep += 1;
         if inner.added_since_sweep >= SWEEP_EVERY {
             inner.added_since_sweep = 0;
@@ -128,7 +153,7 @@ mod tests {
     #[test]
     fn sessions_expire_and_are_swept_out() {
         let cache = SessionCache::default();
-        cache.insert(TokenHash([1; 32]), user(1), 1_000, 0);
+        cache.insert(TokenHash([1; 32]), user(1), 1_000, 0, None);
         assert_eq!(cache.user(&TokenHash([1; 32]), 999), Some(user(1)));
         assert_eq!(cache.user(&TokenHash([1; 32]), 1_000), None, "expired");
         assert_eq!(cache.user(&TokenHash([2; 32]), 0), None, "unknown");
@@ -136,7 +161,7 @@ mod tests {
         for i in 0..SWEEP_EVERY {
             let mut hash = [0; 32];
             hash[..8].copy_from_slice(&(i as u64 + 10).to_le_bytes());
-            cache.insert(TokenHash(hash), user(2), 5_000, 2_000);
+            cache.insert(TokenHash(hash), user(2), 5_000, 2_000, None);
         }
         assert_eq!(cache.len(), SWEEP_EVERY);
         cache.remove(&TokenHash([2; 32]));
@@ -146,8 +171,16 @@ mod tests {
     #[test]
     fn a_removed_session_is_gone() {
         let cache = SessionCache::default();
-        cache.insert(TokenHash([3; 32]), user(3), u64::MAX, 0);
+        cache.insert(TokenHash([3; 32]), user(3), u64::MAX, 0, None);
         cache.remove(&TokenHash([3; 32]));
         assert_eq!(cache.user(&TokenHash([3; 32]), 0), None);
+    }
+
+    #[test]
+    fn an_entry_with_a_recheck_time_is_a_miss_from_then_on() {
+        let cache = SessionCache::default();
+        cache.insert(TokenHash([4; 32]), user(4), u64::MAX, 1_000, Some(30_000));
+        assert_eq!(cache.user(&TokenHash([4; 32]), 30_999), Some(user(4)));
+        assert_eq!(cache.user(&TokenHash([4; 32]), 31_000), None);
     }
 }

@@ -30,6 +30,7 @@ use parley_common::CloseInfo;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::Cluster;
 use crate::limits::ConnectionSlot;
 use crate::outbox::{CloseReason, Frame, Kick, OUTBOX_CAPACITY, OutboxReceiver};
 use crate::session::Session;
@@ -55,13 +56,17 @@ pub enum LpError {
 pub struct LongPolls {
     conns: Mutex<HashMap<String, Arc<LpConn>>>,
     env: Env,
+    /// In a cluster, ids name this node (signed), so any node can forward a
+    /// request to the one that holds the connection.
+    cluster: Option<Cluster>,
 }
 
 impl LongPolls {
-    pub fn new(env: Env) -> Self {
+    pub fn new(env: Env, cluster: Option<Cluster>) -> Self {
         Self {
             conns: Mutex::default(),
             env,
+            cluster,
         }
     }
 
@@ -98,7 +103,11 @@ impl LongPolls {
         token: TokenHash,
         slot: ConnectionSlot,
     ) -> Result<(String, impl Future<Output = ()> + Send + use<>), getrandom::Error> {
-        let sid = new_sid()?;
+        let random = new_sid()?;
+        let sid = match &self.cluster {
+            Some(cluster) => cluster.sid(&random),
+            None => random,
+        };
         let (inbound, inbound_rx) = mpsc::channel(INBOUND_BATCHES);
         let conn = Arc::new(LpConn {
             token,

@@ -1,7 +1,9 @@
 //! Crash safety: the real binary is killed with SIGKILL again and again while
 //! clients send; after each restart they re-send what was not acknowledged (same
 //! client ids). Every acknowledged message is stored exactly once, with the seq
-//! its ack named, and the database passes `PRAGMA integrity_check`.
+//! its ack named, and (SQLite) the database passes `PRAGMA integrity_check`.
+//! On PostgreSQL (`PARLEY_TEST_POSTGRES`) the same, with the server binary
+//! killed (not PostgreSQL).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,7 +12,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{PASSWORD, TIMEOUT, TempDir, http_to, start_binary, ws_hello};
+use crate::helpers::{
+    PASSWORD, TIMEOUT, TempDir, database_for, http_to, pg_connect, postgres_url, start_binary,
+    ws_hello,
+};
 
 /// Kills per run (`PARLEY_CRASH_KILLS` to change).
 const KILLS: usize = 10;
@@ -67,6 +72,31 @@ async fn send_until_killed(
     }
 }
 
+/// (client id, seq) of every message stored in the lobby; on SQLite after
+/// checking the file's integrity.
+async fn stored_in_lobby(dir: &std::path::Path) -> Vec<(String, u64)> {
+    const LOBBY: &str = "SELECT m.client_id, m.seq FROM messages m JOIN rooms r ON r.id = m.room_id
+                         WHERE r.name = 'lobby'";
+    if postgres_url().is_some() {
+        let db = pg_connect(&database_for(dir).await).await;
+        let rows = db.query(LOBBY, &[]).await.unwrap();
+        return rows
+            .iter()
+            .map(|r| (r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap()))
+            .collect();
+    }
+    let db = rusqlite::Connection::open(dir.join("parley.db")).unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let mut stmt = db.prepare(LOBBY).unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 #[tokio::test]
 async fn sigkill_while_sending_loses_no_acknowledged_message() {
     let dir = TempDir::new();
@@ -114,22 +144,7 @@ async fn sigkill_while_sending_loses_no_acknowledged_message() {
     server.start_kill().unwrap();
     server.wait().await.unwrap();
 
-    let db = rusqlite::Connection::open(dir.0.join("parley.db")).unwrap();
-    let check: String = db
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok");
-    let mut stmt = db
-        .prepare(
-            "SELECT m.client_id, m.seq FROM messages m JOIN rooms r ON r.id = m.room_id
-             WHERE r.name = 'lobby'",
-        )
-        .unwrap();
-    let stored: Vec<(String, u64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let stored = stored_in_lobby(&dir.0).await;
     let by_id: HashMap<&str, u64> = stored.iter().map(|(id, seq)| (id.as_str(), *seq)).collect();
     assert_eq!(by_id.len(), stored.len(), "no client id stored twice");
     let acked = acked.lock().unwrap();

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use parley_common::{ErrorCode, ServerMsg, close};
 use serde_json::json;
 
-use crate::helpers::{Client, TIMEOUT, TestApp, spawn_app_with};
+use parley_backend::store::Database;
+
+use crate::helpers::{Client, TIMEOUT, TestApp, pg_connect, spawn_app_with};
 
 /// The production message limits (the test configuration lifts them).
 fn production_rates(config: &mut parley_backend::Config) {
@@ -318,16 +320,48 @@ async fn a_write_that_cannot_finish_ends_the_connection_at_its_deadline() {
     app.stop().await;
 }
 
+/// Another connection's transaction that keeps the store's writer waiting.
+enum WriteLock {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl WriteLock {
+    async fn take(app: &TestApp) -> Self {
+        match app.database() {
+            Database::Sqlite(path) => {
+                let db = rusqlite::Connection::open(path).unwrap();
+                db.execute_batch("BEGIN IMMEDIATE").unwrap();
+                Self::Sqlite(db)
+            }
+            Database::Postgres(url) => {
+                let db = pg_connect(url).await;
+                db.batch_execute("BEGIN; SELECT 1 FROM rooms WHERE name = 'lobby' FOR UPDATE")
+                    .await
+                    .unwrap();
+                Self::Postgres(db)
+            }
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            Self::Sqlite(db) => db.execute_batch("ROLLBACK").unwrap(),
+            Self::Postgres(db) => db.batch_execute("ROLLBACK").await.unwrap(),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_full_store_write_queue_slows_acks_instead_of_growing() {
     const QUEUE: u64 = 8;
     let app = spawn_app_with(|c| c.store_write_queue = QUEUE as usize).await;
     let mut alice = app.user("alice").await;
     let mut bob = app.user("bob").await;
-    // Another connection holds the database's write lock: the writer waits
-    // in its first batch, as on a stalled disk.
-    let db = rusqlite::Connection::open(app.dir.0.join("data").join("parley.db")).unwrap();
-    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // Another connection holds the database's write lock (on PostgreSQL, the
+    // lobby's row lock): the writer waits in its first batch, as on a stalled
+    // disk.
+    let db = WriteLock::take(&app).await;
     // 64 messages: as many as a connection may have in flight.
     for i in 1..=64 {
         alice.say("lobby", &format!("m{i}"), "queued").await;
@@ -342,8 +376,7 @@ async fn a_full_store_write_queue_slows_acks_instead_of_growing() {
         let m = app.http("GET", "/metrics", None, &[]).await.body;
         assert!(metric(&m, "parley_store_write_queue") <= Some(QUEUE), "{m}");
     }
-    db.execute_batch("ROLLBACK").unwrap();
-    drop(db);
+    db.release().await;
     // Then every message is stored, acked and delivered, in order.
     let mut acked = 0;
     while acked < 64 {

@@ -14,12 +14,13 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use parley_backend::store::Database;
 use parley_backend::{Application, Config};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use binary::{start_binary, start_binary_logging, ws_hello};
+pub use binary::{start_binary, start_binary_logging, start_parley, ws_hello};
 pub use longpoll::Lp;
 pub use ws::Client;
 
@@ -58,7 +59,10 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Config)) -> TestApp {
     )
     .unwrap();
     let mut config = Config::for_tests(&dir.0);
-    config.database = dir.0.join("data").join("parley.db");
+    config.database = match postgres_url() {
+        Some(url) => Database::Postgres(postgres_database(&url, &fresh_name()).await),
+        None => dir.0.join("data").join("parley.db").into(),
+    };
     change(&mut config);
     start(config, dir).await
 }
@@ -76,6 +80,83 @@ async fn start(config: Config, dir: TempDir) -> TestApp {
         server: Some(server),
         dir,
         config,
+    }
+}
+
+/// The PostgreSQL server to run the tests against (`PARLEY_TEST_POSTGRES`, a
+/// URL such as postgres://parley@127.0.0.1:5432/postgres), if set; else SQLite.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("PARLEY_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A database name no other test uses.
+pub fn fresh_name() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "parley_t_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `url` naming database `db` instead of its own.
+pub fn url_with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let host = base.find("://").map_or(0, |i| i + 3);
+    let base = base[host..].find('/').map_or(base, |i| &base[..host + i]);
+    match query {
+        Some(query) => format!("{base}/{db}?{query}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// A connection to the database at `url`, its driver running on a task.
+pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Database `name` on the test PostgreSQL at `url` (created if missing); its URL.
+pub async fn postgres_database(url: &str, name: &str) -> String {
+    let client = pg_connect(url).await;
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+    }
+    url_with_db(url, name)
+}
+
+/// What `--database` names for a server whose files are in `dir`: the SQLite
+/// file there, or on PostgreSQL a database named after `dir` (so a restart in
+/// the same `dir` finds the same data).
+pub async fn database_for(dir: &std::path::Path) -> String {
+    match postgres_url() {
+        Some(url) => {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            dir.hash(&mut hasher);
+            postgres_database(&url, &format!("parley_b_{:x}", hasher.finish())).await
+        }
+        None => dir.join("parley.db").display().to_string(),
     }
 }
 
@@ -146,6 +227,11 @@ impl TestApp {
         r.session().expect("a session cookie")
     }
 
+    /// The database the server stores in.
+    pub fn database(&self) -> &Database {
+        &self.config.database
+    }
+
     /// Stops the server (gracefully) and starts a new one on the same database.
     pub async fn restart(mut self) -> TestApp {
         self.shutdown().await;
@@ -197,6 +283,20 @@ pub async fn http_to(
     body: Option<&str>,
     extra_headers: &[(&str, &str)],
 ) -> HttpResponse {
+    try_http_to(addr, method, path, body, extra_headers)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// [`http_to`] that reports a failed request (refused, cut, timed out) instead
+/// of panicking.
+pub async fn try_http_to(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    extra_headers: &[(&str, &str)],
+) -> Result<HttpResponse, String> {
     let mut request = hyper::Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"))
@@ -211,18 +311,23 @@ pub async fn http_to(
     }
     let request = request
         .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
-        .unwrap();
+        .map_err(|e| e.to_string())?;
     // A connection per request, as before: some tests count connections or
     // hold one request open while sending another.
     let client = HttpClient::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build(HttpConnector::new());
     let (head, body) = tokio::time::timeout(Duration::from_secs(40), async {
-        let (head, body) = client.request(request).await.unwrap().into_parts();
-        (head, body.collect().await.unwrap().to_bytes())
+        let (head, body) = client
+            .request(request)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok::<_, String>((head, body))
     })
     .await
-    .expect("http response timed out");
+    .map_err(|_| "http response timed out".to_owned())??;
     let headers = head
         .headers
         .iter()
@@ -231,9 +336,9 @@ pub async fn http_to(
             (n.as_str().to_owned(), value.trim().to_owned())
         })
         .collect();
-    HttpResponse {
+    Ok(HttpResponse {
         status: head.status.as_u16(),
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    })
 }

@@ -1,4 +1,5 @@
-//! API tests: the real server on a free port with a real SQLite file, driven by
+//! API tests: the real server on a free port with a real SQLite file (or a
+//! fresh PostgreSQL database when `PARLEY_TEST_POSTGRES` is set), driven by
 //! real HTTP and WebSocket clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,6 +8,7 @@ mod helpers;
 mod accounts;
 mod bad_input;
 mod chat;
+mod cluster;
 mod crash;
 mod durability;
 mod hardening;
@@ -18,3 +20,4 @@ mod polls;
 mod resume;
 mod rooms;
 mod social;
+mod store;

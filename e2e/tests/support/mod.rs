@@ -216,7 +216,7 @@ impl Harness {
         let scratch = TempDir::new("parley-e2e")?;
 
         let mut config = Config::for_tests(dist);
-        config.database = scratch.path().join("data").join("parley.db");
+        config.database = scratch.path().join("data").join("parley.db").into();
         config.refuse_websocket = options.refuse_websocket;
         let (server, addr) = Server::spawn(config.clone()).await?;
         // Restarts listen on the port the first start got.

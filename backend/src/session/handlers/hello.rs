@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use parley_common::{Channel, ErrorCode, PROTOCOL_VERSION, ProtocolError, ResumeFrom, ServerMsg};
 
+use crate::cluster::relay::ResumePoint;
 use crate::session::store_error::store_error;
 use crate::session::{Session, encode, lock};
 use crate::store::{Attach, ChannelKey};
@@ -44,6 +45,22 @@ pub(crate) async fn hello(
                 .map(|c| ChannelKey::dm(session.user.id, c.peer)),
         )
         .collect();
+    // The viewer's name of each channel → its key (for a cluster's resume).
+    let named: HashMap<Channel, ChannelKey> = rooms
+        .iter()
+        .map(|r| {
+            (
+                Channel::Room(r.room.clone()),
+                ChannelKey::Room(r.room.clone()),
+            )
+        })
+        .chain(conversations.iter().map(|c| {
+            (
+                Channel::Dm(c.summary.with.clone()),
+                ChannelKey::dm(session.user.id, c.peer),
+            )
+        }))
+        .collect();
     // Each channel's latest seq, for a resume that cannot replay.
     let latest: HashMap<Channel, u64> = rooms
         .iter()
@@ -70,6 +87,39 @@ pub(crate) async fn hello(
         conversations,
     });
     session.greeted = true;
+    if let Some(cluster) = session.cluster.clone() {
+        // Several nodes write: the relay knows this node's delivery point of
+        // each channel, and attaches the connection there.
+        let points = resume
+            .into_iter()
+            .filter_map(|r| {
+                Some(ResumePoint {
+                    key: named.get(&r.channel)?.clone(),
+                    channel: r.channel,
+                    after: r.seq,
+                })
+            })
+            .collect();
+        let attach = attacher(session, keys.clone());
+        cluster
+            .relay()
+            .attach(session.user.id, &keys, points, attach)
+            .await;
+    } else {
+        resume_here(session, keys, resume, &latest).await;
+    }
+    tracing::info!(conn = %session.id, user = %session.user.name, "session started");
+    Ok(())
+}
+
+/// A single node's resume: the store attaches the connection at a point in its
+/// commit order.
+async fn resume_here(
+    session: &mut Session,
+    keys: Vec<ChannelKey>,
+    resume: Vec<ResumeFrom>,
+    latest: &HashMap<Channel, u64>,
+) {
     let attach = attacher(session, keys);
     if resume.is_empty() {
         attach(Vec::new());
@@ -111,8 +161,6 @@ pub(crate) async fn hello(
             attach(reload);
         }
     }
-    tracing::info!(conn = %session.id, user = %session.user.name, "session started");
-    Ok(())
 }
 
 /// What attaches this connection to the hub: queue `frames` (a replay), then

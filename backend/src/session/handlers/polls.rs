@@ -34,6 +34,9 @@ pub(crate) async fn create_poll(
             at,
         );
     }
+    if let Some(cluster) = &session.cluster {
+        cluster.new_poll(&room, &info);
+    }
     if let Some(frame) = session.encode(&ServerMsg::Poll(info)) {
         session.hub.broadcast(&ChannelKey::Room(room), &frame);
     }
@@ -53,6 +56,11 @@ pub(crate) async fn vote(
     // The tally reaches the room through the coalescer; your choice
     // reaches all your tabs.
     session.to_all_tabs(&ServerMsg::MyVote { poll, option });
+    if let Some(cluster) = &session.cluster
+        && let Some(frame) = session.encode(&ServerMsg::MyVote { poll, option })
+    {
+        cluster.to_user(session.user.id, &frame);
+    }
     Ok(())
 }
 

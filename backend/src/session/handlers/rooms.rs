@@ -48,6 +48,9 @@ pub(crate) async fn leave(session: &mut Session, room: RoomName) -> Result<(), P
     session
         .hub
         .left(session.user.id, &ChannelKey::Room(room.clone()));
+    if let Some(cluster) = &session.cluster {
+        cluster.left(session.user.id, &room);
+    }
     session.to_all_tabs(&ServerMsg::Left { room });
     Ok(())
 }
@@ -61,9 +64,14 @@ async fn entered(
     room: RoomName,
     last_seq: u64,
 ) -> Result<(), ProtocolError> {
-    let online = session
-        .hub
-        .joined(session.user.id, &ChannelKey::Room(room.clone()));
+    let key = ChannelKey::Room(room.clone());
+    if let Some(cluster) = &session.cluster {
+        // Delivery here starts after `last_seq` (the page below covers it), and
+        // the user's tabs on other nodes follow the room too.
+        cluster.relay().track_at(&key, last_seq);
+        cluster.joined(session.user.id, &room, last_seq);
+    }
+    let online = session.hub.joined(session.user.id, &key);
     session.to_all_tabs(&ServerMsg::Joined {
         room: room.clone(),
         last_seq,

@@ -31,6 +31,9 @@ pub(crate) fn typing(session: &mut Session, channel: Channel) -> Result<(), Prot
         .hub
         .typing(&session.user, &channel)
         .map_err(|_| store_error(&StoreError::NotInRoom, Some(&channel)))?;
+    if let Some(cluster) = &session.cluster {
+        cluster.typing(&session.user, &channel);
+    }
     session.typing.insert(channel, now);
     Ok(())
 }

@@ -99,3 +99,57 @@ pub fn range(
     let rows = stmt.query_map(params![room_id, after, upto], |r| message(r, channel))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Each channel's latest seq; channels without a row yet are left out.
+pub fn heads(c: &Connection, keys: Vec<ChannelKey>) -> Result<Vec<(ChannelKey, u64)>, StoreError> {
+    let mut stmt = c.prepare_cached("SELECT last_seq FROM rooms WHERE name = ?1")?;
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let seq: Option<u64> = stmt
+            .query_row(params![key.db_name()], |r| r.get(0))
+            .optional()?;
+        if let Some(seq) = seq {
+            out.push((key, seq));
+        }
+    }
+    Ok(out)
+}
+
+/// The messages of `key` with `after < seq <= upto`, as they were published.
+pub fn published(
+    c: &Connection,
+    key: &ChannelKey,
+    after: u64,
+    upto: u64,
+) -> Result<Vec<crate::store::Appended>, StoreError> {
+    let room_id: Option<i64> = c
+        .prepare_cached("SELECT id FROM rooms WHERE name = ?1")?
+        .query_row(params![key.db_name()], |r| r.get(0))
+        .optional()?;
+    let Some(room_id) = room_id else {
+        return Ok(Vec::new());
+    };
+    let parties = match key {
+        ChannelKey::Room(_) => None,
+        ChannelKey::Dm(a, b) => {
+            let mut stmt = c.prepare_cached("SELECT name FROM users WHERE id = ?1")?;
+            let mut user = |id: UserId| -> Result<crate::store::AuthUser, StoreError> {
+                let name = stmt.query_row(params![id.0], |r| text(r, 0, Username::parse))?;
+                Ok(crate::store::AuthUser { id, name })
+            };
+            Some((user(*a)?, user(*b)?))
+        }
+    };
+    let channel = match key {
+        ChannelKey::Room(room) => Channel::Room(room.clone()),
+        // Renamed per message (after its recipient) below.
+        ChannelKey::Dm(..) => match &parties {
+            Some((a, _)) => Channel::Dm(a.name.clone()),
+            None => return Ok(Vec::new()),
+        },
+    };
+    Ok(range(c, room_id, &channel, after, upto)?
+        .into_iter()
+        .map(|m| crate::store::sqlite::as_published(key, m, parties.as_ref().map(|(a, b)| (a, b))))
+        .collect())
+}

@@ -28,7 +28,7 @@ use super::{Appended, AuthUser, ChannelKey, StoreError, TokenHash, UserId, Voted
 use polls::PollRow;
 use rooms::RoomRow;
 
-pub use resume::ReplayTarget;
+pub use resume::{MAX_RESUME_CHANNELS, ReplayTarget, missed_frames};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 

@@ -2,7 +2,7 @@
 //! request's place in the commit order, and (after the commit) the messages it
 //! missed, read back as `missed` / `too_far_behind` frames.
 
-use parley_common::{Channel, RESUME_LIMIT, ResumeFrom, ServerMsg};
+use parley_common::{Channel, ChatMessage, RESUME_LIMIT, ResumeFrom, ServerMsg};
 
 use super::{Attach, Done, Publish, Reply, Tables};
 use crate::store::read::messages::range;
@@ -10,7 +10,7 @@ use crate::store::{AuthUser, StoreError};
 
 /// Most channels one resume may name (a user with more is asked to reload the
 /// rest: they get nothing replayed, and live delivery covers what comes next).
-const MAX_RESUME_CHANNELS: usize = 1000;
+pub const MAX_RESUME_CHANNELS: usize = 1000;
 
 /// A replay is split into `missed` frames of about this many bytes at most.
 const MAX_REPLAY_FRAME_BYTES: usize = 256 * 1024;
@@ -86,29 +86,7 @@ impl Tables {
                 continue;
             }
             match range(&self.conn, t.room_id, &t.channel, t.after, t.upto) {
-                Ok(messages) => {
-                    // Several frames when the bodies are long: no frame much
-                    // bigger than a history page.
-                    let mut chunk = Vec::new();
-                    let mut bytes = 0;
-                    for m in messages {
-                        bytes += m.body.as_str().len() + 128;
-                        chunk.push(m);
-                        if bytes >= MAX_REPLAY_FRAME_BYTES {
-                            frames.push(ServerMsg::Missed {
-                                channel: t.channel.clone(),
-                                messages: std::mem::take(&mut chunk),
-                            });
-                            bytes = 0;
-                        }
-                    }
-                    if !chunk.is_empty() {
-                        frames.push(ServerMsg::Missed {
-                            channel: t.channel,
-                            messages: chunk,
-                        });
-                    }
-                }
+                Ok(messages) => frames.extend(missed_frames(&t.channel, messages)),
                 Err(err) => {
                     // The client reloads the latest page instead.
                     tracing::error!(%err, "reading messages to replay failed");
@@ -118,4 +96,30 @@ impl Tables {
         }
         frames
     }
+}
+
+/// `messages` as `missed` frames: several when the bodies are long, so no frame
+/// is much bigger than a history page.
+pub fn missed_frames(channel: &Channel, messages: Vec<ChatMessage>) -> Vec<ServerMsg> {
+    let mut frames = Vec::new();
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    for m in messages {
+        bytes += m.body.as_str().len() + 128;
+        chunk.push(m);
+        if bytes >= MAX_REPLAY_FRAME_BYTES {
+            frames.push(ServerMsg::Missed {
+                channel: channel.clone(),
+                messages: std::mem::take(&mut chunk),
+            });
+            bytes = 0;
+        }
+    }
+    if !chunk.is_empty() {
+        frames.push(ServerMsg::Missed {
+            channel: channel.clone(),
+            messages: chunk,
+        });
+    }
+    frames
 }

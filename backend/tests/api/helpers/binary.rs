@@ -27,12 +27,27 @@ pub async fn start_binary_logging(
     std::net::SocketAddr,
     std::sync::Arc<std::sync::Mutex<String>>,
 ) {
+    let mut args: Vec<std::ffi::OsString> = vec!["--listen".into(), "127.0.0.1:0".into()];
+    args.push("--database".into());
+    args.push(super::database_for(dir).await.into());
+    args.push("--static-dir".into());
+    args.push(dir.into());
+    start_parley(args, rust_log).await
+}
+
+/// The real binary with `args`, logging at `rust_log`; returns it, its address
+/// (from its "listening" line) and what it logs.
+pub async fn start_parley(
+    args: Vec<std::ffi::OsString>,
+    rust_log: &str,
+) -> (
+    tokio::process::Child,
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley"))
-        .args(["--listen", "127.0.0.1:0", "--database"])
-        .arg(dir.join("parley.db"))
-        .arg("--static-dir")
-        .arg(dir)
+        .args(args)
         .env("RUST_LOG", rust_log)
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())
