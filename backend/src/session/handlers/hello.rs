@@ -89,8 +89,11 @@ pub(crate) async fn hello(
     session.greeted = true;
     if let Some(cluster) = session.cluster.clone() {
         // Several nodes write: the relay knows this node's delivery point of
-        // each channel, and attaches the connection there.
-        let points = resume
+        // each channel, and attaches the connection there. A channel the
+        // client does not resume starts from the seq its `welcome` named, so
+        // a message committed between that read and the attach is replayed
+        // rather than missed (found by the cluster benchmark's failover).
+        let mut points: Vec<ResumePoint> = resume
             .into_iter()
             .filter_map(|r| {
                 Some(ResumePoint {
@@ -100,6 +103,15 @@ pub(crate) async fn hello(
                 })
             })
             .collect();
+        for (channel, key) in &named {
+            if !points.iter().any(|p| &p.key == key) {
+                points.push(ResumePoint {
+                    key: key.clone(),
+                    channel: channel.clone(),
+                    after: latest.get(channel).copied().unwrap_or_default(),
+                });
+            }
+        }
         let attach = attacher(session, keys.clone());
         cluster
             .relay()
