@@ -4,11 +4,16 @@
 //!   peers in `bench/peers/` and writes `docs/benchmarks.md` with its plots. This
 //!   is what `cargo xtask bench` runs after installing the peers and building
 //!   everything; run it through xtask.
+//!   Scenario `cluster` (issue #22) starts its own PostgreSQL, Redis and three
+//!   nodes; `--only cluster` runs it alone and rewrites only its section.
 //! - `parley-bench worker`: one load-generator process (started by `suite`).
 //!
 //! See `bench/README.md` for the layout and how to read the numbers.
 
 mod bare;
+mod cluster;
+mod cluster_client;
+mod cluster_report;
 mod floor;
 mod generator;
 mod parley_db;
@@ -89,7 +94,7 @@ struct SuiteArgs {
     /// Repetitions of every run (default: 2, quick: 1).
     #[arg(long)]
     reps: Option<usize>,
-    /// Only these scenarios (comma-separated): s1, s2, s3, s4, s5, spa.
+    /// Only these scenarios (comma-separated): s1, s2, s3, s4, s5, spa, cluster.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these servers (comma-separated): parley, socketioxide, socketio, flask.
@@ -104,7 +109,7 @@ struct SuiteArgs {
     out: Option<PathBuf>,
 }
 
-const SCENARIOS: [&str; 6] = ["s1", "s2", "s3", "s4", "s5", "spa"];
+const SCENARIOS: [&str; 7] = ["s1", "s2", "s3", "s4", "s5", "spa", "cluster"];
 
 fn main() -> ExitCode {
     let result = match Cli::parse() {
@@ -266,16 +271,44 @@ fn suite(args: SuiteArgs) -> Result<()> {
     // The databases of the runs are scratch (the template is rebuilt every run).
     let _ = std::fs::remove_dir_all(setup.work.join("run"));
     let _ = std::fs::remove_dir_all(setup.work.join("template"));
-    results.elapsed_s = started.elapsed().as_secs_f64();
     let out = args.out.unwrap_or_else(|| root.join("docs/benchmarks.md"));
     let plots = out.parent().unwrap_or(Path::new(".")).join("bench");
     // Beside the report, so a run of one scenario written elsewhere (`--out`)
     // never replaces the raw results the main report is regenerated from.
     std::fs::create_dir_all(&plots)?;
     let raw = plots.join("results.json");
-    std::fs::write(&raw, serde_json::to_string_pretty(&results)?)?;
+    let cluster_raw = plots.join(CLUSTER_RAW);
+    if wants("cluster") {
+        // Three nodes and two engines share both cores: no pinning here.
+        procs::unpin_self()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+        let run = runtime.block_on(cluster::run(&setup, args.quick, sizes.reps, command));
+        std::fs::write(&cluster_raw, serde_json::to_string_pretty(&run)?)?;
+    }
+    results.elapsed_s = started.elapsed().as_secs_f64();
+    // A cluster-only run keeps the last full run's figures and rewrites the
+    // page with its own section.
+    let cluster_only = scenarios.iter().all(|s| s == "cluster");
+    if cluster_only && raw.is_file() {
+        let text = std::fs::read_to_string(&raw).with_context(|| format!("{}", raw.display()))?;
+        results = serde_json::from_str(&text).context("results.json")?;
+    } else {
+        std::fs::write(&raw, serde_json::to_string_pretty(&results)?)?;
+    }
+    let cluster_results = read_cluster(&cluster_raw)?;
     let tuning = report::tuning_log(&root);
-    let problems = report::write(&results, &out, &plots, "bench", tuning.as_deref())?;
+    let problems = report::write(
+        &results,
+        cluster_results.as_ref(),
+        &out,
+        &plots,
+        "bench",
+        tuning.as_deref(),
+    )?;
     for p in problems {
         eprintln!("[bench] warning: {p}");
     }
@@ -284,7 +317,7 @@ fn suite(args: SuiteArgs) -> Result<()> {
         out.display(),
         plots.display(),
         raw.display(),
-        results.elapsed_s / 60.0
+        started.elapsed().as_secs_f64() / 60.0
     );
     Ok(())
 }
@@ -299,12 +332,34 @@ fn report_again(root: Option<PathBuf>, out: Option<PathBuf>) -> Result<()> {
     let raw = plots.join("results.json");
     let text = std::fs::read_to_string(&raw).with_context(|| format!("{}", raw.display()))?;
     let results: Results = serde_json::from_str(&text).context("results.json")?;
+    let cluster_results = read_cluster(&plots.join(CLUSTER_RAW))?;
     let tuning = report::tuning_log(&root);
-    for p in report::write(&results, &out, &plots, "bench", tuning.as_deref())? {
+    for p in report::write(
+        &results,
+        cluster_results.as_ref(),
+        &out,
+        &plots,
+        "bench",
+        tuning.as_deref(),
+    )? {
         eprintln!("[bench] warning: {p}");
     }
     eprintln!("[bench] wrote {}", out.display());
     Ok(())
+}
+
+/// The cluster scenario's raw results, beside `results.json` (its own file: a
+/// cluster-only run must not replace the other scenarios' figures).
+const CLUSTER_RAW: &str = "cluster.json";
+
+fn read_cluster(path: &Path) -> Result<Option<cluster::ClusterResults>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    Ok(Some(
+        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?,
+    ))
 }
 
 fn versions(setup: &Setup) -> Vec<(String, String)> {

@@ -1,0 +1,840 @@
+//! The cluster scenario (issue #22): three Parley nodes on 127.0.0.2–4, one
+//! PostgreSQL (fsync on: durability is the point) and one Redis, all started
+//! here and stopped at the end; one hot room (the lobby).
+//!
+//! Phases, on one cluster:
+//! 1. **hot**: pipelined senders spread over the three nodes; acked messages/s.
+//! 2. **steady**: 1,000 messages/s from node 2, receivers on nodes 1 and 3;
+//!    send → delivery latency.
+//! 3. **gap**: the same from node 1 restarted with `--cluster-drop-hints 0.1`;
+//!    the latency of the messages whose hint never reached Redis (a listener
+//!    of our own subscribes to the nodes' channel to know which).
+//! 4. **failover**: clients on node 3, which is SIGKILLed; every client
+//!    reconnects to node 1 or 2 with `hello` + resume; time until the last one
+//!    has its welcome and its replay.
+//!
+//! In every phase each receiver's lobby stream is checked against the acks:
+//! every acked seq exactly once (lost, duplicated, out of order counted).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use parley_engines::{Postgres, PostgresOptions, Redis, RedisOptions};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::cluster_client::{self as client, Received, Sent, Shared};
+use crate::parley_db::{Account, new_account};
+use crate::procs::{self, ServerProc};
+use crate::scenarios::Setup;
+use anyhow::{Context, Result, bail};
+
+/// A node is killed by its guard after this long, whatever happens here.
+const NODE_MAX_SECS: u64 = 600;
+/// The database the nodes share.
+const DB: &str = "parley";
+/// Longest the scenario waits for receivers to catch up after a phase.
+const CATCH_UP: Duration = Duration::from_secs(15);
+/// Longest the failover phase waits for the last client to resume.
+const FAILOVER_WAIT: Duration = Duration::from_secs(40);
+/// The goals of issue #22.
+pub const GOAL_HOT: f64 = 3_000.0;
+pub const GOAL_P99_MS: f64 = 50.0;
+pub const GOAL_GAP_MS: f64 = 1_000.0;
+pub const GOAL_FAILOVER_S: f64 = 15.0;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterSizes {
+    /// Repetitions of the hot and steady phases (gap and failover run once).
+    pub reps: usize,
+    pub hot_senders_per_node: usize,
+    pub hot_window: usize,
+    pub hot_secs: f64,
+    pub steady_rate: f64,
+    pub steady_senders: usize,
+    pub steady_receivers_per_node: usize,
+    pub steady_secs: f64,
+    pub drop_hints: f64,
+    pub failover_clients: usize,
+    /// Messages/s sent on node 1 through the failover (what the replay holds).
+    pub failover_rate: f64,
+}
+
+impl ClusterSizes {
+    pub fn new(quick: bool, reps: usize) -> Self {
+        Self {
+            reps,
+            // 180 in flight in all: a node's commit batch then stays below a
+            // connection's 256-frame outbox (with 576 in flight, bursts of a
+            // batch plus relayed ones kicked receivers as slow consumers).
+            hot_senders_per_node: 6,
+            hot_window: 10,
+            hot_secs: if quick { 4.0 } else { 8.0 },
+            steady_rate: 1000.0,
+            steady_senders: 10,
+            steady_receivers_per_node: 10,
+            steady_secs: if quick { 5.0 } else { 10.0 },
+            drop_hints: 0.1,
+            failover_clients: if quick { 100 } else { 300 },
+            failover_rate: 100.0,
+        }
+    }
+}
+
+/// Every acked seq delivered exactly once to every receiver?
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Delivery {
+    pub receivers: usize,
+    /// Acked messages × receivers: what should have arrived.
+    pub expected: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    /// Arrivals with a lower seq than the one before.
+    pub out_of_order: u64,
+    /// Receivers whose node closed their connection (a slow consumer is
+    /// kicked: the generator did not keep up). Their streams end early, so
+    /// they are left out of `expected` and `lost`.
+    #[serde(default)]
+    pub kicked: u64,
+}
+
+impl Delivery {
+    fn add(&mut self, other: &Delivery) {
+        self.receivers += other.receivers;
+        self.expected += other.expected;
+        self.lost += other.lost;
+        self.duplicated += other.duplicated;
+        self.out_of_order += other.out_of_order;
+        self.kicked += other.kicked;
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HotRun {
+    pub senders: usize,
+    pub acked: u64,
+    pub secs: f64,
+    pub acked_per_s: f64,
+    pub ack_p50_ms: f64,
+    pub ack_p99_ms: f64,
+    /// CPU seconds per wall second of each node during the phase.
+    pub node_cpu: Vec<f64>,
+    /// The same for this process (the clients).
+    #[serde(default)]
+    pub generator_cpu: f64,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SteadyRun {
+    pub offered_per_s: f64,
+    pub acked_per_s: f64,
+    /// Send → delivery on another node (includes the commit's fsync).
+    pub send_to_delivery: Latency,
+    /// Ack on the sending node → delivery on another.
+    pub ack_to_delivery: Latency,
+    pub ack: Latency,
+    /// Gap phase: deliveries of messages whose hint was dropped.
+    pub dropped_hints: u64,
+    pub gap_filled: Latency,
+    /// Gap phase: deliveries of messages whose hint arrived.
+    pub hinted: Latency,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FailoverRun {
+    pub clients: usize,
+    pub resumed: usize,
+    /// Kill → the last client has its welcome and its replay.
+    pub last_s: f64,
+    pub p50_s: f64,
+    pub reconnect_failures: usize,
+    /// Messages acked between the kill and the last resume (in every replay).
+    pub acked_during: u64,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterResults {
+    pub date: String,
+    pub command: String,
+    pub quick: bool,
+    pub sizes: ClusterSizes,
+    pub hot: Vec<HotRun>,
+    pub steady: Vec<SteadyRun>,
+    pub gap: Option<SteadyRun>,
+    pub failover: Option<FailoverRun>,
+    /// Lost and duplicated over every phase.
+    pub total: Delivery,
+    pub errors: Vec<String>,
+    pub elapsed_s: f64,
+}
+
+struct Cluster<'a> {
+    setup: &'a Setup,
+    pg: Postgres,
+    redis: Redis,
+    prefix: String,
+    port: u16,
+    nodes: Vec<Option<ServerProc>>,
+    accounts: Vec<Account>,
+    static_dir: PathBuf,
+}
+
+impl Cluster<'_> {
+    fn addr(i: usize, port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 2 + u8::try_from(i).unwrap_or(0)], port))
+    }
+
+    fn node_addr(&self, i: usize) -> SocketAddr {
+        Self::addr(i, self.port)
+    }
+
+    fn start_node(&mut self, i: usize, extra: &[&str]) -> Result<()> {
+        let addr = self.node_addr(i);
+        let nofile = procs::nofile_limit();
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={nofile}:{nofile}"))
+            .arg(&self.setup.parley)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--database")
+            .arg(self.pg.url_for(DB))
+            .arg("--redis")
+            .arg(self.redis.url())
+            .arg("--redis-prefix")
+            .arg(&self.prefix)
+            .arg("--static-dir")
+            .arg(&self.static_dir)
+            .args(&self.setup.parley_flags)
+            .args(extra)
+            .env("RUST_LOG", "warn");
+        let label = format!("cluster-node{}", i + 1);
+        let log = self.setup.work.join("logs").join(format!("{label}.log"));
+        let cmd = procs::guarded(&self.setup.exe, NODE_MAX_SECS, &cmd);
+        let proc = ServerProc::start(cmd, addr, &log, &label)?;
+        self.nodes[i] = Some(proc);
+        Ok(())
+    }
+
+    fn cpu(&self) -> Vec<f64> {
+        self.nodes
+            .iter()
+            .map(|n| n.as_ref().and_then(|n| n.cpu_seconds().ok()).unwrap_or(0.0))
+            .collect()
+    }
+
+    /// SIGKILL, by the node's own pid (the guard then exits too).
+    fn kill_node(&mut self, i: usize) -> Result<()> {
+        let node = self.nodes[i].take().context("node already gone")?;
+        let status = Command::new("kill")
+            .args(["-KILL", &node.pid.to_string()])
+            .status()
+            .context("kill")?;
+        if !status.success() {
+            bail!("kill -KILL {} failed", node.pid);
+        }
+        drop(node);
+        Ok(())
+    }
+}
+
+/// A free port on all three node addresses (each address its own socket).
+fn free_port_on_nodes() -> Result<u16> {
+    for _ in 0..20 {
+        let port = procs::free_port()?;
+        let free = (0..3).all(|i| std::net::TcpListener::bind(Cluster::addr(i, port)).is_ok());
+        if free {
+            return Ok(port);
+        }
+    }
+    bail!("no port free on 127.0.0.2–4")
+}
+
+/// A new prefix for client ids: a retry of a client id gets its original
+/// seq back, so no two phases (or repetitions) may share one.
+fn run_tag(kind: &str) -> String {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    format!("{kind}{}", RUNS.fetch_add(1, SeqCst))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn latency(mut v: Vec<f64>) -> Latency {
+    if v.is_empty() {
+        return Latency::default();
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    Latency {
+        count: v.len() as u64,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: v[v.len() - 1],
+    }
+}
+
+/// Counts `received` against the acked seqs above its start; a kicked
+/// receiver counts only its duplicates and disorder.
+fn check(received: &Received, acked: &HashSet<u64>, kicked: bool) -> Delivery {
+    if kicked {
+        let mut d = check(received, &HashSet::new(), false);
+        d.kicked = 1;
+        d.receivers = 0;
+        return d;
+    }
+    let mut d = Delivery {
+        receivers: 1,
+        ..Delivery::default()
+    };
+    let mut counts: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+    let mut prev = 0;
+    for &(seq, _) in &received.seqs {
+        if seq < prev {
+            d.out_of_order += 1;
+        }
+        prev = seq;
+        *counts.entry(seq).or_default() += 1;
+    }
+    d.duplicated = counts.values().map(|&c| u64::from(c.saturating_sub(1))).sum();
+    for seq in acked.iter().filter(|&&s| s > received.start) {
+        d.expected += 1;
+        if !counts.contains_key(seq) {
+            d.lost += 1;
+        }
+    }
+    d
+}
+
+/// Runs the whole scenario; engines and nodes are stopped whatever happens.
+pub async fn run(setup: &Setup, quick: bool, reps: usize, command: String) -> ClusterResults {
+    let started = Instant::now();
+    let mut results = ClusterResults {
+        date: crate::sysinfo::machine().date,
+        command,
+        quick,
+        sizes: ClusterSizes::new(quick, reps),
+        hot: Vec::new(),
+        steady: Vec::new(),
+        gap: None,
+        failover: None,
+        total: Delivery::default(),
+        errors: Vec::new(),
+        elapsed_s: 0.0,
+    };
+    if let Err(e) = run_phases(setup, &mut results).await {
+        eprintln!("[bench] cluster: {e:#}");
+        results.errors.push(format!("{e:#}"));
+    }
+    let mut total = Delivery::default();
+    for d in results
+        .hot
+        .iter()
+        .map(|r| &r.delivery)
+        .chain(results.steady.iter().map(|r| &r.delivery))
+        .chain(results.gap.iter().map(|r| &r.delivery))
+        .chain(results.failover.iter().map(|r| &r.delivery))
+    {
+        total.add(d);
+    }
+    results.total = total;
+    results.elapsed_s = started.elapsed().as_secs_f64();
+    results
+}
+
+async fn run_phases(setup: &Setup, results: &mut ClusterResults) -> Result<()> {
+    let sizes = results.sizes.clone();
+    let dir = procs::fresh_dir(&setup.work.join("cluster"))?;
+    let say = |what: &str| eprintln!("[bench] cluster: {what}");
+    say("starting PostgreSQL (fsync on) and Redis…");
+    let (pg_dir, redis_dir) = (dir.join("postgres"), dir.join("redis"));
+    let _ = Postgres::stop_leftover(&pg_dir);
+    let _ = Redis::stop_leftover(&redis_dir);
+    let pg = tokio::task::spawn_blocking(move || {
+        Postgres::start(
+            &pg_dir,
+            PostgresOptions {
+                fsync: true,
+                keep_dir: false,
+            },
+        )
+    })
+    .await?
+    .context("PostgreSQL")?;
+    let redis = Redis::start(&redis_dir, RedisOptions::default()).context("Redis")?;
+    pg.create_database(DB).context("create the database")?;
+    let static_dir = setup.root.join("dist");
+    let static_dir = if static_dir.join("index.html").is_file() {
+        static_dir
+    } else {
+        dir.clone()
+    };
+    let accounts_needed = sizes
+        .failover_clients
+        .max(3 * sizes.hot_senders_per_node)
+        .max(sizes.steady_senders + 2 * sizes.steady_receivers_per_node)
+        + 1;
+    say(&format!(
+        "migrating and preparing {accounts_needed} accounts through the store…"
+    ));
+    let accounts = prepare_accounts(&pg.url_for(DB), accounts_needed).await?;
+    let mut cluster = Cluster {
+        setup,
+        prefix: format!("bench{}", std::process::id()),
+        port: free_port_on_nodes()?,
+        pg,
+        redis,
+        nodes: vec![None, None, None],
+        accounts,
+        static_dir,
+    };
+    say("starting three nodes on 127.0.0.2–4…");
+    for i in 0..3 {
+        cluster.start_node(i, &[])?;
+    }
+    for rep in 0..sizes.reps {
+        say(&format!(
+            "rep {}/{}: hot room, {} pipelined senders per node, window {}…",
+            rep + 1,
+            sizes.reps,
+            sizes.hot_senders_per_node,
+            sizes.hot_window
+        ));
+        let run = hot(&cluster, &sizes).await?;
+        say(&format!(
+            "  {:.0} acked/s (ack p50 {:.1} ms, p99 {:.1} ms); lost {}, duplicated {}",
+            run.acked_per_s,
+            run.ack_p50_ms,
+            run.ack_p99_ms,
+            run.delivery.lost,
+            run.delivery.duplicated
+        ));
+        results.hot.push(run);
+        say(&format!(
+            "rep {}/{}: steady {}/s from node 2 to nodes 1 and 3…",
+            rep + 1,
+            sizes.reps,
+            sizes.steady_rate
+        ));
+        let run = steady(&cluster, &sizes, 1, [0, 2], false).await?;
+        say(&format!(
+            "  send→delivery p50 {:.1} ms, p99 {:.1} ms; lost {}, duplicated {}",
+            run.send_to_delivery.p50_ms,
+            run.send_to_delivery.p99_ms,
+            run.delivery.lost,
+            run.delivery.duplicated
+        ));
+        results.steady.push(run);
+    }
+    say(&format!(
+        "gap fill: node 1 restarted with --cluster-drop-hints {}…",
+        sizes.drop_hints
+    ));
+    drop(cluster.nodes[0].take());
+    let drop_share = sizes.drop_hints.to_string();
+    cluster.start_node(0, &["--cluster-drop-hints", &drop_share])?;
+    let run = steady(&cluster, &sizes, 0, [1, 2], true).await?;
+    say(&format!(
+        "  {} hints dropped; their delivery p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; lost {}, duplicated {}",
+        run.dropped_hints,
+        run.gap_filled.p50_ms,
+        run.gap_filled.p99_ms,
+        run.gap_filled.max_ms,
+        run.delivery.lost,
+        run.delivery.duplicated
+    ));
+    results.gap = Some(run);
+    say(&format!(
+        "failover: {} clients on node 3, SIGKILL, resume on nodes 1 and 2…",
+        sizes.failover_clients
+    ));
+    let run = failover(&mut cluster, &sizes).await?;
+    say(&format!(
+        "  {} of {} resumed, the last {:.2} s after the kill (p50 {:.2} s); lost {}, duplicated {}",
+        run.resumed,
+        run.clients,
+        run.last_s,
+        run.p50_s,
+        run.delivery.lost,
+        run.delivery.duplicated
+    ));
+    results.failover = Some(run);
+    say("stopping the nodes and the engines…");
+    for node in &mut cluster.nodes {
+        drop(node.take());
+    }
+    let Cluster { pg, redis, .. } = cluster;
+    let _ = redis.stop();
+    tokio::task::spawn_blocking(move || pg.stop())
+        .await?
+        .context("stop PostgreSQL")?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Accounts `c0`, `c1`, … with sessions, written through the store (one
+/// argon2 hash for all), which also migrates the database.
+async fn prepare_accounts(url: &str, n: usize) -> Result<Vec<Account>> {
+    use parley_backend::store::{Database, QueueLimits};
+    let store = parley_backend::Store::connect(
+        &Database::Postgres(url.to_owned()),
+        Arc::new(parley_backend::Hub::new()),
+        QueueLimits::default(),
+        parley_backend::metrics::commit_seconds(),
+    )
+    .await
+    .context("open the database")?;
+    let password = parley_common::Password::parse("benchmark password")
+        .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let hash = parley_backend::auth::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (store, hash) = (store.clone(), hash.clone());
+        set.spawn(async move { (i, new_account(store, format!("c{i}"), hash).await) });
+    }
+    let mut out: Vec<Option<Account>> = vec![None; n];
+    while let Some(joined) = set.join_next().await {
+        let (i, account) = joined.context("account task")?;
+        out[i] = Some(account?);
+    }
+    store.close().await;
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// Opens `accounts` on `addrs` (round robin), all at once.
+async fn open_all(
+    accounts: &[Account],
+    addrs: &[SocketAddr],
+) -> Result<Vec<(client::TxRx, String, usize)>> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, a) in accounts.iter().enumerate() {
+        let addr = addrs[i % addrs.len()];
+        let token = a.token.clone();
+        set.spawn(async move { (i, client::open(addr, &token, None).await, token) });
+    }
+    let mut out = Vec::with_capacity(accounts.len());
+    while let Some(joined) = set.join_next().await {
+        let (i, conn, token) = joined.context("connect task")?;
+        out.push((conn?, token, i));
+    }
+    out.sort_by_key(|c| c.2);
+    Ok(out)
+}
+
+async fn hot(cluster: &Cluster<'_>, sizes: &ClusterSizes) -> Result<HotRun> {
+    let n = 3 * sizes.hot_senders_per_node;
+    let addrs: Vec<SocketAddr> = (0..3).map(|i| cluster.node_addr(i)).collect();
+    let conns = open_all(&cluster.accounts[..n], &addrs).await?;
+    // Let the welcomes' presence traffic settle before measuring.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cpu0 = cluster.cpu();
+    let own0 = procs::cpu_seconds(std::process::id()).unwrap_or(0.0);
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(sizes.hot_secs);
+    let mut tasks = Vec::new();
+    let tag = run_tag("h");
+    for (conn, _, i) in conns {
+        tasks.push(tokio::spawn(client::pipelined(
+            conn,
+            format!("{tag}-{i}"),
+            sizes.hot_window,
+            until,
+            Duration::from_secs(10),
+        )));
+    }
+    let mut sent: Vec<(Sent, client::Rx)> = Vec::new();
+    for t in tasks {
+        sent.push(t.await?);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let cpu1 = cluster.cpu();
+    let own1 = procs::cpu_seconds(std::process::id()).unwrap_or(0.0);
+    let acked: HashSet<u64> = sent
+        .iter()
+        .flat_map(|(s, _)| s.acked.iter().map(|a| a.0))
+        .collect();
+    let ack_ms: Vec<f64> = sent
+        .iter()
+        .flat_map(|(s, _)| s.acked.iter().map(|a| ms(a.2 - a.1)))
+        .collect();
+    let head = acked.iter().copied().max().unwrap_or(0);
+    // Every sender also receives the room: read the rest of each stream.
+    let mut delivery = Delivery::default();
+    let mut errors = Vec::new();
+    let mut readers = Vec::new();
+    for (s, rx) in sent {
+        errors.extend(s.errors.iter().cloned());
+        let kicked = s.closed;
+        readers.push(tokio::spawn(async move {
+            let received = client::read_until(rx, s.received, head, CATCH_UP).await;
+            (received, kicked)
+        }));
+    }
+    for r in readers {
+        let (received, kicked) = r.await?;
+        delivery.add(&check(&received, &acked, kicked));
+    }
+    for e in errors.iter().take(3) {
+        eprintln!("[bench] cluster:   {e}");
+    }
+    let ack = latency(ack_ms);
+    Ok(HotRun {
+        senders: n,
+        acked: acked.len() as u64,
+        secs,
+        acked_per_s: acked.len() as f64 / secs,
+        ack_p50_ms: ack.p50_ms,
+        ack_p99_ms: ack.p99_ms,
+        node_cpu: cpu0
+            .iter()
+            .zip(&cpu1)
+            .map(|(a, b)| (b - a) / secs)
+            .collect(),
+        generator_cpu: (own1 - own0) / secs,
+        delivery,
+    })
+}
+
+/// Paced senders on node `from`, receivers on nodes `to`. With `gap`, the
+/// hints that reached Redis are recorded, and the messages without one
+/// measured apart.
+async fn steady(
+    cluster: &Cluster<'_>,
+    sizes: &ClusterSizes,
+    from: usize,
+    to: [usize; 2],
+    gap: bool,
+) -> Result<SteadyRun> {
+    let per = sizes.steady_receivers_per_node;
+    let senders = &cluster.accounts[..sizes.steady_senders];
+    let receivers = &cluster.accounts[sizes.steady_senders..sizes.steady_senders + 2 * per];
+    let to_addrs: Vec<SocketAddr> = to.iter().map(|&i| cluster.node_addr(i)).collect();
+    let rx_conns = open_all(receivers, &to_addrs).await?;
+    let tx_conns = open_all(senders, &[cluster.node_addr(from)]).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(sizes.steady_secs);
+    let stop_listening = until + CATCH_UP;
+    let hints = Arc::new(Mutex::new(HashSet::new()));
+    let redis = SocketAddr::from(([127, 0, 0, 1], cluster.redis.port()));
+    let listener = tokio::spawn(client::hint_listener(
+        redis,
+        format!("{}:events", cluster.prefix),
+        Arc::clone(&hints),
+        stop_listening,
+    ));
+    // Give the subscription a moment to be in place before the first send.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (halt, halted) = watch::channel(false);
+    let mut shared = Vec::new();
+    let mut readers = Vec::new();
+    for (conn, token, _) in rx_conns {
+        let s = Arc::new(Shared::default());
+        shared.push(Arc::clone(&s));
+        readers.push(tokio::spawn(client::receiver(
+            conn,
+            token,
+            Vec::new(),
+            0,
+            Arc::new(AtomicU64::new(0)),
+            s,
+            stop_listening,
+            halted.clone(),
+        )));
+    }
+    let head = Arc::new(AtomicU64::new(0));
+    let rate = sizes.steady_rate / sizes.steady_senders as f64;
+    let mut tasks = Vec::new();
+    let tag = run_tag(if gap { "g" } else { "s" });
+    for (conn, _, i) in tx_conns {
+        tasks.push(tokio::spawn(client::paced(
+            conn,
+            format!("{tag}-{i}"),
+            rate,
+            until,
+            Duration::from_secs(10),
+            Arc::clone(&head),
+            halted.clone(),
+        )));
+    }
+    let mut sent = Vec::new();
+    for t in tasks {
+        sent.push(t.await?);
+    }
+    let mut times = std::collections::HashMap::new();
+    for s in &sent {
+        for &(seq, at, acked_at) in &s.acked {
+            times.insert(seq, (at, acked_at));
+        }
+    }
+    let acked: HashSet<u64> = times.keys().copied().collect();
+    let top = acked.iter().copied().max().unwrap_or(0);
+    let deadline = Instant::now() + CATCH_UP;
+    while shared.iter().any(|s| s.last() < top) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the listener see the last hints, then stop it and the receivers.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    listener.abort();
+    let _ = halt.send(true);
+    for r in readers {
+        r.await?;
+    }
+    for e in sent.iter().flat_map(|s| &s.errors).take(3) {
+        eprintln!("[bench] cluster:   {e}");
+    }
+    let hinted: HashSet<u64> = hints.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let mut run = SteadyRun {
+        offered_per_s: sizes.steady_rate,
+        acked_per_s: acked.len() as f64 / sizes.steady_secs,
+        ..SteadyRun::default()
+    };
+    let (mut all, mut after_ack, mut dropped, mut ok) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for s in &shared {
+        let r = s.received.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let kicked = s.reconnects.load(SeqCst) > 0;
+        run.delivery.add(&check(&r, &acked, kicked));
+        for &(seq, at) in &r.seqs {
+            let Some(&(sent_at, acked_at)) = times.get(&seq) else { continue };
+            let l = ms(at - sent_at);
+            all.push(l);
+            after_ack.push(ms(at.saturating_duration_since(acked_at)));
+            if gap {
+                if hinted.contains(&seq) {
+                    ok.push(l);
+                } else {
+                    dropped.push(l);
+                }
+            }
+        }
+    }
+    run.send_to_delivery = latency(all);
+    run.ack_to_delivery = latency(after_ack);
+    run.ack = latency(
+        times
+            .values()
+            .map(|(at, acked_at)| ms(*acked_at - *at))
+            .collect(),
+    );
+    if gap {
+        run.dropped_hints = acked.iter().filter(|s| !hinted.contains(s)).count() as u64;
+        run.gap_filled = latency(dropped);
+        run.hinted = latency(ok);
+    }
+    Ok(run)
+}
+
+async fn failover(cluster: &mut Cluster<'_>, sizes: &ClusterSizes) -> Result<FailoverRun> {
+    let n = sizes.failover_clients;
+    let conns = open_all(&cluster.accounts[1..=n], &[cluster.node_addr(2)]).await?;
+    let fallbacks = vec![cluster.node_addr(0), cluster.node_addr(1)];
+    let head = Arc::new(AtomicU64::new(0));
+    let stop = Instant::now() + FAILOVER_WAIT + CATCH_UP + Duration::from_secs(10);
+    let (halt, halted) = watch::channel(false);
+    let mut shared = Vec::new();
+    let mut readers = Vec::new();
+    for (conn, token, i) in conns {
+        let s = Arc::new(Shared::default());
+        shared.push(Arc::clone(&s));
+        readers.push(tokio::spawn(client::receiver(
+            conn,
+            token,
+            fallbacks.clone(),
+            i,
+            Arc::clone(&head),
+            s,
+            stop,
+            halted.clone(),
+        )));
+    }
+    // One sender on node 1 throughout: the replays hold what it sent while
+    // the clients were away.
+    let sender = client::open(cluster.node_addr(0), &cluster.accounts[0].token, None).await?;
+    let (halt_sender, sender_halted) = watch::channel(false);
+    let sending = tokio::spawn(client::paced(
+        sender,
+        run_tag("f"),
+        sizes.failover_rate,
+        stop,
+        Duration::from_secs(5),
+        Arc::clone(&head),
+        sender_halted,
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let head_at_kill = head.load(SeqCst);
+    let killed_at = Instant::now();
+    cluster.kill_node(2)?;
+    let deadline = killed_at + FAILOVER_WAIT;
+    let resumed = |s: &Shared| *s.resumed_at.lock().unwrap_or_else(PoisonError::into_inner);
+    while shared.iter().any(|s| resumed(s).is_none()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut times: Vec<f64> = shared
+        .iter()
+        .filter_map(|s| resumed(s))
+        .map(|t| t.saturating_duration_since(killed_at).as_secs_f64())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let acked_during = head.load(SeqCst).saturating_sub(head_at_kill);
+    // Live traffic a moment longer, then everyone must have everything.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = halt_sender.send(true);
+    let sent = sending.await?;
+    let acked: HashSet<u64> = sent.acked.iter().map(|a| a.0).collect();
+    let top = acked.iter().copied().max().unwrap_or(0);
+    let wait = Instant::now() + CATCH_UP;
+    while shared.iter().any(|s| s.last() < top) && Instant::now() < wait {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = halt.send(true);
+    for r in readers {
+        r.await?;
+    }
+    let mut delivery = Delivery::default();
+    let mut failures = 0;
+    for s in &shared {
+        let r = s.received.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        // Every one of these lost its node on purpose and resumed: all count.
+        delivery.add(&check(&r, &acked, false));
+        failures += s.errors.lock().unwrap_or_else(PoisonError::into_inner).len();
+    }
+    for e in shared
+        .iter()
+        .flat_map(|s| s.errors.lock().unwrap_or_else(PoisonError::into_inner).clone())
+        .chain(sent.errors)
+        .take(3)
+    {
+        eprintln!("[bench] cluster:   {e}");
+    }
+    Ok(FailoverRun {
+        clients: n,
+        resumed: times.len(),
+        last_s: if times.len() == n {
+            times.last().copied().unwrap_or(0.0)
+        } else {
+            f64::INFINITY
+        },
+        p50_s: times.get(times.len() / 2).copied().unwrap_or(0.0),
+        reconnect_failures: failures,
+        acked_during,
+        delivery,
+    })
+}
