@@ -128,6 +128,10 @@ pub struct HotRun {
     /// The same for this process (the clients).
     #[serde(default)]
     pub generator_cpu: f64,
+    /// The same for PostgreSQL (every backend: a backend that ended during
+    /// the phase is missed) and Redis together.
+    #[serde(default)]
+    pub engines_cpu: f64,
     pub delivery: Delivery,
 }
 
@@ -232,11 +236,28 @@ impl Cluster<'_> {
         Ok(())
     }
 
+    /// CPU seconds so far: each node, then PostgreSQL (the postmaster and
+    /// its backends) and Redis together.
     fn cpu(&self) -> Vec<f64> {
-        self.nodes
+        let mut out: Vec<f64> = self
+            .nodes
             .iter()
             .map(|n| n.as_ref().and_then(|n| n.cpu_seconds().ok()).unwrap_or(0.0))
-            .collect()
+            .collect();
+        let mut engines = self
+            .redis
+            .pid()
+            .and_then(|p| procs::cpu_seconds(p).ok())
+            .unwrap_or(0.0);
+        if let Ok(postmaster) = self.pg.pid() {
+            engines += procs::cpu_seconds(postmaster).unwrap_or(0.0);
+            engines += procs::children(postmaster)
+                .into_iter()
+                .filter_map(|p| procs::cpu_seconds(p).ok())
+                .sum::<f64>();
+        }
+        out.push(engines);
+        out
     }
 
     /// SIGKILL, by the node's own pid (the guard then exits too).
@@ -313,7 +334,10 @@ fn check(received: &Received, acked: &HashSet<u64>, kicked: bool) -> Delivery {
         prev = seq;
         *counts.entry(seq).or_default() += 1;
     }
-    d.duplicated = counts.values().map(|&c| u64::from(c.saturating_sub(1))).sum();
+    d.duplicated = counts
+        .values()
+        .map(|&c| u64::from(c.saturating_sub(1)))
+        .sum();
     for seq in acked.iter().filter(|&&s| s > received.start) {
         d.expected += 1;
         if !counts.contains_key(seq) {
@@ -468,12 +492,7 @@ async fn run_phases(setup: &Setup, results: &mut ClusterResults) -> Result<()> {
     let run = failover(&mut cluster, &sizes).await?;
     say(&format!(
         "  {} of {} resumed, the last {:.2} s after the kill (p50 {:.2} s); lost {}, duplicated {}",
-        run.resumed,
-        run.clients,
-        run.last_s,
-        run.p50_s,
-        run.delivery.lost,
-        run.delivery.duplicated
+        run.resumed, run.clients, run.last_s, run.p50_s, run.delivery.lost, run.delivery.duplicated
     ));
     results.failover = Some(run);
     say("stopping the nodes and the engines…");
@@ -606,8 +625,11 @@ async fn hot(cluster: &Cluster<'_>, sizes: &ClusterSizes) -> Result<HotRun> {
         node_cpu: cpu0
             .iter()
             .zip(&cpu1)
+            .take(3)
             .map(|(a, b)| (b - a) / secs)
             .collect(),
+        engines_cpu: (cpu1.get(3).copied().unwrap_or(0.0) - cpu0.get(3).copied().unwrap_or(0.0))
+            / secs,
         generator_cpu: (own1 - own0) / secs,
         delivery,
     })
@@ -707,13 +729,20 @@ async fn steady(
         acked_per_s: acked.len() as f64 / sizes.steady_secs,
         ..SteadyRun::default()
     };
-    let (mut all, mut after_ack, mut dropped, mut ok) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut all, mut after_ack, mut dropped, mut ok) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for s in &shared {
-        let r = s.received.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let r = s
+            .received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let kicked = s.reconnects.load(SeqCst) > 0;
         run.delivery.add(&check(&r, &acked, kicked));
         for &(seq, at) in &r.seqs {
-            let Some(&(sent_at, acked_at)) = times.get(&seq) else { continue };
+            let Some(&(sent_at, acked_at)) = times.get(&seq) else {
+                continue;
+            };
             let l = ms(at - sent_at);
             all.push(l);
             after_ack.push(ms(at.saturating_duration_since(acked_at)));
@@ -811,14 +840,27 @@ async fn failover(cluster: &mut Cluster<'_>, sizes: &ClusterSizes) -> Result<Fai
     let mut delivery = Delivery::default();
     let mut failures = 0;
     for s in &shared {
-        let r = s.received.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let r = s
+            .received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         // Every one of these lost its node on purpose and resumed: all count.
         delivery.add(&check(&r, &acked, false));
-        failures += s.errors.lock().unwrap_or_else(PoisonError::into_inner).len();
+        failures += s
+            .errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
     }
     for e in shared
         .iter()
-        .flat_map(|s| s.errors.lock().unwrap_or_else(PoisonError::into_inner).clone())
+        .flat_map(|s| {
+            s.errors
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        })
         .chain(sent.errors)
         .take(3)
     {

@@ -68,10 +68,15 @@ struct MyRoom {
 
 /// What one frame means to a lobby client.
 enum Event {
-    Welcome { lobby_head: u64 },
+    Welcome {
+        lobby_head: u64,
+    },
     /// Lobby messages, live or replayed, in arrival order.
     Lobby(Vec<u64>),
-    Ack { client_id: String, seq: u64 },
+    Ack {
+        client_id: String,
+        seq: u64,
+    },
     Refused(String),
     Other,
 }
@@ -116,8 +121,10 @@ pub async fn open(addr: SocketAddr, token: &str, resume: Option<u64>) -> Result<
         .with_context(|| format!("connect to {addr}"))?;
     let (mut tx, mut rx) = ws.split();
     let hello = match resume {
-        Some(seq) => serde_json::json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION,
-            "resume": [{"room": parley_common::LOBBY, "seq": seq}]}),
+        Some(seq) => {
+            serde_json::json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION,
+            "resume": [{"room": parley_common::LOBBY, "seq": seq}]})
+        }
         None => serde_json::json!({"type": "hello", "protocol": parley_common::PROTOCOL_VERSION}),
     };
     tx.send(Message::text(hello.to_string())).await?;
@@ -213,7 +220,8 @@ pub async fn pipelined(
                 break;
             }
             Ok(None) => {
-                out.errors.push(format!("{tag}: the node closed the socket"));
+                out.errors
+                    .push(format!("{tag}: the node closed the socket"));
                 out.closed = true;
                 break;
             }
@@ -221,7 +229,8 @@ pub async fn pipelined(
         };
         let frame = match frame {
             Message::Close(_) => {
-                out.errors.push(format!("{tag}: the node closed the socket"));
+                out.errors
+                    .push(format!("{tag}: the node closed the socket"));
                 out.closed = true;
                 break;
             }
@@ -475,7 +484,9 @@ pub async fn hint_listener(
     seen: Arc<Mutex<HashSet<u64>>>,
     stop: Instant,
 ) -> Result<()> {
-    let mut stream = TcpStream::connect(redis).await.context("connect to Redis")?;
+    let mut stream = TcpStream::connect(redis)
+        .await
+        .context("connect to Redis")?;
     let cmd = format!(
         "*2\r\n$9\r\nSUBSCRIBE\r\n${}\r\n{channel}\r\n",
         channel.len()
@@ -534,8 +545,7 @@ fn lobby_hint(payload: &[u8]) -> Option<u64> {
     }
     let hint: Hint = serde_json::from_slice(payload).ok()?;
     let lobby = format!("r:{}", parley_common::LOBBY);
-    (hint.t == "msg" && hint.key.as_deref() == Some(lobby.as_str()))
-        .then_some(hint.msg?.seq)
+    (hint.t == "msg" && hint.key.as_deref() == Some(lobby.as_str())).then_some(hint.msg?.seq)
 }
 
 #[cfg(test)]

@@ -36,10 +36,7 @@ fn lat(l: &Latency) -> String {
     if l.count == 0 {
         return "–".to_owned();
     }
-    format!(
-        "{:.1} / {:.1} / {:.1} ms",
-        l.p50_ms, l.p99_ms, l.max_ms
-    )
+    format!("{:.1} / {:.1} / {:.1} ms", l.p50_ms, l.p99_ms, l.max_ms)
 }
 
 fn delivery(d: &Delivery) -> String {
@@ -170,13 +167,13 @@ pub fn section(results: Option<&ClusterResults>, md: &mut String) {
     line!(md);
     line!(
         md,
-        "| rep | acked | acked/s | ack p50 | ack p99 | node CPU (1, 2, 3) | generator CPU | delivery |"
+        "| rep | acked | acked/s | ack p50 | ack p99 | node CPU (1, 2, 3) | PostgreSQL + Redis CPU | generator CPU | delivery |"
     );
-    line!(md, "|---:|---:|---:|---:|---:|---|---:|---|");
+    line!(md, "|---:|---:|---:|---:|---:|---|---:|---:|---|");
     for (i, h) in r.hot.iter().enumerate() {
         line!(
             md,
-            "| {} | {} | **{:.0}** | {:.1} ms | {:.1} ms | {} | {:.2} | {} |",
+            "| {} | {} | **{:.0}** | {:.1} ms | {:.1} ms | {} | {:.2} | {:.2} | {} |",
             i + 1,
             h.acked,
             h.acked_per_s,
@@ -187,6 +184,7 @@ pub fn section(results: Option<&ClusterResults>, md: &mut String) {
                 .map(|c| format!("{c:.2}"))
                 .collect::<Vec<_>>()
                 .join(", "),
+            h.engines_cpu,
             h.generator_cpu,
             delivery(&h.delivery)
         );

@@ -290,6 +290,19 @@ impl Drop for ServerProc {
     }
 }
 
+/// Every child process of `parent` (PostgreSQL's backends of its postmaster).
+pub fn children(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|entry| {
+                let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+                (parent_of(pid) == Some(parent)).then_some(pid)
+            })
+            .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The one child process of `parent`.
 fn child_of(parent: u32) -> Option<u32> {
     let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
