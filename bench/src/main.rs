@@ -164,7 +164,10 @@ fn suite(args: SuiteArgs) -> Result<()> {
         }
         args.only.clone()
     };
-    let mut servers: Vec<Server> = if args.servers.is_empty() {
+    let mut servers: Vec<Server> = if scenarios.iter().all(|s| s == "cluster") {
+        // The cluster scenario runs Parley only, and starts it itself.
+        Vec::new()
+    } else if args.servers.is_empty() {
         Server::ALL.to_vec()
     } else {
         let mut v = Vec::new();
