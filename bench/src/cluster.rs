@@ -187,6 +187,10 @@ pub struct ClusterResults {
     pub total: Delivery,
     pub errors: Vec<String>,
     pub elapsed_s: f64,
+    /// `/proc/loadavg`'s 1-minute figure before the run: on a shared machine
+    /// the tails move with it.
+    #[serde(default)]
+    pub load_before: Option<f64>,
 }
 
 struct Cluster<'a> {
@@ -362,6 +366,9 @@ pub async fn run(setup: &Setup, quick: bool, reps: usize, command: String) -> Cl
         total: Delivery::default(),
         errors: Vec::new(),
         elapsed_s: 0.0,
+        load_before: std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().and_then(|v| v.parse().ok())),
     };
     if let Err(e) = run_phases(setup, &mut results).await {
         eprintln!("[bench] cluster: {e:#}");

@@ -87,7 +87,11 @@ pub fn section(results: Option<&ClusterResults>, md: &mut String) {
         "**On this machine this is a correctness-under-load figure, not a capacity figure**: \
          three nodes, PostgreSQL, Redis and the load generator share 2 cores, so every node \
          competes with the database for CPU and every commit waits for a real fsync. One node on \
-         SQLite is faster here; the cluster is for more machines, not more speed on one."
+         SQLite is faster here; the cluster is for more machines, not more speed on one.{}",
+        r.load_before.map_or(String::new(), |l| format!(
+            " Load average when the run started: {l:.2} (on a busy machine the commit's fsync, \
+             and with it every p99 here, has a longer tail)."
+        ))
     );
     line!(md);
     let hot = median(r.hot.iter().map(|h| h.acked_per_s).collect());
