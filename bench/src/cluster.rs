@@ -171,6 +171,10 @@ pub struct FailoverRun {
     /// Messages acked between the kill and the last resume (in every replay).
     pub acked_during: u64,
     pub delivery: Delivery,
+    /// For each client that missed acked messages: which, and where it
+    /// resumed (what the server's side of a loss needs to be found).
+    #[serde(default)]
+    pub losses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -351,14 +355,62 @@ fn check(received: &Received, acked: &HashSet<u64>, kicked: bool) -> Delivery {
     d
 }
 
+/// What a receiver missed, and how its stream and resumes went around it.
+fn describe_loss(r: &Received, acked: &HashSet<u64>, killed_at: Instant) -> String {
+    let got: HashSet<u64> = r.seqs.iter().map(|s| s.0).collect();
+    let mut missing: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|s| *s > r.start && !got.contains(s))
+        .collect();
+    missing.sort_unstable();
+    let at = |t: Instant| {
+        let before = killed_at.saturating_duration_since(t).as_secs_f64();
+        if before > 0.0 {
+            format!("{before:.3} s before the kill")
+        } else {
+            let after = t.saturating_duration_since(killed_at).as_secs_f64();
+            format!("{after:.3} s after the kill")
+        }
+    };
+    let resumes: Vec<String> = r
+        .resumes
+        .iter()
+        .map(|(from, addr, t)| format!("resumed from {from} on {addr} {}", at(*t)))
+        .collect();
+    let around: Vec<String> = missing
+        .first()
+        .map(|&m| {
+            r.seqs
+                .iter()
+                .filter(|s| s.0 + 3 >= m && s.0 <= m + 3)
+                .map(|s| format!("{} ({})", s.0, at(s.1)))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "start {}, missing {:?}{}; {}; arrivals near the first: {}",
+        r.start,
+        &missing[..missing.len().min(12)],
+        if missing.len() > 12 { " …" } else { "" },
+        resumes.join(", "),
+        around.join(", ")
+    )
+}
+
 /// Runs the whole scenario; engines and nodes are stopped whatever happens.
-pub async fn run(setup: &Setup, quick: bool, reps: usize, command: String) -> ClusterResults {
+pub async fn run(
+    setup: &Setup,
+    sizes: ClusterSizes,
+    quick: bool,
+    command: String,
+) -> ClusterResults {
     let started = Instant::now();
     let mut results = ClusterResults {
         date: crate::sysinfo::machine().date,
         command,
         quick,
-        sizes: ClusterSizes::new(quick, reps),
+        sizes,
         hot: Vec::new(),
         steady: Vec::new(),
         gap: None,
@@ -846,6 +898,7 @@ async fn failover(cluster: &mut Cluster<'_>, sizes: &ClusterSizes) -> Result<Fai
     }
     let mut delivery = Delivery::default();
     let mut failures = 0;
+    let mut losers = Vec::new();
     for s in &shared {
         let r = s
             .received
@@ -853,7 +906,11 @@ async fn failover(cluster: &mut Cluster<'_>, sizes: &ClusterSizes) -> Result<Fai
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         // Every one of these lost its node on purpose and resumed: all count.
-        delivery.add(&check(&r, &acked, false));
+        let d = check(&r, &acked, false);
+        if d.lost > 0 {
+            losers.push(describe_loss(&r, &acked, killed_at));
+        }
+        delivery.add(&d);
         failures += s
             .errors
             .lock()
@@ -873,7 +930,11 @@ async fn failover(cluster: &mut Cluster<'_>, sizes: &ClusterSizes) -> Result<Fai
     {
         eprintln!("[bench] cluster:   {e}");
     }
+    for l in losers.iter().take(10) {
+        eprintln!("[bench] cluster:   LOST {l}");
+    }
     Ok(FailoverRun {
+        losses: losers,
         clients: n,
         resumed: times.len(),
         last_s: if times.len() == n {

@@ -173,6 +173,8 @@ pub struct Sent {
 pub struct Received {
     pub start: u64,
     pub seqs: Vec<(u64, Instant)>,
+    /// Each reconnect: the seq it resumed from, the node, and when.
+    pub resumes: Vec<(u64, SocketAddr, Instant)>,
 }
 
 impl Received {
@@ -194,7 +196,7 @@ pub async fn pipelined(
     let mut out = Sent {
         received: Received {
             start,
-            seqs: Vec::new(),
+            ..Received::default()
         },
         ..Sent::default()
     };
@@ -446,6 +448,12 @@ pub async fn receiver(
             let want = head.load(Ordering::SeqCst).max(from);
             match open(addr, &token, Some(from)).await {
                 Ok((tx, new_rx, _)) => {
+                    shared
+                        .received
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .resumes
+                        .push((from, addr, Instant::now()));
                     reopened = Some((tx, new_rx, want));
                     break;
                 }

@@ -275,6 +275,25 @@ pub fn section(results: Option<&ClusterResults>, md: &mut String) {
             f.last_s,
             delivery(&f.delivery)
         );
+        if !f.losses.is_empty() {
+            line!(md);
+            line!(
+                md,
+                "Clients that missed acked messages ({} of {}; the first 5; seqs and times are \
+                 this run's). A message missing right after `start` (the lobby head in the \
+                 client's first `welcome`) and before the kill was never delivered to a \
+                 *fresh* connection: on a cluster node a plain `hello` answers `welcome` with \
+                 the heads it read, then registers the connection with the hub only after \
+                 the relay's `attach` (which tracks the channels first), so a message \
+                 delivered in between skips it. See the report to the lead.",
+                f.losses.len(),
+                f.clients
+            );
+            line!(md);
+            for l in f.losses.iter().take(5) {
+                line!(md, "- {l}");
+            }
+        }
     } else {
         line!(md, "Not measured.");
     }

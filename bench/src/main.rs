@@ -103,6 +103,11 @@ struct SuiteArgs {
     /// Room sizes for S3 (comma-separated), instead of the mode's.
     #[arg(long, value_delimiter = ',')]
     rooms: Vec<usize>,
+    /// The cluster scenario's hot room as SENDERS_PER_NODE,WINDOW instead of
+    /// 6,10 (e.g. `4,48`: more in flight, more throughput, and bursts that
+    /// overflow a connection's outbox).
+    #[arg(long, value_delimiter = ',')]
+    cluster_hot: Vec<usize>,
     /// Where to write the report (default: docs/benchmarks.md; plots go to a
     /// `bench/` directory beside it).
     #[arg(long)]
@@ -289,7 +294,16 @@ fn suite(args: SuiteArgs) -> Result<()> {
             .enable_all()
             .build()?;
         let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
-        let run = runtime.block_on(cluster::run(&setup, args.quick, sizes.reps, command));
+        let mut cluster_sizes = cluster::ClusterSizes::new(args.quick, sizes.reps);
+        match args.cluster_hot[..] {
+            [] => {}
+            [senders, window] => {
+                cluster_sizes.hot_senders_per_node = senders.max(1);
+                cluster_sizes.hot_window = window.max(1);
+            }
+            _ => bail!("--cluster-hot takes SENDERS_PER_NODE,WINDOW (e.g. 4,48)"),
+        }
+        let run = runtime.block_on(cluster::run(&setup, cluster_sizes, args.quick, command));
         std::fs::write(&cluster_raw, serde_json::to_string_pretty(&run)?)?;
     }
     results.elapsed_s = started.elapsed().as_secs_f64();
