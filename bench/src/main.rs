@@ -13,6 +13,7 @@
 mod bare;
 mod cluster;
 mod cluster_client;
+mod cluster_phases;
 mod cluster_report;
 mod floor;
 mod generator;
