@@ -4,11 +4,17 @@
 //!   peers in `bench/peers/` and writes `docs/benchmarks.md` with its plots. This
 //!   is what `cargo xtask bench` runs after installing the peers and building
 //!   everything; run it through xtask.
+//!   Scenario `cluster` (issue #22) starts its own PostgreSQL, Redis and three
+//!   nodes; `--only cluster` runs it alone and rewrites only its section.
 //! - `parley-bench worker`: one load-generator process (started by `suite`).
 //!
 //! See `bench/README.md` for the layout and how to read the numbers.
 
 mod bare;
+mod cluster;
+mod cluster_client;
+mod cluster_phases;
+mod cluster_report;
 mod floor;
 mod generator;
 mod parley_db;
@@ -89,7 +95,7 @@ struct SuiteArgs {
     /// Repetitions of every run (default: 2, quick: 1).
     #[arg(long)]
     reps: Option<usize>,
-    /// Only these scenarios (comma-separated): s1, s2, s3, s4, s5, spa.
+    /// Only these scenarios (comma-separated): s1, s2, s3, s4, s5, spa, cluster.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these servers (comma-separated): parley, socketioxide, socketio, flask.
@@ -98,13 +104,18 @@ struct SuiteArgs {
     /// Room sizes for S3 (comma-separated), instead of the mode's.
     #[arg(long, value_delimiter = ',')]
     rooms: Vec<usize>,
+    /// The cluster scenario's hot room as SENDERS_PER_NODE,WINDOW instead of
+    /// 6,10 (e.g. `4,48`: more in flight, more throughput, and bursts that
+    /// overflow a connection's outbox).
+    #[arg(long, value_delimiter = ',')]
+    cluster_hot: Vec<usize>,
     /// Where to write the report (default: docs/benchmarks.md; plots go to a
     /// `bench/` directory beside it).
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
-const SCENARIOS: [&str; 6] = ["s1", "s2", "s3", "s4", "s5", "spa"];
+const SCENARIOS: [&str; 7] = ["s1", "s2", "s3", "s4", "s5", "spa", "cluster"];
 
 fn main() -> ExitCode {
     let result = match Cli::parse() {
@@ -159,7 +170,10 @@ fn suite(args: SuiteArgs) -> Result<()> {
         }
         args.only.clone()
     };
-    let mut servers: Vec<Server> = if args.servers.is_empty() {
+    let mut servers: Vec<Server> = if scenarios.iter().all(|s| s == "cluster") {
+        // The cluster scenario runs Parley only, and starts it itself.
+        Vec::new()
+    } else if args.servers.is_empty() {
         Server::ALL.to_vec()
     } else {
         let mut v = Vec::new();
@@ -266,16 +280,53 @@ fn suite(args: SuiteArgs) -> Result<()> {
     // The databases of the runs are scratch (the template is rebuilt every run).
     let _ = std::fs::remove_dir_all(setup.work.join("run"));
     let _ = std::fs::remove_dir_all(setup.work.join("template"));
-    results.elapsed_s = started.elapsed().as_secs_f64();
     let out = args.out.unwrap_or_else(|| root.join("docs/benchmarks.md"));
     let plots = out.parent().unwrap_or(Path::new(".")).join("bench");
     // Beside the report, so a run of one scenario written elsewhere (`--out`)
     // never replaces the raw results the main report is regenerated from.
     std::fs::create_dir_all(&plots)?;
     let raw = plots.join("results.json");
-    std::fs::write(&raw, serde_json::to_string_pretty(&results)?)?;
+    let cluster_raw = plots.join(CLUSTER_RAW);
+    if wants("cluster") {
+        // Three nodes and two engines share both cores: no pinning here.
+        procs::unpin_self()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+        let mut cluster_sizes = cluster::ClusterSizes::new(args.quick, sizes.reps);
+        match args.cluster_hot[..] {
+            [] => {}
+            [senders, window] => {
+                cluster_sizes.hot_senders_per_node = senders.max(1);
+                cluster_sizes.hot_window = window.max(1);
+            }
+            _ => bail!("--cluster-hot takes SENDERS_PER_NODE,WINDOW (e.g. 4,48)"),
+        }
+        let run = runtime.block_on(cluster::run(&setup, cluster_sizes, args.quick, command));
+        std::fs::write(&cluster_raw, serde_json::to_string_pretty(&run)?)?;
+    }
+    results.elapsed_s = started.elapsed().as_secs_f64();
+    // A cluster-only run keeps the last full run's figures and rewrites the
+    // page with its own section.
+    let cluster_only = scenarios.iter().all(|s| s == "cluster");
+    if cluster_only && raw.is_file() {
+        let text = std::fs::read_to_string(&raw).with_context(|| format!("{}", raw.display()))?;
+        results = serde_json::from_str(&text).context("results.json")?;
+    } else {
+        std::fs::write(&raw, serde_json::to_string_pretty(&results)?)?;
+    }
+    let cluster_results = read_cluster(&cluster_raw)?;
     let tuning = report::tuning_log(&root);
-    let problems = report::write(&results, &out, &plots, "bench", tuning.as_deref())?;
+    let problems = report::write(
+        &results,
+        cluster_results.as_ref(),
+        &out,
+        &plots,
+        "bench",
+        tuning.as_deref(),
+    )?;
     for p in problems {
         eprintln!("[bench] warning: {p}");
     }
@@ -284,7 +335,7 @@ fn suite(args: SuiteArgs) -> Result<()> {
         out.display(),
         plots.display(),
         raw.display(),
-        results.elapsed_s / 60.0
+        started.elapsed().as_secs_f64() / 60.0
     );
     Ok(())
 }
@@ -299,12 +350,34 @@ fn report_again(root: Option<PathBuf>, out: Option<PathBuf>) -> Result<()> {
     let raw = plots.join("results.json");
     let text = std::fs::read_to_string(&raw).with_context(|| format!("{}", raw.display()))?;
     let results: Results = serde_json::from_str(&text).context("results.json")?;
+    let cluster_results = read_cluster(&plots.join(CLUSTER_RAW))?;
     let tuning = report::tuning_log(&root);
-    for p in report::write(&results, &out, &plots, "bench", tuning.as_deref())? {
+    for p in report::write(
+        &results,
+        cluster_results.as_ref(),
+        &out,
+        &plots,
+        "bench",
+        tuning.as_deref(),
+    )? {
         eprintln!("[bench] warning: {p}");
     }
     eprintln!("[bench] wrote {}", out.display());
     Ok(())
+}
+
+/// The cluster scenario's raw results, beside `results.json` (its own file: a
+/// cluster-only run must not replace the other scenarios' figures).
+const CLUSTER_RAW: &str = "cluster.json";
+
+fn read_cluster(path: &Path) -> Result<Option<cluster::ClusterResults>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    Ok(Some(
+        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?,
+    ))
 }
 
 fn versions(setup: &Setup) -> Vec<(String, String)> {

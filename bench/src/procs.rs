@@ -99,6 +99,27 @@ pub fn pin_self(cpu: usize) -> Result<()> {
     Ok(())
 }
 
+/// Lets this process (all its threads, and children started later) run on
+/// every CPU again: the cluster scenario's nodes and engines share the machine.
+pub fn unpin_self() -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let status = Command::new("taskset")
+        .args([
+            "-a",
+            "-p",
+            "-c",
+            &format!("0-{}", cores.saturating_sub(1)),
+            &std::process::id().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .context("taskset (util-linux) is needed to pin processes to CPUs")?;
+    if !status.success() {
+        bail!("taskset could not let the benchmark use every CPU");
+    }
+    Ok(())
+}
+
 /// The hard limit on open files, which children get as their soft limit too.
 pub fn nofile_limit() -> u64 {
     std::fs::read_to_string("/proc/self/limits")
@@ -267,6 +288,19 @@ impl Drop for ServerProc {
         }
         let _ = self.guard.wait();
     }
+}
+
+/// Every child process of `parent` (PostgreSQL's backends of its postmaster).
+pub fn children(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(|entry| {
+                let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+                (parent_of(pid) == Some(parent)).then_some(pid)
+            })
+            .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The one child process of `parent`.

@@ -95,6 +95,7 @@ pub fn tuning_log(root: &Path) -> Option<String> {
 /// tuning log) follows the targets. Returns what could not be plotted.
 pub fn write(
     results: &Results,
+    cluster: Option<&crate::cluster::ClusterResults>,
     md_path: &Path,
     plots_dir: &Path,
     plots_link: &str,
@@ -260,6 +261,8 @@ pub fn write(
     s4_section(results, &mut md);
     // ---- S5
     s5_section(results, &peers, &mut md);
+    // ---- cluster (issue #22; its own raw results, see `crate::cluster`)
+    crate::cluster_report::section(cluster, &mut md);
 
     // ---- errors
     let mut errors: Vec<String> = Vec::new();

@@ -170,7 +170,13 @@ impl Setup {
     pub fn discover(root: &Path) -> Result<Self> {
         let root = root.to_path_buf();
         let exe = std::env::current_exe().context("own path")?;
-        let parley = root.join("target/release/parley");
+        // Beside this program (wherever CARGO_TARGET_DIR put both), else the
+        // default target directory.
+        let parley = exe
+            .parent()
+            .map(|dir| dir.join("parley"))
+            .filter(|p| p.is_file())
+            .unwrap_or_else(|| root.join("target/release/parley"));
         if !parley.is_file() {
             bail!(
                 "{} not found: build it with `cargo build --release -p parley-backend`",

@@ -3,6 +3,10 @@
 //! is already there), builds everything in release mode, builds the SPA (for its
 //! download size), then runs `parley-bench suite`, which writes
 //! `docs/benchmarks.md` and `docs/bench/*.png`. Nothing here runs in `test`.
+//!
+//! The `cluster` scenario (issue #22) needs PostgreSQL and Redis instead of the
+//! peers: `cargo xtask bench -- --only cluster` installs only those (when
+//! missing), builds no SPA, and rewrites only the report's cluster section.
 
 use std::path::{Path, PathBuf};
 
@@ -21,10 +25,19 @@ pub fn bench(ctx: &Ctx, args: Vec<String>) -> Result<(), Error> {
         .into_iter()
         .filter(|a| a != "--quick" && a != "--")
         .collect();
-    say!("benchmark peers (bench/peers/):");
-    ensure_flask(ctx)?;
-    ensure_socketio(ctx)?;
-    build_socketioxide(ctx)?;
+    let only = only(&suite_args);
+    let wants = |s: &str| only.is_empty() || only.iter().any(|o| o == s);
+    let peers_needed = only.is_empty() || only.iter().any(|o| o != "cluster");
+    if wants("cluster") {
+        say!("PostgreSQL and Redis for the cluster scenario:");
+        tools::ensure_engines(ctx)?;
+    }
+    if peers_needed {
+        say!("benchmark peers (bench/peers/):");
+        ensure_flask(ctx)?;
+        ensure_socketio(ctx)?;
+        build_socketioxide(ctx)?;
+    }
     say!("building Parley and the load generator (release)…");
     ctx::run(ctx.cargo().args([
         "build",
@@ -34,25 +47,54 @@ pub fn bench(ctx: &Ctx, args: Vec<String>) -> Result<(), Error> {
         "-p",
         "parley-bench",
     ]))?;
-    say!("building the SPA (its download size is one of the figures)…");
-    tools::ensure_build_tools(ctx)?;
-    tasks::build_spa(ctx)?;
-    say!(
-        "running the scenarios{} — the server on CPU 0, the generator on CPU 1; \
-         keep the machine otherwise idle",
-        if quick {
-            " (quick mode, ~10 min)"
-        } else {
-            " (full mode, ~35 min)"
-        }
-    );
-    let mut suite = ctx.command(ctx.root.join("target/release/parley-bench"));
+    if peers_needed {
+        say!("building the SPA (its download size is one of the figures)…");
+        tools::ensure_build_tools(ctx)?;
+        tasks::build_spa(ctx)?;
+        say!(
+            "running the scenarios{} — the server on CPU 0, the generator on CPU 1; \
+             keep the machine otherwise idle",
+            if quick {
+                " (quick mode, ~10 min)"
+            } else {
+                " (full mode, ~35 min)"
+            }
+        );
+    } else {
+        say!(
+            "running the cluster scenario (three nodes, PostgreSQL and Redis on every CPU, \
+             ~1–2 min) — keep the machine otherwise idle"
+        );
+    }
+    let mut suite = ctx.command(ctx.target_dir().join("release/parley-bench"));
     suite.arg("suite").arg("--root").arg(&ctx.root);
     if quick {
         suite.arg("--quick");
     }
     suite.args(&suite_args);
     ctx::run(&mut suite)
+}
+
+/// The scenarios named by `--only a,b` or `--only=a,b` (empty: all of them).
+fn only(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let value = match arg.strip_prefix("--only") {
+            Some("") => iter.next().map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        out.extend(
+            value
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    out
 }
 
 /// `name==version` pins of a requirements file.
@@ -212,6 +254,17 @@ fn build_socketioxide(ctx: &Ctx) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_reads_both_spellings() {
+        let args = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(only(&args(&["--only", "cluster"])), vec!["cluster"]);
+        assert_eq!(
+            only(&args(&["--reps", "1", "--only=s1,cluster"])),
+            vec!["s1", "cluster"]
+        );
+        assert!(only(&args(&["--reps", "1"])).is_empty());
+    }
 
     #[test]
     fn pins_are_read_and_normalized() {
