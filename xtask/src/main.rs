@@ -70,7 +70,9 @@ commands:
                     CPU 1, writes docs/benchmarks.md and docs/bench/*.png.
                     --quick: small sizes, one repetition (~10 min; full ~35 min).
                     ARGS go to `parley-bench suite`, e.g.
-                    `-- --only s3 --servers parley,socketioxide --rooms 1000`
+                    `-- --only s3 --servers parley,socketioxide --rooms 1000`;
+                    `-- --only cluster` runs only the cluster scenario (three
+                    nodes on PostgreSQL + Redis, ~1 min, no peers needed)
   help              this text";
 
 fn main() -> ExitCode {
