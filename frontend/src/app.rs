@@ -18,8 +18,8 @@ use yew::prelude::*;
 use crate::api;
 use crate::auth;
 use crate::components::{
-    AuthPage, Composer, Directory, DmEntry, ErrorBanner, MessageList, OfflineBanner, OnlineUsers,
-    PollsPanel, RoomEntry, Sidebar, StatusBar, TypingIndicator, loading_card,
+    AuthPage, Composer, Directory, DmEntry, ErrorBanner, MessageList, OnlineUsers, PollsPanel,
+    RoomEntry, Sidebar, StatusBar, TypingIndicator, loading_card, offline_banner,
 };
 use crate::context::AppContext;
 use crate::ids::ClientIdGen;
@@ -100,7 +100,7 @@ fn signed_in(
     let on_dismiss = act.reform(|()| Action::DismissError);
     let banner = html! {
         <>
-            <OfflineBanner offline={state.offline} />
+            if state.offline { { offline_banner() } }
             <ErrorBanner notice={state.error.clone()} {on_dismiss} />
         </>
     };

@@ -1116,11 +1116,15 @@ impl AppState {
         self.ready = false;
         self.outbox = Rc::default();
         // Requests in flight are lost with the connection, and who is online or
-        // typing is unknown until the next `welcome`.
+        // typing is unknown until the next `welcome`; offline, who was online
+        // is shown as last known (the network, not the people, went away).
+        let offline = self.offline;
         for chat in self.chats_mut() {
             chat.loading = false;
             chat.polls_loading = false;
-            chat.set_online(Vec::new());
+            if !offline {
+                chat.set_online(Vec::new());
+            }
             chat.typing.clear();
         }
         self.snapshots.clear();

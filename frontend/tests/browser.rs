@@ -20,9 +20,9 @@ use parley_common::{
 use parley_frontend::auth::{AuthField, AuthMode, AuthProblem};
 use parley_frontend::components::{
     AuthPage, AuthPageProps, Composer, ComposerProps, Directory, DirectoryProps, DmEntry,
-    ErrorBanner, ErrorBannerProps, MessageList, MessageListProps, OFFLINE_TEXT, OfflineBanner,
-    OfflineBannerProps, OnlineUsers, OnlineUsersProps, PollsPanel, PollsPanelProps, RoomEntry,
-    Sidebar, SidebarProps, StatusBar, StatusBarProps, TypingIndicator, TypingIndicatorProps,
+    ErrorBanner, ErrorBannerProps, MessageList, MessageListProps, OFFLINE_TEXT, OnlineUsers,
+    OnlineUsersProps, PollsPanel, PollsPanelProps, RoomEntry, Sidebar, SidebarProps, StatusBar,
+    StatusBarProps, TypingIndicator, TypingIndicatorProps, offline_banner,
 };
 use parley_frontend::context::AppContext;
 use parley_frontend::lab::app::LabApp;
@@ -335,9 +335,28 @@ async fn offline_status_bar_says_so_and_offers_no_retry() {
 
 // ---------- offline banner ----------
 
+#[derive(Properties, PartialEq)]
+struct OfflineProps {
+    offline: bool,
+}
+
+/// The banner as the root shows it: only while the browser is offline.
+#[component]
+fn Offline(props: &OfflineProps) -> Html {
+    html! {
+        <main>
+            if props.offline { { offline_banner() } }
+        </main>
+    }
+}
+
 #[wasm_bindgen_test]
 async fn offline_banner_shows_only_while_offline() {
-    let root = mount::<OfflineBanner>(OfflineBannerProps { offline: true });
+    let root = gloo_document().create_element("div").unwrap();
+    gloo_document().body().unwrap().append_child(&root).unwrap();
+    let mut app =
+        Renderer::<Offline>::with_root_and_props(root.clone(), OfflineProps { offline: true })
+            .render();
     let banner = find(&root, "#offline-banner").await;
     assert_eq!(
         text(&banner),
@@ -348,9 +367,15 @@ async fn offline_banner_shows_only_while_offline() {
     assert_eq!(banner.get_attribute("role").as_deref(), Some("status"));
     assert!(banner.query_selector("button").unwrap().is_none());
 
-    let root = mount::<OfflineBanner>(OfflineBannerProps { offline: false });
-    assert!(root.query_selector("#offline-banner").unwrap().is_none());
-    assert_eq!(root.child_element_count(), 0);
+    // The network is back: the banner goes.
+    app.update(OfflineProps { offline: false });
+    wait_for(&root, "main", |main| {
+        main.query_selector("#offline-banner").unwrap().is_none()
+    })
+    .await;
+    // And comes again with the next outage.
+    app.update(OfflineProps { offline: true });
+    find(&root, "#offline-banner").await;
 }
 
 // ---------- message list ----------

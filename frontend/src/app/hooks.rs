@@ -91,22 +91,33 @@ pub fn use_connection(state: &UseReducerHandle<AppState>) {
 pub fn use_network(dispatch: &Dispatch) {
     let dispatch = dispatch.clone();
     use_effect_with((), move |()| {
+        // At startup only "offline" is news (the reducer starts online).
         if !connection::browser_online() {
             dispatch.dispatch(Action::Offline);
         }
-        let listeners: Vec<Listener> = web_sys::window()
-            .into_iter()
-            .flat_map(|window| {
-                [(Action::Offline, "offline"), (Action::Online, "online")].map(|(action, event)| {
-                    let dispatch = dispatch.clone();
-                    listen(window.clone().into(), event, move || {
-                        dispatch.dispatch(action.clone());
-                    })
-                })
-            })
-            .flatten()
-            .collect();
-        move || drop(listeners)
+        // One handler for both events, reading `onLine` again each time; set
+        // as the window's `onoffline` / `ononline` (the app's only handlers
+        // there), which costs less wasm than two listeners.
+        let report = Closure::<dyn Fn()>::new(move || {
+            dispatch.dispatch(if connection::browser_online() {
+                Action::Online
+            } else {
+                Action::Offline
+            });
+        });
+        let window = web_sys::window();
+        if let Some(window) = &window {
+            let handler = Some(report.as_ref().unchecked_ref());
+            window.set_onoffline(handler);
+            window.set_ononline(handler);
+        }
+        move || {
+            if let Some(window) = window {
+                window.set_onoffline(None);
+                window.set_ononline(None);
+            }
+            drop(report);
+        }
     });
 }
 

@@ -17,7 +17,7 @@ pub use composer::{Composer, ComposerProps};
 pub use directory::{Directory, DirectoryProps, room_name_error_text};
 pub use error_banner::{ErrorBanner, ErrorBannerProps};
 pub use message_list::{MessageList, MessageListProps};
-pub use offline_banner::{OFFLINE_TEXT, OfflineBanner, OfflineBannerProps};
+pub use offline_banner::{OFFLINE_TEXT, offline_banner};
 pub use polls::{
     MAX_POLL_MINUTES, NewPollForm, NewPollFormProps, PollCard, PollCardProps, PollField,
     PollsPanel, PollsPanelProps, new_poll_from, poll_problem_text,

@@ -9,8 +9,6 @@
 //! `online` event reconnects at once, without the backoff's wait, and resumes
 //! like any reconnection (what is still pending goes out after `welcome`).
 
-use std::rc::Rc;
-
 use super::{AppState, ConnState};
 
 /// The closed connection's reason while the browser is offline.
@@ -32,20 +30,11 @@ impl AppState {
         {
             return self;
         }
-        let presence: Vec<_> = self
-            .chats()
-            .map(|c| (Rc::clone(&c.online), c.online_total))
-            .collect();
         // A new id drops the connection's handle (the root effect's teardown
-        // closes it) and makes whatever it still reports stale.
+        // closes it) and makes whatever it still reports stale. Offline,
+        // `apply_closed` keeps who is online.
         self.conn_id = self.conn_id.wrapping_add(1).max(1);
-        let mut next = self.apply_closed(None, OFFLINE_REASON.to_owned());
-        // `apply_closed` keeps the chats in their order.
-        for (chat, (online, total)) in next.chats_mut().zip(presence) {
-            chat.online = online;
-            chat.online_total = total;
-        }
-        next
+        self.apply_closed(None, OFFLINE_REASON.to_owned())
     }
 
     /// The browser has a network again: reconnect now, as a first attempt

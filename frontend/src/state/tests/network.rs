@@ -191,3 +191,34 @@ fn the_network_is_remembered_across_logging_in_and_out() {
     let state = state.reduce(Action::SignedOut { notice: None });
     assert!(state.offline);
 }
+
+#[test]
+fn presence_is_kept_through_a_failed_attempt_while_offline() {
+    // Back online briefly: the new attempt fails as the network goes again
+    // (the connection task says `Offline` first, then `Closed`).
+    let state = apply(with_bob_online(), [Action::Offline, Action::Online]);
+    let conn = state.conn_id;
+    let state = apply(
+        state,
+        [
+            Action::Offline,
+            Action::Closed {
+                conn,
+                code: None,
+                reason: "could not connect".into(),
+            },
+        ],
+    );
+    assert!(state.offline);
+    assert_eq!(shown(&state, "lobby").online_total, 2);
+    // Whereas a drop while online makes who is online unknown until the
+    // next `welcome` (hence the task's `Offline` before its `Closed`).
+    let state = apply(with_bob_online(), [Action::Offline, Action::Online]);
+    let conn = state.conn_id;
+    let state = state.reduce(Action::Closed {
+        conn,
+        code: None,
+        reason: String::new(),
+    });
+    assert_eq!(shown(&state, "lobby").online_total, 0);
+}
