@@ -145,7 +145,7 @@ async fn offline_and_back(harness: &Harness, alice: &Browser, bob: &Browser) -> 
             .into());
         }
     }
-    println!(
+    eprintln!(
         "offline banner after {} ms; reconnected {} ms after the network came back",
         banner_after.as_millis(),
         reconnect_after.as_millis()
