@@ -19,7 +19,7 @@ use crate::api;
 use crate::auth;
 use crate::components::{
     AuthPage, Composer, Directory, DmEntry, ErrorBanner, MessageList, OnlineUsers, PollsPanel,
-    RoomEntry, Sidebar, StatusBar, TypingIndicator, loading_card,
+    RoomEntry, Sidebar, StatusBar, TypingIndicator, loading_card, offline_banner,
 };
 use crate::context::AppContext;
 use crate::ids::ClientIdGen;
@@ -40,6 +40,7 @@ pub fn App() -> Html {
     let ids = use_mut_ref(ClientIdGen::random);
     hooks::use_session_check(&dispatch);
     hooks::use_connection(&state);
+    hooks::use_network(&dispatch);
     hooks::use_page_focus(&dispatch);
     hooks::use_typing_clock(&state);
     hooks::use_reconnect(&state);
@@ -97,7 +98,12 @@ fn signed_in(
     ids: &Rc<RefCell<ClientIdGen>>,
 ) -> Html {
     let on_dismiss = act.reform(|()| Action::DismissError);
-    let banner = html! { <ErrorBanner notice={state.error.clone()} {on_dismiss} /> };
+    let banner = html! {
+        <>
+            if state.offline { { offline_banner() } }
+            <ErrorBanner notice={state.error.clone()} {on_dismiss} />
+        </>
+    };
     // The footer about the connection: only once someone is logged in. Before
     // that there is no connection to speak of, and "closed" would read as an error.
     let status = {
@@ -106,6 +112,7 @@ fn signed_in(
         html! {
             <StatusBar
                 conn={state.conn.clone()}
+                offline={state.offline}
                 transport={state.transport}
                 reconnect_at={state.reconnect_at.filter(|_| state.can_reconnect())}
                 pending={state.pending_count()}
@@ -183,7 +190,7 @@ fn signed_in(
         })
     };
     html! {
-        <div class={classes!("app", "shell", state.sidebar_open.then_some("menu-open"))}>
+        <div class={classes!("app", "shell", state.sidebar_open.then_some("menu-open"), state.offline.then_some("offline"))}>
             <Sidebar
                 rooms={state.rooms.iter().filter_map(room_entry).collect::<Vec<_>>()}
                 dms={state.dms.iter().filter_map(dm_entry).collect::<Vec<_>>()}

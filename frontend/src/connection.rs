@@ -10,14 +10,16 @@
 //! sender (the root effect's teardown) makes the task close the connection and end.
 //!
 //! In automatic mode a connection attempt starts with a WebSocket; if that never
-//! opens (refused, or nothing within [`WS_OPEN_TIMEOUT`]), the same attempt goes
-//! on over long-polling, with the same `hello`. Every later attempt starts with
+//! opens (refused, or nothing within [`WS_OPEN_TIMEOUT`]) while the browser
+//! has a network ([`falls_back`]), the same attempt goes on over long-polling,
+//! with the same `hello`. Every later attempt starts with
 //! the WebSocket again, and while on long-polling the task checks now and then
 //! whether a WebSocket would open ([`PROBE_FIRST`]); when one does, it asks the
 //! app for a new connection ([`Action::Upgrade`]), which resumes over it.
 //!
 //! [`WS_OPEN_TIMEOUT`]: crate::transport::WS_OPEN_TIMEOUT
 //! [`PROBE_FIRST`]: crate::transport::PROBE_FIRST
+//! [`falls_back`]: crate::transport::falls_back
 
 mod http;
 mod ws;
@@ -28,7 +30,7 @@ use yew::UseReducerDispatcher;
 
 use crate::api::Answer;
 use crate::state::{Action, AppState, ConnId};
-use crate::transport::{Transport, TransportMode};
+use crate::transport::{Transport, TransportMode, falls_back};
 
 pub use ws::{ws_url, ws_url_for};
 
@@ -101,6 +103,13 @@ pub enum Event<'a> {
 /// Where a connection task reports its [`Event`]s.
 pub type Events = Box<dyn Fn(Event<'_>)>;
 
+/// Whether the browser says it has a network (`navigator.onLine`; true when it
+/// cannot tell). Only its `false` is reliable: "online" may still mean a
+/// network that goes nowhere, which the connection finds out by itself.
+pub fn browser_online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
+}
+
 /// The transport mode the page's URL asks for (`?transport=ws|long-poll|poll`).
 pub fn mode_from_page() -> TransportMode {
     web_sys::window()
@@ -134,7 +143,16 @@ pub fn spawn(
             Event::Refused(why) => {
                 Action::ShowError(format!("The server refused a request: {why}"))
             }
-            Event::Closed { code, reason } => Action::Closed { conn, code, reason },
+            Event::Closed { code, reason } => {
+                // It ended because the network is gone (often before the
+                // window's `offline` event): the reducer hears that first, so
+                // it shows the offline state, keeps who is online and waits
+                // for the network instead of counting a failed attempt.
+                if !browser_online() {
+                    dispatch.dispatch(Action::Offline);
+                }
+                Action::Closed { conn, code, reason }
+            }
             Event::Upgrade => Action::Upgrade { conn },
             Event::Handshake { .. } | Event::Frame { .. } | Event::Http { .. } => return,
         });
@@ -180,9 +198,10 @@ async fn run(
     let events = &*events;
     let ended = match mode {
         TransportMode::Auto => match ws::run(&hello, &mut inbox, events).await {
-            // The WebSocket does not get through: this attempt goes on over
-            // long-polling, probing for the WebSocket now and then.
-            Ended::NeverOpened(_) => {
+            // The WebSocket does not get through, with a network: this attempt
+            // goes on over long-polling, probing for the WebSocket now and
+            // then. Without one, it just ends (see `falls_back`).
+            Ended::NeverOpened(_) if falls_back(mode, browser_online()) => {
                 http::run(&hello, &mut inbox, events, Transport::LongPoll, true).await
             }
             ended => ended,

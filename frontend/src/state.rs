@@ -11,6 +11,7 @@
 //! signals and their expiry) carry it.
 
 mod chat;
+mod network;
 mod polls;
 
 use std::rc::Rc;
@@ -233,6 +234,10 @@ pub struct AppState {
     /// When the next automatic reconnection happens (ms since the Unix epoch,
     /// by the browser's clock), while the connection is closed.
     pub reconnect_at: Option<u64>,
+    /// The browser says it has no network (`navigator.onLine` is false, the
+    /// window's `offline` event fired): no connection is attempted until its
+    /// `online` event; see `network.rs`.
+    pub offline: bool,
     /// What the current connection's `hello` resumes: for each chat whose
     /// messages were loaded when it started, the seq up to which they run
     /// without gaps. Those chats get `missed` (or `too_far_behind`) instead of
@@ -299,6 +304,11 @@ pub enum Action {
     /// WebSocket opens now: replace it with a new connection, which tries the
     /// WebSocket first and resumes where this one stopped.
     Upgrade { conn: ConnId },
+    /// The browser lost its network (the window's `offline` event, or
+    /// `navigator.onLine` false at startup or when a connection ended).
+    Offline,
+    /// The browser has a network again (the window's `online` event).
+    Online,
     /// The connection is open over `transport` and `hello` went out.
     Opened { conn: ConnId, transport: Transport },
     /// The app is closing the socket.
@@ -444,7 +454,8 @@ impl AppState {
 
     /// Whether the UI should offer a new connection.
     pub fn can_reconnect(&self) -> bool {
-        self.me().is_some() && matches!(self.conn, ConnState::Closed { .. })
+        // Offline, an attempt would fail at once: the `online` event reconnects.
+        self.me().is_some() && matches!(self.conn, ConnState::Closed { .. }) && !self.offline
     }
 
     /// The `hello` that opens the current connection: the protocol version and
@@ -558,6 +569,7 @@ impl AppState {
             conn_id: self.conn_id.wrapping_add(1).max(1),
             next_out: self.next_out,
             focused: self.focused,
+            offline: self.offline,
             ..Self::default()
         }
     }
@@ -1104,11 +1116,15 @@ impl AppState {
         self.ready = false;
         self.outbox = Rc::default();
         // Requests in flight are lost with the connection, and who is online or
-        // typing is unknown until the next `welcome`.
+        // typing is unknown until the next `welcome`; offline, who was online
+        // is shown as last known (the network, not the people, went away).
+        let offline = self.offline;
         for chat in self.chats_mut() {
             chat.loading = false;
             chat.polls_loading = false;
-            chat.set_online(Vec::new());
+            if !offline {
+                chat.set_online(Vec::new());
+            }
             chat.typing.clear();
         }
         self.snapshots.clear();
@@ -1137,6 +1153,8 @@ impl AppState {
                 *conn != self.conn_id || !self.can_reconnect() || self.reconnect_at == Some(*at_ms)
             }
             Action::Upgrade { conn } => *conn != self.conn_id || self.conn != ConnState::Open,
+            Action::Offline => self.offline,
+            Action::Online => !self.offline,
             Action::RetryFailed { channel, client_id } => self.chat(channel).is_none_or(|c| {
                 !c.pending
                     .iter()
@@ -1268,6 +1286,8 @@ impl Reducible for AppState {
                 next = next.apply_closed(None, "switching to a WebSocket".into());
                 next.start_connection();
             }
+            Action::Offline => next = next.went_offline(),
+            Action::Online => next.came_online(),
             Action::Opened { transport, .. } => {
                 next.conn = ConnState::Open;
                 next.transport = Some(transport);

@@ -79,6 +79,16 @@ impl TransportMode {
     }
 }
 
+/// Whether a connection attempt whose WebSocket did not open goes on over
+/// long-polling: only in automatic mode, and only if the browser has a network
+/// (`online`, read when the WebSocket failed). Offline, every request fails
+/// alike, which says nothing about a proxy that blocks WebSockets: the attempt
+/// just ends, and the next one (when the `online` event fires) starts with a
+/// WebSocket again instead of spending a minute on long-polling.
+pub fn falls_back(mode: TransportMode, online: bool) -> bool {
+    mode == TransportMode::Auto && online
+}
+
 /// The shortest wait before reconnecting.
 pub const RECONNECT_MIN_MS: u64 = 500;
 /// The longest wait before reconnecting.
@@ -180,6 +190,17 @@ mod tests {
         assert_eq!(TransportMode::Only(Poll).first(), Poll);
         for t in [WebSocket, LongPoll, Poll] {
             assert_eq!(Transport::parse(t.as_str()), Some(t));
+        }
+    }
+
+    #[test]
+    fn only_a_websocket_failing_online_falls_back_to_long_polling() {
+        assert!(falls_back(TransportMode::Auto, true));
+        assert!(!falls_back(TransportMode::Auto, false));
+        for t in [Transport::WebSocket, Transport::LongPoll, Transport::Poll] {
+            for online in [false, true] {
+                assert!(!falls_back(TransportMode::Only(t), online));
+            }
         }
     }
 

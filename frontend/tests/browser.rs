@@ -20,9 +20,9 @@ use parley_common::{
 use parley_frontend::auth::{AuthField, AuthMode, AuthProblem};
 use parley_frontend::components::{
     AuthPage, AuthPageProps, Composer, ComposerProps, Directory, DirectoryProps, DmEntry,
-    ErrorBanner, ErrorBannerProps, MessageList, MessageListProps, OnlineUsers, OnlineUsersProps,
-    PollsPanel, PollsPanelProps, RoomEntry, Sidebar, SidebarProps, StatusBar, StatusBarProps,
-    TypingIndicator, TypingIndicatorProps,
+    ErrorBanner, ErrorBannerProps, MessageList, MessageListProps, OFFLINE_TEXT, OnlineUsers,
+    OnlineUsersProps, PollsPanel, PollsPanelProps, RoomEntry, Sidebar, SidebarProps, StatusBar,
+    StatusBarProps, TypingIndicator, TypingIndicatorProps, offline_banner,
 };
 use parley_frontend::context::AppContext;
 use parley_frontend::lab::app::LabApp;
@@ -197,6 +197,7 @@ fn counter() -> (Rc<RefCell<u32>>, Callback<()>) {
 fn status(conn: ConnState, transport: Option<Transport>) -> StatusBarProps {
     StatusBarProps {
         conn,
+        offline: false,
         transport,
         reconnect_at: None,
         pending: 0,
@@ -287,6 +288,94 @@ async fn closed_status_bar_counts_down_and_offers_to_retry_now() {
     ));
     find(&root, "#retry-now").await;
     assert!(root.query_selector("#reconnect-in").unwrap().is_none());
+}
+
+#[wasm_bindgen_test]
+async fn offline_status_bar_says_so_and_offers_no_retry() {
+    // Whatever the connection's last state: closed with a retry scheduled…
+    let now = js_sys::Date::now() as u64;
+    let closed = StatusBarProps {
+        offline: true,
+        reconnect_at: Some(now + 5_000),
+        pending: 1,
+        ..status(
+            ConnState::Closed {
+                code: None,
+                reason: "no network".into(),
+            },
+            None,
+        )
+    };
+    // …or open (the page cannot trust it any more).
+    let open = StatusBarProps {
+        offline: true,
+        ..status(ConnState::Open, Some(Transport::WebSocket))
+    };
+    for props in [closed, open] {
+        let root = mount::<StatusBar>(props);
+        let footer = find(&root, "#status").await;
+        assert!(footer.class_list().contains("status-offline"));
+        assert!(!footer.class_list().contains("reconnecting"));
+        let state = find(&root, "#conn-state").await;
+        assert_eq!(
+            state.get_attribute("data-state").as_deref(),
+            Some("offline")
+        );
+        assert_eq!(text(&state), "offline");
+        assert_eq!(
+            text(&find(&root, "#conn-detail").await),
+            "waiting for the network"
+        );
+        // The network's return reconnects: nothing to click, no countdown.
+        for gone in ["#retry-now", "#reconnect-in", "#transport"] {
+            assert!(root.query_selector(gone).unwrap().is_none(), "{gone}");
+        }
+    }
+}
+
+// ---------- offline banner ----------
+
+#[derive(Properties, PartialEq)]
+struct OfflineProps {
+    offline: bool,
+}
+
+/// The banner as the root shows it: only while the browser is offline.
+#[component]
+fn Offline(props: &OfflineProps) -> Html {
+    html! {
+        <main>
+            if props.offline { { offline_banner() } }
+        </main>
+    }
+}
+
+#[wasm_bindgen_test]
+async fn offline_banner_shows_only_while_offline() {
+    let root = gloo_document().create_element("div").unwrap();
+    gloo_document().body().unwrap().append_child(&root).unwrap();
+    let mut app =
+        Renderer::<Offline>::with_root_and_props(root.clone(), OfflineProps { offline: true })
+            .render();
+    let banner = find(&root, "#offline-banner").await;
+    assert_eq!(
+        text(&banner),
+        "Offline — messages will be sent when you're back"
+    );
+    assert_eq!(text(&banner), OFFLINE_TEXT);
+    // Announced politely, not as an error; nothing to dismiss.
+    assert_eq!(banner.get_attribute("role").as_deref(), Some("status"));
+    assert!(banner.query_selector("button").unwrap().is_none());
+
+    // The network is back: the banner goes.
+    app.update(OfflineProps { offline: false });
+    wait_for(&root, "main", |main| {
+        main.query_selector("#offline-banner").unwrap().is_none()
+    })
+    .await;
+    // And comes again with the next outage.
+    app.update(OfflineProps { offline: true });
+    find(&root, "#offline-banner").await;
 }
 
 // ---------- message list ----------

@@ -1,6 +1,7 @@
 //! The root's side effects, one concern per hook: the session check at
-//! startup, the connection, the page's focus, the typing indicators' clock,
-//! reconnecting, and what the URL and the tab's title show. Each reads the
+//! startup, the connection, the browser's network, the page's focus, the
+//! typing indicators' clock, reconnecting, and what the URL and the tab's
+//! title show. Each reads the
 //! state it needs and talks back only through the reducer's dispatcher.
 
 use std::cell::Cell;
@@ -54,10 +55,12 @@ pub fn use_connection(state: &UseReducerHandle<AppState>) {
     {
         let connection = connection.clone();
         let dispatch = state.dispatcher();
-        let signed_in = state.me().is_some();
+        // A new id with no connection wanted (logged out, or offline) only
+        // closes the old one.
+        let wanted = state.me().is_some() && state.conn == ConnState::Connecting;
         let state = state.clone();
         use_effect_with(state.conn_id, move |&conn| {
-            if signed_in && conn != 0 {
+            if wanted && conn != 0 {
                 let hello = state.hello();
                 *connection.borrow_mut() = Some(connection::spawn(conn, hello, mode, dispatch));
             }
@@ -78,6 +81,43 @@ pub fn use_connection(state: &UseReducerHandle<AppState>) {
         }
         *sent_upto.borrow_mut() = next_out;
         dispatch.dispatch(Action::Flushed { upto: next_out });
+    });
+}
+
+/// The browser's network: offline at startup, then each `offline` and
+/// `online` event of the window. The reducer closes the connection when it
+/// goes and reconnects at once when it is back.
+#[hook]
+pub fn use_network(dispatch: &Dispatch) {
+    let dispatch = dispatch.clone();
+    use_effect_with((), move |()| {
+        // At startup only "offline" is news (the reducer starts online).
+        if !connection::browser_online() {
+            dispatch.dispatch(Action::Offline);
+        }
+        // One handler for both events, reading `onLine` again each time; set
+        // as the window's `onoffline` / `ononline` (the app's only handlers
+        // there), which costs less wasm than two listeners.
+        let report = Closure::<dyn Fn()>::new(move || {
+            dispatch.dispatch(if connection::browser_online() {
+                Action::Online
+            } else {
+                Action::Offline
+            });
+        });
+        let window = web_sys::window();
+        if let Some(window) = &window {
+            let handler = Some(report.as_ref().unchecked_ref());
+            window.set_onoffline(handler);
+            window.set_ononline(handler);
+        }
+        move || {
+            if let Some(window) = window {
+                window.set_onoffline(None);
+                window.set_ononline(None);
+            }
+            drop(report);
+        }
     });
 }
 
@@ -113,12 +153,13 @@ pub fn use_typing_clock(state: &UseReducerHandle<AppState>) {
 
 /// A closed connection: try again after a while, longer after each failure
 /// (the status bar counts down and offers to try at once). Meanwhile, if the
-/// session ended, back to the log-in page.
+/// session ended, back to the log-in page. Not while the browser is offline:
+/// its `online` event reconnects ([`use_network`]).
 #[hook]
 pub fn use_reconnect(state: &UseReducerHandle<AppState>) {
     let dispatch = state.dispatcher();
     let closed = match (&state.conn, state.me()) {
-        (ConnState::Closed { code, .. }, Some(_)) => Some(*code),
+        (ConnState::Closed { code, .. }, Some(_)) if !state.offline => Some(*code),
         _ => None,
     };
     let retries = state.retries;

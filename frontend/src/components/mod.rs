@@ -6,6 +6,7 @@ mod composer;
 mod directory;
 mod error_banner;
 mod message_list;
+mod offline_banner;
 mod polls;
 mod presence;
 mod sidebar;
@@ -16,6 +17,7 @@ pub use composer::{Composer, ComposerProps};
 pub use directory::{Directory, DirectoryProps, room_name_error_text};
 pub use error_banner::{ErrorBanner, ErrorBannerProps};
 pub use message_list::{MessageList, MessageListProps};
+pub use offline_banner::{OFFLINE_TEXT, offline_banner};
 pub use polls::{
     MAX_POLL_MINUTES, NewPollForm, NewPollFormProps, PollCard, PollCardProps, PollField,
     PollsPanel, PollsPanelProps, new_poll_from, poll_problem_text,

@@ -1,5 +1,6 @@
-//! The footer: connection state and transport, the reconnect countdown, and the
-//! pending / received counters.
+//! The footer: connection state and transport (or "offline" while the browser
+//! has no network), the reconnect countdown, and the pending / received
+//! counters.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -13,6 +14,11 @@ use crate::transport::Transport;
 #[derive(Properties, PartialEq)]
 pub struct StatusBarProps {
     pub conn: ConnState,
+    /// The browser has no network: the footer says "offline" whatever the
+    /// connection's last state, and offers no retry (the network's return
+    /// reconnects).
+    #[prop_or_default]
+    pub offline: bool,
     /// How the connection travels, while it is open.
     #[prop_or_default]
     pub transport: Option<Transport>,
@@ -61,13 +67,17 @@ pub fn StatusBar(props: &StatusBarProps) -> Html {
         });
     }
 
-    let state = props.conn.as_str();
-    let detail = props.conn.detail();
-    let closed = matches!(props.conn, ConnState::Closed { .. });
+    let offline = props.offline;
+    let (state, detail) = if offline {
+        ("offline", Some("waiting for the network".to_owned()))
+    } else {
+        (props.conn.as_str(), props.conn.detail())
+    };
+    let closed = matches!(props.conn, ConnState::Closed { .. }) && !offline;
     let idle = matches!(props.conn, ConnState::Idle);
     let transport = props
         .transport
-        .filter(|_| matches!(props.conn, ConnState::Open | ConnState::Closing));
+        .filter(|_| matches!(props.conn, ConnState::Open | ConnState::Closing) && !offline);
     let countdown = props.reconnect_at.filter(|_| closed).map(seconds_until);
     let on_retry_now = props.on_retry_now.reform(|_: MouseEvent| ());
     html! {

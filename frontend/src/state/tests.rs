@@ -1,6 +1,7 @@
 //! The reducer's tests: sequences of actions in, state (and outbox) out.
 
 mod conversations;
+mod network;
 mod polls;
 
 use parley_common::ChatMessage;
