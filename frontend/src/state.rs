@@ -25,7 +25,9 @@ use yew::Reducible;
 use crate::auth::AuthProblem;
 use crate::transport::Transport;
 
-pub use chat::{Chat, Pending, TYPING_SHOWN_MS, Typist, same_channel, same_user};
+pub use chat::{
+    Chat, Pending, TYPING_OVERTAKE_MS, TYPING_SHOWN_MS, Typist, same_channel, same_user,
+};
 pub use polls::{NewPoll, Poll, TallyFit, leaders, percent, tally_fit, votes};
 
 /// At most one `typing` signal per this many milliseconds while the user types.
@@ -788,7 +790,7 @@ impl AppState {
                     return;
                 };
                 let seq = msg.seq;
-                chat.stopped_typing(&msg.sender);
+                chat.wrote(&msg.sender, now_ms);
                 if is_dm && !mine {
                     // They just wrote: they are online (whatever an earlier
                     // snapshot said).

@@ -11,6 +11,19 @@ use super::polls::Poll;
 /// How long "Alice is typing…" stays after her last typing signal.
 pub const TYPING_SHOWN_MS: u64 = 4_000;
 
+/// A message from Alice ends "Alice is typing…", unless her newest typing
+/// signal arrived less than this before the message: that signal may be from
+/// typing again *after* sending. The server forwards a typing signal at once
+/// but a message only once it is stored, so a signal sent after the message
+/// can overtake it by up to the store's commit time (milliseconds, more under
+/// load or across nodes), while the signals from before the message arrive
+/// earlier by that commit time plus however long she typed after her last
+/// signal. 250 ms separates the two for everyone but a sender who hits Enter
+/// within a quarter second of a signalled keystroke; for them the indicator
+/// stays until it runs out (at most [`TYPING_SHOWN_MS`]), which is the
+/// cheaper mistake than hiding someone who is typing.
+pub const TYPING_OVERTAKE_MS: u64 = 250;
+
 /// Whether `a` and `b` name the same conversation. User names are compared the
 /// way the server compares them (case-insensitively): the server spells a
 /// conversation as the other user spells their name, the user may have typed it
@@ -53,6 +66,8 @@ impl Pending {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Typist {
     pub user: Username,
+    /// When their newest typing signal arrived (this browser's clock).
+    pub since: u64,
     pub until: u64,
 }
 
@@ -282,7 +297,16 @@ impl Chat {
         self.stopped_typing(&user);
         self.typing.push(Typist {
             user,
+            since: now,
             until: now.saturating_add(TYPING_SHOWN_MS),
+        });
+    }
+
+    /// A message from `user` arrived at `now` (ms): they stopped typing,
+    /// unless their newest signal may be from after it ([`TYPING_OVERTAKE_MS`]).
+    pub(super) fn wrote(&mut self, user: &Username, now: u64) {
+        self.typing.retain(|t| {
+            !same_user(&t.user, user) || now.saturating_sub(t.since) < TYPING_OVERTAKE_MS
         });
     }
 

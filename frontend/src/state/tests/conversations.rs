@@ -567,15 +567,95 @@ fn typing_shows_for_a_few_seconds_or_until_the_message() {
         now_ms: NOW + 3_000,
     });
     assert_eq!(state.typing_expires(), Some(NOW + 3_000 + TYPING_SHOWN_MS));
-    let state = feed(
-        state,
-        [
-            typing(dm("Bob"), "Bob"),
-            ServerMsg::Message(msg("lobby", 6, "Bob", "done typing", "b6")),
-        ],
-    );
+    let state = feed(state, [typing(dm("Bob"), "Bob")]);
+    let state = state.reduce(Action::Received {
+        conn: 1,
+        msg: ServerMsg::Message(msg("lobby", 6, "Bob", "done typing", "b6")),
+        now_ms: NOW + 3_000 + TYPING_OVERTAKE_MS,
+    });
     assert!(shown(&state, "lobby").typing.is_empty());
     assert_eq!(typists(dm_chat(&state, "Bob")), ["Bob"]);
+}
+
+/// The rule of [`TYPING_OVERTAKE_MS`]: a message from Bob ends "Bob is
+/// typing…" unless his newest signal arrived so shortly before it that he may
+/// have sent it after the message (typing again right after sending).
+#[test]
+fn a_message_does_not_hide_someone_typing_again() {
+    let at = |state: Rc<AppState>, msg: ServerMsg, now_ms: u64| {
+        state.reduce(Action::Received {
+            conn: 1,
+            msg,
+            now_ms,
+        })
+    };
+    let bob_wrote =
+        |seq: u64| ServerMsg::Message(msg("lobby", seq, "Bob", "hi", &format!("b{seq}")));
+
+    // Typing, then the message a while later: the indicator goes.
+    let state = at(with_bob(), typing(ch("lobby"), "Bob"), NOW);
+    let state = at(state, bob_wrote(6), NOW + TYPING_OVERTAKE_MS);
+    assert!(shown(&state, "lobby").typing.is_empty());
+
+    // His next signal overtook his message (stored after it was forwarded):
+    // he is typing again, and the message does not say otherwise.
+    let state = at(state, typing(ch("lobby"), "Bob"), NOW + 2_000);
+    let state = at(state, bob_wrote(7), NOW + 2_000 + TYPING_OVERTAKE_MS - 1);
+    assert_eq!(typists(shown(&state, "lobby")), ["Bob"]);
+    // It still runs out as usual…
+    assert_eq!(state.typing_expires(), Some(NOW + 2_000 + TYPING_SHOWN_MS));
+    // …and a signal after the message is simply the newest one.
+    let state = at(state, typing(ch("lobby"), "Bob"), NOW + 2_400);
+    assert_eq!(state.typing_expires(), Some(NOW + 2_400 + TYPING_SHOWN_MS));
+
+    // Someone else's message, or the same user elsewhere, changes nothing.
+    let state = at(state, typing(ch("lobby"), "Carol"), NOW + 2_500);
+    let state = at(
+        state,
+        ServerMsg::Message(msg("lobby", 8, "Carol", "me too", "c8")),
+        NOW + 5_000,
+    );
+    assert_eq!(typists(shown(&state, "lobby")), ["Bob"]);
+    let state = at(
+        state,
+        ServerMsg::Message(in_chat(dm("Bob"), 3, "Bob", "psst", "b3")),
+        NOW + 5_000,
+    );
+    assert_eq!(typists(shown(&state, "lobby")), ["Bob"]);
+
+    // Long-polling delivers a batch at one instant: a signal in the batch
+    // before his message may be newer than it, so it stays.
+    let state = at(state, typing(ch("lobby"), "Bob"), NOW + 9_000);
+    let state = at(state, bob_wrote(9), NOW + 9_000);
+    assert_eq!(typists(shown(&state, "lobby")), ["Bob"]);
+}
+
+/// Item 7 of issue 24, the sender's side: sending restarts the throttle, so
+/// the first keystroke after a send signals at once, even within
+/// [`TYPING_EVERY_MS`] of the last signal.
+#[test]
+fn the_first_keystroke_after_sending_signals_at_once() {
+    let typed = |now_ms| Action::Typed {
+        channel: ch("lobby"),
+        now_ms,
+    };
+    let state = flushed(with_bob().reduce(typed(NOW)));
+    let state = flushed(state.reduce(Action::Queue {
+        channel: ch("lobby"),
+        client_id: id("a1"),
+        body: body("hello"),
+    }));
+    let state = state.reduce(typed(NOW + 300));
+    assert_eq!(
+        sent(&state),
+        [ClientMsg::Typing {
+            channel: ch("lobby")
+        }]
+    );
+    // And the throttle runs from that signal again.
+    let state = flushed(state);
+    let same = state.clone().reduce(typed(NOW + 300 + TYPING_EVERY_MS - 1));
+    assert!(Rc::ptr_eq(&state, &same));
 }
 
 #[test]
