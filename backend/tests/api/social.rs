@@ -235,6 +235,37 @@ async fn typing_is_forwarded_rate_limited_and_never_stored() {
     app.stop().await;
 }
 
+/// Issue 24, item 7: a message ends its sender's typing, so typing again
+/// right after a send is forwarded at once instead of being dropped as a
+/// repeat within the one-second window (which made "is typing…" late).
+#[tokio::test]
+async fn a_sent_message_restarts_the_typing_window() {
+    let app = spawn_app().await;
+    let mut alice = app.user("Alice").await;
+    let bob_token = app.register("Bob").await;
+    let (mut bob, _) = app.connect(&bob_token).await;
+    let alice_typing =
+        |m: &ServerMsg| matches!(m, ServerMsg::Typing { user, .. } if user.as_str() == "Alice");
+    let typing = json!({"type": "typing", "room": "lobby"});
+
+    alice.send_json(typing.clone()).await;
+    bob.wait_for("Alice typing", alice_typing).await;
+    alice.say_acked("lobby", "m-1", "sent").await;
+    assert_eq!(bob.recv_message().await.client_id.as_str(), "m-1");
+    // Well within a second of the first signal: forwarded all the same.
+    alice.send_json(typing.clone()).await;
+    bob.wait_for("Alice typing again after her message", alice_typing)
+        .await;
+
+    // Without a message in between, a repeat is still dropped.
+    alice.send_json(typing).await;
+    alice.say_acked("lobby", "m-2", "again").await;
+    assert_eq!(bob.recv_message().await.client_id.as_str(), "m-2");
+    assert!(!bob.side.iter().any(alice_typing), "{:?}", bob.side);
+    drop((alice, bob));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn read_markers_move_forward_only_and_reach_every_tab() {
     let app = spawn_app().await;

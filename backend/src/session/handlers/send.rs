@@ -16,6 +16,11 @@ pub(crate) async fn send(
     client_id: ClientMsgId,
     body: MessageBody,
 ) {
+    // A message ends the sender's typing: the next keystroke starts typing
+    // anew and is forwarded at once, not dropped as a repeat of the typing
+    // that came before the message (which made "is typing…" show up to a
+    // second late right after a send).
+    session.typing.remove(&channel);
     let stored = session
         .store
         .append(

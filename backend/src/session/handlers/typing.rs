@@ -8,7 +8,9 @@ use crate::session::Session;
 use crate::session::store_error::store_error;
 use crate::store::StoreError;
 
-/// Typing signals forwarded per channel and connection, at most one per this.
+/// Typing signals forwarded per channel and connection, at most one per this
+/// (the window starts again when the connection sends a message there, see
+/// [`super::send`]).
 const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Forwards a typing signal, at most one per channel per [`TYPING_INTERVAL`]
