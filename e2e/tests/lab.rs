@@ -130,12 +130,29 @@ async fn lab(harness: &Harness, browser: &Browser) -> TestResult {
             .await?;
     }
 
-    // Back to the chat (a page load), which connects again and lists the lab's
-    // room; its sidebar leads to the lab's page again.
+    // Back to the chat (a page load), which connects again: the lab left its
+    // room when the run stopped, so the sidebar does not list it (it used to
+    // stay there for good). Its sidebar leads to the lab's page again.
     click(browser, "#lab-back").await?;
     browser.wait_for("#conn-state[data-state='open']").await?;
+    browser.wait_for("#my-rooms li.room").await?;
     browser
-        .wait_for("#my-rooms li.room[data-room='transport-lab']")
+        .wait_until("the lab's room is not in the sidebar", || async {
+            let rooms = browser
+                .eval(
+                    "return [...document.querySelectorAll('#my-rooms li.room')] \
+                     .map(li => li.dataset.room);",
+                )
+                .await?;
+            let listed = rooms
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r == "transport-lab"));
+            Ok(if listed {
+                Err(rooms.to_string())
+            } else {
+                Ok(())
+            })
+        })
         .await?;
     click(browser, "#sidebar a#open-lab").await?;
     browser.wait_for("#lab-start[data-running='false']").await?;

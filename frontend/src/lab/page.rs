@@ -93,8 +93,17 @@ struct Links {
 impl Drop for Links {
     fn drop(&mut self) {
         self.stopped.set(true);
-        // The sender's event handler holds this too: let go of the connection.
-        self.sender.borrow_mut().take();
+        // The lab's room is the lab's business: leaving it when the run ends
+        // (Stop, the 10-minute limit, leaving the page) keeps it out of the
+        // user's sidebar, where it stayed for good after one visit. The
+        // connection sends what was queued before it closes; a user who was
+        // not in the room yet gets a harmless `not_in_room`.
+        if let (Some(tx), Ok(room)) = (
+            self.sender.borrow_mut().take(),
+            crate::lower::room_name(ROOM),
+        ) {
+            let _ = tx.unbounded_send(ClientMsg::Leave { room });
+        }
     }
 }
 
@@ -458,6 +467,11 @@ fn sender_events(
                     code: ErrorCode::RoomExists,
                     ..
                 } if !r.joined => send(ClientMsg::Join { room }),
+                // The `leave` of a run stopped before it got into the room.
+                ServerMsg::Error {
+                    code: ErrorCode::NotInRoom,
+                    ..
+                } if !r.running => {}
                 ServerMsg::Error { message, .. } => r.problem = Some(message),
                 _ => {}
             },
